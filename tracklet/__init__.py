@@ -1,0 +1,115 @@
+"""tracklet: experiment tracking with zero-code autologging, speaking MLflow's formats.
+
+``import tracklet as mlflow`` runs MLflow tutorial code. Importing this package loads no ML framework,
+pandas, numpy, SQLAlchemy or server code; framework namespaces (``tracklet.sklearn``, ``tracklet.pyfunc``,
+...) load on first attribute access.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from tracklet.exceptions import MlflowException, TrackletException
+from tracklet.tracking.fluent import (
+    ActiveRun,
+    active_run,
+    create_experiment,
+    delete_experiment,
+    delete_run,
+    delete_tag,
+    end_run,
+    flush_async_logging,
+    get_artifact_uri,
+    get_experiment,
+    get_experiment_by_name,
+    get_run,
+    get_tracking_uri,
+    is_tracking_uri_set,
+    last_active_run,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_image,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    restore_run,
+    search_experiments,
+    search_runs,
+    set_experiment,
+    set_experiment_tag,
+    set_experiment_tags,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
+
+__version__ = "0.1.0"
+
+# submodules loaded lazily on attribute access (tracklet.sklearn, tracklet.pyfunc, ...)
+_LAZY_SUBMODULES = frozenset({
+    "autolog_", "entities", "exceptions", "tracking", "pyfunc", "models", "sklearn", "xgboost", "lightgbm",
+    "keras", "tensorflow", "gluon", "pyspark", "spark", "client", "cli", "server", "flavors",
+})
+_LAZY_ATTRS = {
+    "TrackletClient": ("tracklet.tracking.client", "TrackletClient"),
+    "MlflowClient": ("tracklet.tracking.client", "TrackletClient"),
+    "autolog": ("tracklet.autolog", "autolog"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY_ATTRS:
+        module, attr = _LAZY_ATTRS[name]
+        return getattr(importlib.import_module(module), attr)
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"tracklet.{name}")
+    raise AttributeError(f"module 'tracklet' has no attribute {name!r}")
+
+
+__all__ = [
+    "ActiveRun",
+    "MlflowClient",
+    "MlflowException",
+    "TrackletClient",
+    "TrackletException",
+    "active_run",
+    "autolog",
+    "create_experiment",
+    "delete_experiment",
+    "delete_run",
+    "delete_tag",
+    "end_run",
+    "flush_async_logging",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_run",
+    "get_tracking_uri",
+    "is_tracking_uri_set",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_image",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "restore_run",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

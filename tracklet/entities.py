@@ -1,0 +1,41 @@
+"""Entities, importable as ``tracklet.entities`` the way MLflow users import ``mlflow.entities``."""
+
+from tracklet.tracking.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    ExperimentTag,
+    FileInfo,
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunStatus,
+    RunTag,
+    SourceType,
+    ViewType,
+)
+
+__all__ = [
+    "Dataset",
+    "DatasetInput",
+    "Experiment",
+    "ExperimentTag",
+    "FileInfo",
+    "LifecycleStage",
+    "Metric",
+    "PagedList",
+    "Param",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunInputs",
+    "RunStatus",
+    "RunTag",
+    "SourceType",
+    "ViewType",
+]

@@ -1,0 +1,337 @@
+"""TrackletClient (exported as ``MlflowClient`` too): the explicit-run-id API over one Store.
+
+Constructing a client does no I/O; the store is opened on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+
+from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.tracking import context as ctx
+from tracklet.tracking import validation as V
+from tracklet.tracking.entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+
+_loggers_lock = threading.Lock()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _as_tags(tags) -> list[RunTag]:
+    if tags is None:
+        return []
+    if isinstance(tags, dict):
+        return [RunTag(str(k), "" if v is None else str(v)) for k, v in tags.items()]
+    return [t if isinstance(t, RunTag) else RunTag(t.key, t.value) for t in tags]
+
+
+class TrackletClient:
+    """Client for runs and experiments in one tracking store.
+
+    >>> client = TrackletClient("sqlite:///tracklet.db")
+    >>> run = client.create_run(experiment_id="0")
+    >>> client.log_metric(run.info.run_id, "loss", 0.1, step=1)
+    """
+
+    def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None):
+        from tracklet.tracking import fluent
+
+        self._tracking_uri = tracking_uri or fluent.get_tracking_uri()
+        self._store = None
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def tracking_uri(self) -> str:
+        return self._tracking_uri
+
+    @property
+    def store(self):
+        if self._store is None:
+            from tracklet.tracking.stores.registry import get_store
+
+            self._store = get_store(self._tracking_uri)
+        return self._store
+
+    @property
+    def _logger(self):
+        """The store's batching logger (one per store, shared by all clients of it)."""
+        store = self.store
+        lg = getattr(store, "_batching_logger", None)
+        if lg is None:
+            from tracklet.tracking.batching import BatchingLogger
+
+            with _loggers_lock:
+                lg = getattr(store, "_batching_logger", None)
+                if lg is None:
+                    lg = BatchingLogger(store.log_batch)
+                    store._batching_logger = lg
+        return lg
+
+    def flush_async_logging(self) -> None:
+        """Block until this store's queued asynchronous logging is written."""
+        lg = getattr(self.store, "_batching_logger", None)
+        if lg is not None:
+            lg.flush()
+
+    # ------------------------------------------------------------------ experiments
+    def create_experiment(self, name: str, artifact_location: str | None = None, tags: dict | None = None) -> str:
+        """Create an experiment and return its id; RESOURCE_ALREADY_EXISTS if the name is taken."""
+        V.validate_experiment_name(name)
+        tag_list = _as_tags(tags)
+        for t in tag_list:
+            V.validate_experiment_tag(t.key, t.value)
+        return self.store.create_experiment(name, artifact_location, tag_list)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self.store.get_experiment(V.validate_experiment_id(experiment_id))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self.store.get_experiment_by_name(name)
+
+    def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None,
+                           filter_string: str | None = None, order_by: list[str] | None = None,
+                           page_token: str | None = None) -> PagedList:
+        return self.store.search_experiments(ViewType.normalize(view_type), V.validate_max_results(max_results),
+                                             filter_string, order_by, page_token)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        V.validate_experiment_name(new_name)
+        self.store.rename_experiment(V.validate_experiment_id(experiment_id), new_name)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self.store.delete_experiment(V.validate_experiment_id(experiment_id))
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.store.restore_experiment(V.validate_experiment_id(experiment_id))
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value) -> None:
+        key, value = V.validate_experiment_tag(key, value)
+        self.store.set_experiment_tag(V.validate_experiment_id(experiment_id), RunTag(key, value))
+
+    # ------------------------------------------------------------------ runs
+    def create_run(self, experiment_id: str, start_time: int | None = None, tags: dict | None = None,
+                   run_name: str | None = None) -> Run:
+        """Create a RUNNING run. A memorable name is generated when neither ``run_name`` nor the
+        ``mlflow.runName`` tag is given."""
+        tag_list = _as_tags(tags)
+        for t in tag_list:
+            V.validate_tag(t.key, t.value)
+        tag_dict = {t.key: t.value for t in tag_list}
+        if run_name is not None and ctx.RUN_NAME in tag_dict and tag_dict[ctx.RUN_NAME] != run_name:
+            raise InvalidParameterValue(
+                f"Both run_name ({run_name!r}) and the tag {ctx.RUN_NAME} ({tag_dict[ctx.RUN_NAME]!r}) were "
+                "given with different values; give one of them"
+            )
+        if run_name is None:
+            run_name = tag_dict.get(ctx.RUN_NAME) or ctx.generate_run_name()
+        user = tag_dict.get(ctx.USER) or ctx.current_user()
+        experiment_id = V.validate_experiment_id(experiment_id)
+        return self.store.create_run(experiment_id, user, start_time or _now_ms(), tag_list, run_name)
+
+    def get_run(self, run_id: str) -> Run:
+        return self.store.get_run(V.validate_run_id(run_id))
+
+    def get_parent_run(self, run_id: str) -> Run | None:
+        parent = self.get_run(run_id).data.tags.get(ctx.PARENT_RUN_ID)
+        return self.get_run(parent) if parent else None
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        status = RunStatus.normalize(status) if status is not None else None
+        end_time = _now_ms() if status and RunStatus.is_terminated(status) else None
+        self.store.update_run_info(V.validate_run_id(run_id), status, end_time, name)
+
+    def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
+        """End a run (FINISHED by default) after writing everything queued for it."""
+        self.flush_async_logging()
+        status = RunStatus.normalize(status or RunStatus.FINISHED)
+        self.store.update_run_info(V.validate_run_id(run_id), status, end_time or _now_ms(), None)
+
+    def delete_run(self, run_id: str) -> None:
+        self.store.delete_run(V.validate_run_id(run_id))
+
+    def restore_run(self, run_id: str) -> None:
+        self.store.restore_run(V.validate_run_id(run_id))
+
+    def search_runs(self, experiment_ids, filter_string: str = "", run_view_type: int = ViewType.ACTIVE_ONLY,
+                    max_results: int = 1000, order_by: list[str] | None = None,
+                    page_token: str | None = None) -> PagedList:
+        """One page of runs matching ``filter_string`` (``.token`` is the next page's token)."""
+        if isinstance(experiment_ids, (str, int)):
+            experiment_ids = [experiment_ids]
+        ids = [V.validate_experiment_id(e) for e in (experiment_ids or [])]
+        return self.store.search_runs(ids, filter_string, ViewType.normalize(run_view_type),
+                                      V.validate_max_results(max_results), order_by, page_token)
+
+    # ------------------------------------------------------------------ logging
+    def log_metric(self, run_id: str, key: str, value, timestamp: int | None = None, step: int | None = None,
+                   synchronous: bool = True):
+        key, value, timestamp, step = V.validate_metric(key, value, _now_ms() if timestamp is None else timestamp,
+                                                        step or 0)
+        metric = Metric(key, value, timestamp, step)
+        if synchronous:
+            self.store.log_batch(V.validate_run_id(run_id), [metric], [], [])
+            return None
+        return self._logger.submit(run_id, metrics=[metric])
+
+    def log_param(self, run_id: str, key: str, value, synchronous: bool = True):
+        key, value = V.validate_param(key, value)
+        if synchronous:
+            self.store.log_batch(V.validate_run_id(run_id), [], [Param(key, value)], [])
+            return value
+        return self._logger.submit(run_id, params=[Param(key, value)])
+
+    def set_tag(self, run_id: str, key: str, value, synchronous: bool = True):
+        key, value = V.validate_tag(key, value)
+        if synchronous:
+            self.store.log_batch(V.validate_run_id(run_id), [], [], [RunTag(key, value)])
+            return None
+        return self._logger.submit(run_id, tags=[RunTag(key, value)])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.store.delete_tag(V.validate_run_id(run_id), key)
+
+    def log_batch(self, run_id: str, metrics=(), params=(), tags=(), synchronous: bool = True):
+        """Log many entities at once; with ``synchronous=True`` all or nothing is written."""
+        metrics = [m if isinstance(m, Metric) else Metric(m.key, m.value, m.timestamp, m.step) for m in metrics]
+        params = [p if isinstance(p, Param) else Param(p.key, str(p.value)) for p in params]
+        tags = _as_tags(tags)
+        if synchronous:
+            V.validate_batch(metrics, params, tags)
+            self.store.log_batch(V.validate_run_id(run_id), metrics, params, tags)
+            return None
+        for m in metrics:
+            V.validate_metric(m.key, m.value, m.timestamp, m.step)
+        for p in params:
+            V.validate_param(p.key, p.value)
+        for t in tags:
+            V.validate_tag(t.key, t.value)
+        return self._logger.submit(run_id, metrics, params, tags)
+
+    def log_inputs(self, run_id: str, datasets=None) -> None:
+        self.store.log_inputs(V.validate_run_id(run_id), list(datasets or []))
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        self.flush_async_logging()
+        return self.store.get_metric_history(V.validate_run_id(run_id), key)
+
+    def _record_logged_model(self, run_id: str, model_dict: dict) -> None:
+        """Append one entry to the run's ``mlflow.log-model.history`` tag."""
+        self.store.record_logged_model(V.validate_run_id(run_id), model_dict)
+
+    # ------------------------------------------------------------------ artifacts
+    def _artifact_repo(self, run_id: str):
+        from tracklet.tracking.artifacts import get_artifact_repository
+
+        return get_artifact_repository(self.get_run(run_id).info.artifact_uri)
+
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
+        """Copy a file (or a directory, as a subdirectory) into the run's artifacts."""
+        repo = self._artifact_repo(run_id)
+        if os.path.isdir(local_path):
+            name = os.path.basename(os.path.normpath(local_path))
+            repo.log_artifacts(local_path, f"{artifact_path}/{name}" if artifact_path else name)
+        elif os.path.isfile(local_path):
+            repo.log_artifact(local_path, artifact_path)
+        else:
+            raise InvalidParameterValue(f"log_artifact: local_path {local_path!r} does not exist")
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
+        self._artifact_repo(run_id).log_artifacts(local_dir, artifact_path)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self._log_bytes(run_id, text.encode("utf-8"), artifact_file)
+
+    def log_dict(self, run_id: str, dictionary, artifact_file: str) -> None:
+        """``.yml``/``.yaml`` as YAML, anything else as JSON."""
+        if artifact_file.endswith((".yml", ".yaml")):
+            import yaml
+
+            data = yaml.safe_dump(dictionary, default_flow_style=False, sort_keys=False)
+        else:
+            data = json.dumps(dictionary, indent=2, default=str)
+        self._log_bytes(run_id, data.encode("utf-8"), artifact_file)
+
+    def _log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
+        rel = V.validate_artifact_path(artifact_file)
+        if not rel:
+            raise InvalidParameterValue("artifact_file must name a file, e.g. 'dir/file.txt'")
+        directory, name = os.path.split(rel)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            self._artifact_repo(run_id).log_artifact(path, directory or None)
+
+    def log_figure(self, run_id: str, figure, artifact_file: str) -> None:
+        from tracklet.tracking._media import save_figure
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, os.path.basename(artifact_file))
+            save_figure(figure, path)
+            self._artifact_repo(run_id).log_artifact(path, os.path.dirname(V.validate_artifact_path(artifact_file)) or None)
+
+    def log_image(self, run_id: str, image, artifact_file: str) -> None:
+        from tracklet.tracking._media import save_image
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, os.path.basename(artifact_file))
+            save_image(image, path)
+            self._artifact_repo(run_id).log_artifact(path, os.path.dirname(V.validate_artifact_path(artifact_file)) or None)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return self._artifact_repo(run_id).list_artifacts(path)
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+        return self._artifact_repo(run_id).download_artifacts(path, dst_path)
+
+    def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
+        uri = self.get_run(run_id).info.artifact_uri
+        rel = V.validate_artifact_path(artifact_path)
+        return f"{uri.rstrip('/')}/{rel}" if rel else uri
+
+    # ------------------------------------------------------------------ maintenance
+    def gc(self, run_ids: list[str] | None = None, experiment_ids: list[str] | None = None) -> list[str]:
+        """Permanently remove deleted runs (all, or those given) and their artifacts; returns removed ids."""
+        from tracklet.tracking.artifacts import get_artifact_repository
+
+        if run_ids is None:
+            exps = experiment_ids or [e.experiment_id for e in self.search_experiments(ViewType.ALL, 50000)]
+            run_ids, token = [], None
+            while True:
+                page = self.store.search_runs(exps, None, ViewType.DELETED_ONLY, 50000, None, token)
+                run_ids += [r.info.run_id for r in page]
+                token = page.token
+                if not token:
+                    break
+        removed = []
+        for rid in run_ids:
+            run = self.get_run(rid)
+            if run.info.lifecycle_stage != "deleted":
+                raise InvalidParameterValue(f"Run {rid} is not deleted; only deleted runs can be garbage-collected")
+            try:
+                get_artifact_repository(run.info.artifact_uri).delete_artifacts()
+            except ResourceDoesNotExist:
+                pass
+            self.store.hard_delete_run(rid)
+            removed.append(rid)
+        return removed
+
+
+MlflowClient = TrackletClient

@@ -1,0 +1,285 @@
+"""Entities with MLflow's field names: frozen dataclasses, safe to share between threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+class RunStatus:
+    """Run status names (the API's strings) and their integer codes (the file store's)."""
+
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    _TO_INT = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILLED": 5}
+    _FROM_INT = {v: k for k, v in _TO_INT.items()}
+
+    @classmethod
+    def all_status(cls) -> list[str]:
+        return list(cls._TO_INT)
+
+    @classmethod
+    def to_int(cls, status: str) -> int:
+        return cls._TO_INT[cls.normalize(status)]
+
+    @classmethod
+    def from_int(cls, value: int) -> str:
+        return cls._FROM_INT[int(value)]
+
+    @classmethod
+    def normalize(cls, status: str | int) -> str:
+        """Accept ``"finished"``, ``"FINISHED"`` or ``3``; raise a clear error for anything else."""
+        from tracklet.exceptions import InvalidParameterValue
+
+        if isinstance(status, int) and not isinstance(status, bool) and status in cls._FROM_INT:
+            return cls._FROM_INT[status]
+        if isinstance(status, str) and status.upper() in cls._TO_INT:
+            return status.upper()
+        raise InvalidParameterValue(
+            f"Invalid run status {status!r}: must be one of {', '.join(cls._TO_INT)}"
+        )
+
+    # MLflow-compatible spellings
+    to_string = staticmethod(lambda status: RunStatus.normalize(status))
+    from_string = staticmethod(lambda status: RunStatus.normalize(status))
+
+    @classmethod
+    def is_terminated(cls, status: str) -> bool:
+        return cls.normalize(status) in (cls.FINISHED, cls.FAILED, cls.KILLED)
+
+
+class ViewType:
+    """Which runs/experiments a search returns, by lifecycle stage."""
+
+    ACTIVE_ONLY = 1
+    DELETED_ONLY = 2
+    ALL = 3
+
+    _NAMES = {"ACTIVE_ONLY": 1, "DELETED_ONLY": 2, "ALL": 3}
+
+    @classmethod
+    def from_string(cls, name: str) -> int:
+        from tracklet.exceptions import InvalidParameterValue
+
+        key = str(name).upper()
+        if key not in cls._NAMES:
+            raise InvalidParameterValue(f"Invalid view type {name!r}: must be one of {', '.join(cls._NAMES)}")
+        return cls._NAMES[key]
+
+    @classmethod
+    def to_string(cls, value: int) -> str:
+        return {v: k for k, v in cls._NAMES.items()}[int(value)]
+
+    @classmethod
+    def normalize(cls, value: int | str | None) -> int:
+        from tracklet.exceptions import InvalidParameterValue
+
+        if value is None:
+            return cls.ACTIVE_ONLY
+        if isinstance(value, str):
+            return cls.from_string(value)
+        if value not in (1, 2, 3):
+            raise InvalidParameterValue(f"Invalid view type {value!r}: must be 1, 2 or 3")
+        return int(value)
+
+    @classmethod
+    def stages(cls, value: int | str | None) -> tuple[str, ...]:
+        v = cls.normalize(value)
+        return {1: ("active",), 2: ("deleted",), 3: ("active", "deleted")}[v]
+
+
+class LifecycleStage:
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class SourceType:
+    NOTEBOOK = "NOTEBOOK"
+    JOB = "JOB"
+    PROJECT = "PROJECT"
+    LOCAL = "LOCAL"
+    UNKNOWN = "UNKNOWN"
+    _TO_INT = {"NOTEBOOK": 1, "JOB": 2, "PROJECT": 3, "LOCAL": 4, "UNKNOWN": 1000}
+
+    @classmethod
+    def to_int(cls, name: str) -> int:
+        return cls._TO_INT.get(name, 1000)
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "value": self.value, "timestamp": self.timestamp, "step": self.step}
+
+
+@dataclass(frozen=True)
+class Param:
+    key: str
+    value: str
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "value": self.value}
+
+
+@dataclass(frozen=True)
+class RunTag:
+    key: str
+    value: str
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "value": self.value}
+
+
+ExperimentTag = RunTag
+
+
+@dataclass(frozen=True)
+class Experiment:
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str = LifecycleStage.ACTIVE
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_time: int | None = None
+    last_update_time: int | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "experiment_id": self.experiment_id,
+            "name": self.name,
+            "artifact_location": self.artifact_location,
+            "lifecycle_stage": self.lifecycle_stage,
+            "tags": dict(self.tags),
+            "creation_time": self.creation_time,
+            "last_update_time": self.last_update_time,
+        }
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    experiment_id: str
+    user_id: str
+    status: str
+    start_time: int
+    end_time: int | None
+    artifact_uri: str
+    lifecycle_stage: str = LifecycleStage.ACTIVE
+    run_name: str = ""
+
+    @property
+    def run_uuid(self) -> str:
+        return self.run_id
+
+    def _replace(self, **changes: Any) -> RunInfo:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "run_uuid": self.run_id,
+            "experiment_id": self.experiment_id,
+            "user_id": self.user_id,
+            "status": self.status,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "artifact_uri": self.artifact_uri,
+            "lifecycle_stage": self.lifecycle_stage,
+            "run_name": self.run_name,
+        }
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Latest value of each metric, all params and tags, as plain dicts (MLflow's ``RunData``)."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    # the latest Metric object per key (timestamp and step of the value in ``metrics``)
+    metric_objs: tuple[Metric, ...] = ()
+
+    @property
+    def _metric_objs(self) -> list[Metric]:
+        return list(self.metric_objs)
+
+    def to_dict(self) -> dict:
+        return {"metrics": dict(self.metrics), "params": dict(self.params), "tags": dict(self.tags)}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    digest: str
+    source_type: str = ""
+    source: str = ""
+    schema: str | None = None
+    profile: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("name", "digest", "source_type", "source", "schema", "profile")}
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    dataset: Dataset
+    tags: tuple[RunTag, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    dataset_inputs: tuple[DatasetInput, ...] = ()
+
+
+@dataclass(frozen=True)
+class Run:
+    info: RunInfo
+    data: RunData
+    inputs: RunInputs = field(default_factory=RunInputs)
+
+    def to_dictionary(self) -> dict:
+        return {"info": self.info.to_dict(), "data": self.data.to_dict()}
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    is_dir: bool
+    file_size: int | None = None
+
+
+class PagedList(list):
+    """A list of results plus ``token``, the page token of the next page (None on the last page)."""
+
+    def __init__(self, items=(), token: str | None = None):
+        super().__init__(items)
+        self.token = token
+
+
+def make_run_data(metrics: list[Metric], params: dict[str, str], tags: dict[str, str]) -> RunData:
+    """Build RunData from each key's latest Metric (stores pass the latest one per key)."""
+    return RunData(
+        metrics={m.key: m.value for m in metrics},
+        params=dict(params),
+        tags=dict(tags),
+        metric_objs=tuple(metrics),
+    )
+
+
+def latest_metric_key(m: Metric) -> tuple:
+    """Ordering that picks the "latest" of several values of one key: max by (step, timestamp, value).
+
+    NaN sorts lowest so it never hides a real value on a tie.
+    """
+    value = m.value
+    nan = value != value
+    return (m.step, m.timestamp, not nan, value if not nan else 0.0)

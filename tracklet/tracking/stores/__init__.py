@@ -1,0 +1,1 @@
+"""Tracking stores: the Store contract (base.py) and its implementations, chosen by URI (registry.py)."""

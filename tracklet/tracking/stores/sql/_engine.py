@@ -1,0 +1,96 @@
+"""Engine creation: SQLite pragmas on every connection, write transactions that lock, fork safety."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import weakref
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+# execution option that makes a connection's transaction a write transaction (SQLite: BEGIN IMMEDIATE)
+WRITE_OPTION = "tracklet_write"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def is_memory_sqlite(url) -> bool:
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database or url.query.get("mode") == "memory"
+
+
+def _sqlite_pragmas(dbapi_conn, wal: bool) -> None:
+    # the busy timeout first: switching to WAL needs a lock another process may hold
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if wal:
+            deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+            while True:
+                try:
+                    cursor.execute("PRAGMA journal_mode = WAL")
+                    break
+                except Exception as exc:  # sqlite3.OperationalError: database is locked
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def create_engine(db_uri: str) -> tuple[Engine, bool]:
+    """An engine for ``db_uri``; returns ``(engine, single_connection)``.
+
+    ``single_connection`` is True for in-memory SQLite, whose one shared connection the caller must guard
+    with a lock. A SQLite file's parent directory is created when missing.
+    """
+    url = make_url(db_uri)
+    backend = url.get_backend_name()
+    if backend != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True, future=True), False
+
+    memory = is_memory_sqlite(url)
+    kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}}
+    if memory:
+        kwargs["poolclass"] = StaticPool
+    elif url.database and not url.query.get("uri"):
+        parent = os.path.dirname(os.path.abspath(url.database))
+        os.makedirs(parent, exist_ok=True)
+    engine = sa.create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's implicit BEGIN is deferred)
+        dbapi_conn.isolation_level = None
+        _sqlite_pragmas(dbapi_conn, wal=not memory)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # a write transaction takes the write lock up front, so read-then-write sequences (param
+        # immutability, latest metric, log-model history) cannot interleave with another writer
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
+
+    return engine, memory
+
+
+def dispose_after_fork(engine: Engine) -> None:
+    """Make a forked child open its own connections instead of sharing the parent's sockets/files."""
+    ref = weakref.ref(engine)
+
+    def _child():
+        eng = ref()
+        if eng is not None:
+            eng.dispose(close=False)
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_child)
+
+
+def make_guard(single_connection: bool):
+    """A lock for a single shared connection (in-memory SQLite); a no-op context otherwise."""
+    return threading.RLock() if single_connection else contextlib.nullcontext()

@@ -1,0 +1,212 @@
+"""Compile the search AST (tracking/search.py) to SQL: every filter and sort runs in the database.
+
+Semantics match the Python evaluation the file store uses (``search.compare`` / ``search.sort_runs``):
+a run missing the metric/param/tag of a comparison never matches it; LIKE is case-sensitive and ILIKE is
+not; missing values sort last in both directions; NaN sorts above every number; ties fall back to
+``start_time DESC, run_uuid ASC`` (experiments: ``creation_time DESC, experiment_id ASC``).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tracklet.exceptions import InvalidParameterValue
+from tracklet.tracking import search
+from tracklet.tracking.search import ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Comparison, OrderBy
+from tracklet.tracking.stores.sql.schema import experiment_tags, experiments, latest_metrics, params, runs, tags
+
+NAN, POS_INF, NEG_INF = 1, 2, 3  # metrics.special codes
+
+_RUN_COLUMNS = {
+    "run_id": runs.c.run_uuid, "run_name": runs.c.name, "status": runs.c.status, "user_id": runs.c.user_id,
+    "artifact_uri": runs.c.artifact_uri, "start_time": runs.c.start_time, "end_time": runs.c.end_time,
+    "lifecycle_stage": runs.c.lifecycle_stage, "experiment_id": sa.cast(runs.c.experiment_id, sa.String),
+}
+_EXPERIMENT_COLUMNS = {
+    "name": experiments.c.name, "experiment_id": sa.cast(experiments.c.experiment_id, sa.String),
+    "creation_time": experiments.c.creation_time, "last_update_time": experiments.c.last_update_time,
+    "lifecycle_stage": experiments.c.lifecycle_stage, "artifact_location": experiments.c.artifact_location,
+}
+_NULLABLE_ATTRIBUTES = {"end_time", "creation_time", "last_update_time"}
+_BINARY_COLLATION = {"postgresql": "C", "mysql": "utf8mb4_bin"}
+
+
+class _Compiler:
+    def __init__(self, dialect: str):
+        self.dialect = dialect
+
+    # ---- strings
+    def cs(self, col):
+        """The column compared/sorted by code point, whatever the database's default collation."""
+        collation = _BINARY_COLLATION.get(self.dialect)
+        return col.collate(collation) if collation else col
+
+    def like_pattern(self, pattern: str) -> str:
+        # PostgreSQL and MySQL treat backslash as LIKE's escape character; the grammar has none
+        return pattern.replace("\\", "\\\\") if self.dialect in ("postgresql", "mysql") else pattern
+
+    def string_condition(self, col, op: str, value):
+        if op == "LIKE":
+            if self.dialect == "sqlite":
+                # SQLite's LIKE ignores ASCII case; GLOB is case-sensitive
+                return col.op("GLOB")(_like_to_glob(value))
+            return self.cs(col).like(self.like_pattern(value))
+        if op == "ILIKE":
+            return col.ilike(self.like_pattern(value))
+        if op == "=":
+            return self.cs(col) == value
+        if op == "!=":
+            return self.cs(col) != value
+        if op == "IN":
+            return self.cs(col).in_(list(value))
+        if op == "NOT IN":
+            return self.cs(col).not_in(list(value))
+        raise InvalidParameterValue(f"Operator {op!r} is not supported for strings")
+
+    # ---- numbers
+    @staticmethod
+    def number(value: float):
+        return int(value) if float(value).is_integer() else value
+
+    def numeric_condition(self, col, op: str, value):
+        value = self.number(value)
+        return {
+            "=": col == value, "!=": col != value, "<": col < value,
+            "<=": col <= value, ">": col > value, ">=": col >= value,
+        }[op]
+
+    def metric_condition(self, table, op: str, value):
+        # NaN is stored as special=1: it equals nothing and differs from everything, as in Python
+        if op == "!=":
+            return sa.or_(table.c.special == NAN, table.c.value != value)
+        return sa.and_(table.c.special != NAN, self.numeric_condition(table.c.value, op, value))
+
+    # ---- run filters
+    def run_condition(self, c: Comparison):
+        if c.kind == ATTRIBUTE:
+            col = _RUN_COLUMNS.get(c.key)
+            if col is None:
+                raise InvalidParameterValue(f"Invalid attribute {c.key!r} for a run search")
+            if c.key in search.NUMERIC_ATTRIBUTES:
+                return self.numeric_condition(col, c.op, c.value)
+            return self.string_condition(col, c.op, c.value)
+        if c.kind == METRIC:
+            lm = latest_metrics.alias()
+            cond = self.metric_condition(lm, c.op, c.value)
+            return sa.exists().where(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == c.key, cond)
+        if c.kind in (PARAM, TAG):
+            table = (params if c.kind == PARAM else tags).alias()
+            cond = self.string_condition(table.c.value, c.op, c.value)
+            return sa.exists().where(table.c.run_uuid == runs.c.run_uuid, table.c.key == c.key, cond)
+        if c.kind == DATASET:
+            return sa.false()  # this store records no dataset inputs, so nothing matches
+        raise InvalidParameterValue(f"Invalid filter on {c.kind!r}")
+
+    # ---- run ordering
+    def run_order(self, orders: list[OrderBy]):
+        """(from-clause, order_by clauses) for the run search."""
+        source = runs
+        clauses = []
+        for ob in [*orders, *search.DEFAULT_RUN_ORDER]:
+            direction = sa.asc if ob.ascending else sa.desc
+            if ob.kind == ATTRIBUTE:
+                col = _RUN_COLUMNS.get(ob.key)
+                if col is None:
+                    raise InvalidParameterValue(f"Invalid order_by attribute {ob.key!r}")
+                if ob.key in _NULLABLE_ATTRIBUTES:
+                    clauses.append(sa.case((col.is_(None), 1), else_=0))
+                if ob.key not in search.NUMERIC_ATTRIBUTES:
+                    col = self.cs(col)
+                clauses.append(direction(col))
+            elif ob.kind == METRIC:
+                lm = latest_metrics.alias()
+                source = source.outerjoin(lm, sa.and_(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == ob.key))
+                clauses.append(sa.case((lm.c.run_uuid.is_(None), 1), else_=0))
+                clauses.append(direction(sa.case((lm.c.special == NAN, 1), else_=0)))
+                clauses.append(direction(lm.c.value))
+            elif ob.kind in (PARAM, TAG):
+                table = (params if ob.kind == PARAM else tags).alias()
+                source = source.outerjoin(
+                    table, sa.and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == ob.key)
+                )
+                clauses.append(sa.case((table.c.run_uuid.is_(None), 1), else_=0))
+                clauses.append(direction(self.cs(table.c.value)))
+            else:
+                raise InvalidParameterValue(f"Invalid order_by on {ob.kind!r}")
+        return source, clauses
+
+    # ---- experiments
+    def experiment_condition(self, c: Comparison):
+        if c.kind == ATTRIBUTE:
+            col = _EXPERIMENT_COLUMNS.get(c.key)
+            if col is None:
+                raise InvalidParameterValue(f"Invalid attribute {c.key!r} for an experiment search")
+            if c.key in search.NUMERIC_ATTRIBUTES:
+                return self.numeric_condition(col, c.op, c.value)
+            return self.string_condition(col, c.op, c.value)
+        if c.kind == TAG:
+            t = experiment_tags.alias()
+            cond = self.string_condition(t.c.value, c.op, c.value)
+            return sa.exists().where(t.c.experiment_id == experiments.c.experiment_id, t.c.key == c.key, cond)
+        raise InvalidParameterValue(
+            f"Invalid experiment filter on {c.kind} '{c.key}': only attributes and tags can be filtered"
+        )
+
+    def experiment_order(self, orders: list[OrderBy]):
+        source = experiments
+        clauses = []
+        for ob in [*orders, *search.DEFAULT_EXPERIMENT_ORDER]:
+            direction = sa.asc if ob.ascending else sa.desc
+            if ob.kind == ATTRIBUTE:
+                if ob.key == "experiment_id":
+                    clauses.append(direction(experiments.c.experiment_id))  # numeric order for numeric ids
+                    continue
+                col = _EXPERIMENT_COLUMNS.get(ob.key)
+                if col is None:
+                    raise InvalidParameterValue(f"Invalid order_by attribute {ob.key!r}")
+                if ob.key in _NULLABLE_ATTRIBUTES:
+                    clauses.append(sa.case((col.is_(None), 1), else_=0))
+                clauses.append(direction(col if ob.key in search.NUMERIC_ATTRIBUTES else self.cs(col)))
+            elif ob.kind == TAG:
+                t = experiment_tags.alias()
+                source = source.outerjoin(
+                    t, sa.and_(t.c.experiment_id == experiments.c.experiment_id, t.c.key == ob.key)
+                )
+                clauses.append(sa.case((t.c.experiment_id.is_(None), 1), else_=0))
+                clauses.append(direction(self.cs(t.c.value)))
+            else:
+                raise InvalidParameterValue(f"Invalid experiment order_by on {ob.kind} '{ob.key}'")
+        return source, clauses
+
+
+def _like_to_glob(pattern: str) -> str:
+    out = []
+    for ch in pattern:
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def run_search_statement(dialect: str, experiment_ids: list[int], stages: tuple[str, ...],
+                         comparisons: tuple[Comparison, ...], orders: list[OrderBy]) -> sa.Select:
+    """SELECT the runs' columns matching every comparison, sorted; the caller adds LIMIT/OFFSET."""
+    comp = _Compiler(dialect)
+    source, order_clauses = comp.run_order(orders)
+    where = [runs.c.experiment_id.in_(experiment_ids), runs.c.lifecycle_stage.in_(list(stages))]
+    where += [comp.run_condition(c) for c in comparisons]
+    return sa.select(*runs.c).select_from(source).where(*where).order_by(*order_clauses)
+
+
+def experiment_search_statement(dialect: str, stages: tuple[str, ...], comparisons: tuple[Comparison, ...],
+                                orders: list[OrderBy]) -> sa.Select:
+    comp = _Compiler(dialect)
+    source, order_clauses = comp.experiment_order(orders)
+    where = [experiments.c.lifecycle_stage.in_(list(stages))]
+    where += [comp.experiment_condition(c) for c in comparisons]
+    return sa.select(*experiments.c).select_from(source).where(*where).order_by(*order_clauses)

@@ -1,0 +1,143 @@
+"""Tables of the SQL tracking store (SQLAlchemy Core) and the numbered migrations that build them.
+
+Migration ``n`` (1-based) moves a database from schema version ``n - 1`` to ``n``; a fresh database runs
+every migration from version 0, so a new database and an upgraded one end with the same schema.
+
+To change the schema: append a migration function to :data:`MIGRATIONS` that alters the existing tables,
+update the table definitions below to match, and first copy today's definitions into
+``_create_v1`` so that migration 1 keeps creating exactly the version 1 tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tracklet.exceptions import TrackletException
+
+metadata = sa.MetaData()
+
+# BIGINT ids are not SQLite's rowid alias; INTEGER PRIMARY KEY is, and is much faster there
+_BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+experiments = sa.Table(
+    "experiments", metadata,
+    sa.Column("experiment_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(500), nullable=False, unique=True),
+    sa.Column("artifact_location", sa.Text, nullable=False),
+    sa.Column("lifecycle_stage", sa.String(32), nullable=False),
+    sa.Column("creation_time", sa.BigInteger),
+    sa.Column("last_update_time", sa.BigInteger),
+    sqlite_autoincrement=True,  # never reuse the id of a hard-deleted experiment
+)
+
+experiment_tags = sa.Table(
+    "experiment_tags", metadata,
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("run_uuid", sa.String(32), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
+    sa.Column("user_id", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("start_time", sa.BigInteger, nullable=False),
+    sa.Column("end_time", sa.BigInteger),
+    sa.Column("lifecycle_stage", sa.String(20), nullable=False),
+    sa.Column("artifact_uri", sa.Text, nullable=False),
+    sa.Column("deleted_time", sa.BigInteger),
+    sa.Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+)
+
+# Full metric history. ``special`` encodes values some databases cannot store:
+# 0 finite (``value`` holds it), 1 NaN, 2 +inf, 3 -inf (``value`` holds 0.0 / a stand-in).
+metrics = sa.Table(
+    "metrics", metadata,
+    sa.Column("id", _BigId, primary_key=True, autoincrement=True),
+    sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), nullable=False),
+    sa.Column("key", sa.String(250), nullable=False),
+    sa.Column("value", sa.Double, nullable=False),
+    sa.Column("special", sa.SmallInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Index("ix_metrics_run_key_step", "run_uuid", "key", "step", "timestamp"),
+)
+
+# One row per (run, key): the value get_run and search_runs use, max by (step, timestamp, value).
+latest_metrics = sa.Table(
+    "latest_metrics", metadata,
+    sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Double, nullable=False),
+    sa.Column("special", sa.SmallInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+)
+
+params = sa.Table(
+    "params", metadata,
+    sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+tags = sa.Table(
+    "tags", metadata,
+    sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+DATA_TABLES = (experiments, experiment_tags, runs, metrics, latest_metrics, params, tags)
+
+
+# --------------------------------------------------------------------------- migrations
+
+def _create_v1(conn: Connection) -> None:
+    """Version 1: the initial schema."""
+    metadata.create_all(conn, tables=list(DATA_TABLES), checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1]
+LATEST_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    """The schema version recorded in the database (0 for an empty database)."""
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+    return int(version or 0)
+
+
+def upgrade(conn: Connection, migrations: list[Callable[[Connection], None]] | None = None) -> int:
+    """Apply the migrations the database lacks, in order, inside the caller's transaction.
+
+    Returns the new version. A database newer than this code raises rather than being touched.
+    """
+    migrations = MIGRATIONS if migrations is None else migrations
+    schema_version.create(conn, checkfirst=True)
+    version = current_version(conn)
+    if version > len(migrations):
+        raise TrackletException(
+            f"The tracking database has schema version {version}, newer than the version {len(migrations)} "
+            "this tracklet knows; upgrade tracklet to use it"
+        )
+    if version == len(migrations):
+        return version
+    for number in range(version + 1, len(migrations) + 1):
+        migrations[number - 1](conn)
+    conn.execute(sa.delete(schema_version))
+    conn.execute(sa.insert(schema_version).values(version=len(migrations)))
+    return len(migrations)

@@ -1,0 +1,189 @@
+"""Every key/value/limit check, in one place. Each violation raises InvalidParameterValue naming
+the field and the rule. Limits follow MLflow 2.x/3.x."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import posixpath
+import re
+
+from tracklet.exceptions import InvalidParameterValue
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_EXPERIMENT_TAG_VALUE_LENGTH = 5000
+MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_PER_BATCH = 100
+MAX_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
+MAX_RESULTS_DEFAULT = 1000
+MAX_RESULTS_LIMIT = 50000
+
+_KEY_RE = re.compile(r"^[/\w.\- :]*$")
+_RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
+_EXPERIMENT_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
+
+
+def validate_key(key, kind: str = "key") -> str:
+    """A metric/param/tag key: <= 250 chars of ``[/\\w.\\- :]`` forming a normalized relative path."""
+    if key is None or key == "":
+        raise InvalidParameterValue(f"A {kind} name must be provided.")
+    if not isinstance(key, str):
+        raise InvalidParameterValue(f"Invalid {kind} name {key!r}: must be a string, got {type(key).__name__}")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidParameterValue(
+            f"Invalid {kind} name '{key[:40]}...': length {len(key)} exceeds the limit of {MAX_KEY_LENGTH}"
+        )
+    if not _KEY_RE.match(key):
+        raise InvalidParameterValue(
+            f"Invalid {kind} name {key!r}: names may only contain alphanumerics, underscores (_), dashes (-), "
+            "periods (.), spaces ( ), colons (:) and slashes (/)"
+        )
+    if posixpath.normpath(key) != key or key == "." or key.startswith("..") or key.startswith("/"):
+        raise InvalidParameterValue(
+            f"Invalid {kind} name {key!r}: must be a normalized relative path "
+            "(no '..', no leading or trailing '/', no '//' or '/./')"
+        )
+    return key
+
+
+def validate_param(key, value) -> tuple[str, str]:
+    validate_key(key, "param")
+    text = "" if value is None else str(value)
+    if len(text) > MAX_PARAM_VALUE_LENGTH:
+        raise InvalidParameterValue(
+            f"Param value for '{key}' has length {len(text)}, which exceeds the limit of {MAX_PARAM_VALUE_LENGTH}"
+        )
+    return key, text
+
+
+def validate_tag(key, value, limit: int = MAX_TAG_VALUE_LENGTH) -> tuple[str, str]:
+    validate_key(key, "tag")
+    text = "" if value is None else str(value)
+    if len(text) > limit:
+        raise InvalidParameterValue(
+            f"Tag value for '{key}' has length {len(text)}, which exceeds the limit of {limit}"
+        )
+    return key, text
+
+
+def validate_experiment_tag(key, value) -> tuple[str, str]:
+    return validate_tag(key, value, MAX_EXPERIMENT_TAG_VALUE_LENGTH)
+
+
+def validate_metric(key, value, timestamp, step) -> tuple[str, float, int, int]:
+    """Metric values are numbers (NaN and +/-inf allowed; bool rejected); timestamp a non-negative int."""
+    validate_key(key, "metric")
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        # numpy scalars are numbers.Number; strings and None are not
+        raise InvalidParameterValue(
+            f"Got invalid value {value!r} for metric '{key}' (timestamp={timestamp}): "
+            "metric values must be numeric (int or float; NaN and +/-inf allowed), not "
+            f"{type(value).__name__}"
+        )
+    try:
+        fvalue = float(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidParameterValue(f"Got invalid value {value!r} for metric '{key}': {exc}") from None
+    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Integral) or timestamp < 0:
+        raise InvalidParameterValue(
+            f"Got invalid timestamp {timestamp!r} for metric '{key}': must be a non-negative integer (ms)"
+        )
+    if step is None:
+        step = 0
+    if isinstance(step, bool) or not isinstance(step, numbers.Number) or (
+        isinstance(step, float) and (math.isnan(step) or step != int(step))
+    ):
+        raise InvalidParameterValue(f"Got invalid step {step!r} for metric '{key}': must be an integer")
+    return key, fvalue, int(timestamp), int(step)
+
+
+def validate_batch_limits(metrics, params, tags) -> None:
+    if len(metrics) > MAX_METRICS_PER_BATCH:
+        raise InvalidParameterValue(
+            f"A batch logging request can contain at most {MAX_METRICS_PER_BATCH} metrics; got {len(metrics)}"
+        )
+    if len(params) > MAX_PARAMS_PER_BATCH:
+        raise InvalidParameterValue(
+            f"A batch logging request can contain at most {MAX_PARAMS_PER_BATCH} params; got {len(params)}"
+        )
+    if len(tags) > MAX_TAGS_PER_BATCH:
+        raise InvalidParameterValue(
+            f"A batch logging request can contain at most {MAX_TAGS_PER_BATCH} tags; got {len(tags)}"
+        )
+    total = len(metrics) + len(params) + len(tags)
+    if total > MAX_ENTITIES_PER_BATCH:
+        raise InvalidParameterValue(
+            f"A batch logging request can contain at most {MAX_ENTITIES_PER_BATCH} entities; got {total}"
+        )
+
+
+def validate_batch(metrics, params, tags) -> None:
+    """Check a whole batch before anything is written, so a rejected batch writes nothing."""
+    validate_batch_limits(metrics, params, tags)
+    seen: dict[str, str] = {}
+    for p in params:
+        validate_param(p.key, p.value)
+        if p.key in seen and seen[p.key] != p.value:
+            raise InvalidParameterValue(
+                f"Duplicate parameter key '{p.key}' with different values in one batch "
+                f"({seen[p.key]!r} and {p.value!r})"
+            )
+        seen[p.key] = p.value
+    for m in metrics:
+        validate_metric(m.key, m.value, m.timestamp, m.step)
+    for t in tags:
+        validate_tag(t.key, t.value)
+
+
+def validate_run_id(run_id) -> str:
+    if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
+        raise InvalidParameterValue(f"Invalid run ID {run_id!r}: must match {_RUN_ID_RE.pattern}")
+    return run_id
+
+
+def validate_experiment_id(experiment_id) -> str:
+    if isinstance(experiment_id, int) and not isinstance(experiment_id, bool):
+        experiment_id = str(experiment_id)
+    if not isinstance(experiment_id, str) or not _EXPERIMENT_ID_RE.match(experiment_id):
+        raise InvalidParameterValue(
+            f"Invalid experiment ID {experiment_id!r}: must match {_EXPERIMENT_ID_RE.pattern}"
+        )
+    return experiment_id
+
+
+def validate_experiment_name(name) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameterValue(f"Invalid experiment name {name!r}: must be a non-empty string")
+    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
+        raise InvalidParameterValue(
+            f"Invalid experiment name: length {len(name)} exceeds the limit of {MAX_EXPERIMENT_NAME_LENGTH}"
+        )
+    return name
+
+
+def validate_max_results(max_results, limit: int = MAX_RESULTS_LIMIT) -> int:
+    if max_results is None:
+        return MAX_RESULTS_DEFAULT
+    if isinstance(max_results, bool) or not isinstance(max_results, numbers.Integral) or max_results <= 0:
+        raise InvalidParameterValue(f"Invalid max_results {max_results!r}: must be a positive integer")
+    if max_results > limit:
+        raise InvalidParameterValue(f"Invalid max_results {max_results}: must be at most {limit}")
+    return int(max_results)
+
+
+def validate_artifact_path(path: str | None) -> str:
+    """A relative artifact path that cannot escape the run's artifact root ('' for the root)."""
+    if path in (None, "", "."):
+        return ""
+    if not isinstance(path, str):
+        raise InvalidParameterValue(f"Invalid artifact path {path!r}: must be a string")
+    norm = posixpath.normpath(path.replace("\\", "/"))
+    if norm.startswith("/") or norm == ".." or norm.startswith("../") or "\x00" in norm or re.match(r"^[a-zA-Z]:", norm):
+        raise InvalidParameterValue(
+            f"Invalid artifact path {path!r}: must be relative and stay inside the run's artifact root"
+        )
+    return "" if norm == "." else norm
