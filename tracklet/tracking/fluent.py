@@ -69,6 +69,12 @@ def create_experiment(name: str, artifact_location: str | None = None, tags: dic
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
     """Make an experiment active for later runs, creating it by name if it doesn't exist."""
     global _active_experiment_id
+    exp = _get_or_create_experiment(experiment_name, experiment_id)
+    _active_experiment_id = exp.experiment_id
+    return exp
+
+
+def _get_or_create_experiment(experiment_name: str | None, experiment_id: str | None) -> Experiment:
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidParameterValue("set_experiment: give exactly one of experiment_name or experiment_id")
     client = _client()
@@ -91,7 +97,6 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
             f"Cannot set a deleted experiment {exp.name!r} (id {exp.experiment_id}) as the active experiment; "
             "restore it first"
         )
-    _active_experiment_id = exp.experiment_id
     return exp
 
 
@@ -133,7 +138,7 @@ def _resolve_experiment_id() -> str:
         return _active_experiment_id
     name = env.get(env.EXPERIMENT_NAME)
     if name:
-        return set_experiment(experiment_name=name).experiment_id
+        return _get_or_create_experiment(name, None).experiment_id
     exp_id = env.get(env.EXPERIMENT_ID)
     if exp_id:
         return str(exp_id)

@@ -138,8 +138,7 @@ class _Parser:
                 return self._resolve(prefix, _unquote(t2))
             if "." in tok:
                 prefix, key = tok.split(".", 1)
-                if prefix.lower() in _TYPE_ALIASES:
-                    return self._resolve(prefix, key)
+                return self._resolve(prefix, key)
             return self._resolve(None, tok)
         if kind in ("string", "backq"):
             return self._resolve(None, _unquote(tok))

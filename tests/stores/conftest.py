@@ -1,0 +1,66 @@
+"""The ``store`` fixture: every Store implementation, fresh for each test.
+
+* ``sqlite``   -- SqlStore on a SQLite file in tmp_path
+* ``file``     -- FileStore on tmp_path/mlruns (skipped while tracklet.tracking.stores.file is missing)
+* ``postgres`` -- SqlStore on $TRACKLET_TEST_POSTGRES_URI (skipped when unset); every table is dropped
+  before each test, so point it at a throwaway database
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+STORE_KINDS = ["sqlite", "file", "postgres"]
+POSTGRES_ENV = "TRACKLET_TEST_POSTGRES_URI"
+
+
+def _reset_postgres(uri: str) -> None:
+    import sqlalchemy as sa
+
+    from tracklet.tracking.stores.sql import schema
+
+    engine = sa.create_engine(uri)
+    try:
+        with engine.begin() as conn:
+            schema.metadata.drop_all(conn)
+    finally:
+        engine.dispose()
+
+
+def make_store(kind: str, tmp_path):
+    """A fresh store of ``kind`` rooted in ``tmp_path`` (pytest.skip when that kind is unavailable)."""
+    artifact_root = (tmp_path / "artifacts").as_uri()
+    if kind == "sqlite":
+        from tracklet.tracking.stores.sql import SqlStore
+
+        return SqlStore(f"sqlite:///{tmp_path / 'tracking.db'}", artifact_root)
+    if kind == "file":
+        try:
+            from tracklet.tracking.stores.file import FileStore
+        except ImportError as exc:
+            pytest.skip(f"file store not available: {exc}")
+        return FileStore(str(tmp_path / "mlruns"))
+    if kind == "postgres":
+        uri = os.environ.get(POSTGRES_ENV)
+        if not uri:
+            pytest.skip(f"{POSTGRES_ENV} is not set")
+        pytest.importorskip("psycopg2")
+        from tracklet.tracking.stores.sql import SqlStore
+
+        _reset_postgres(uri)
+        return SqlStore(uri, artifact_root)
+    raise ValueError(kind)
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store(store_kind, tmp_path):
+    s = make_store(store_kind, tmp_path)
+    yield s
+    s.close()

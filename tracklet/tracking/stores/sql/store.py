@@ -1,0 +1,355 @@
+"""SqlStore: the tracking store on any SQLAlchemy database (SQLite, PostgreSQL, MySQL), on SQLAlchemy Core.
+
+Every call is one transaction. Writes to a run first lock that run (SQLite: ``BEGIN IMMEDIATE``; other
+databases: ``SELECT ... FOR UPDATE`` on its ``runs`` row), so the read-then-write steps (param
+immutability, the latest-metric row, the log-model history) are atomic across threads and processes.
+Experiment methods live in :mod:`.experiments`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+import uuid
+
+import sqlalchemy as sa
+
+from tracklet.exceptions import InvalidParameterValue, InvalidState, ResourceDoesNotExist
+from tracklet.tracking import search, validation
+from tracklet.tracking.entities import (
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+    make_run_data,
+)
+from tracklet.tracking.stores.base import Store, now_ms
+from tracklet.tracking.stores.sql import _engine, _rows, schema
+from tracklet.tracking.stores.sql.compile import run_search_statement
+from tracklet.tracking.stores.sql.experiments import ExperimentMethods
+from tracklet.tracking.stores.sql.schema import experiments, latest_metrics, metrics, params, runs, tags
+
+RUN_NAME_TAG = "mlflow.runName"
+LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+_ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
+
+_b = sa.bindparam
+_q_run = sa.select(*runs.c).where(runs.c.run_uuid == _b("r"))
+_q_run_exists = sa.select(runs.c.run_uuid).where(runs.c.run_uuid == _b("r"))
+_q_latest_keys = sa.select(
+    latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.special,
+    latest_metrics.c.timestamp, latest_metrics.c.step,
+).where(latest_metrics.c.run_uuid == _b("r"), latest_metrics.c.key.in_(_b("keys", expanding=True)))
+_upd_latest = (
+    sa.update(latest_metrics)
+    .where(latest_metrics.c.run_uuid == _b("b_run"), latest_metrics.c.key == _b("b_key"))
+    .values(value=_b("b_value"), special=_b("b_special"), timestamp=_b("b_ts"), step=_b("b_step"))
+)
+_q_param_keys = sa.select(params.c.key, params.c.value).where(
+    params.c.run_uuid == _b("r"), params.c.key.in_(_b("keys", expanding=True))
+)
+_q_tag_keys = sa.select(tags.c.key).where(tags.c.run_uuid == _b("r"), tags.c.key.in_(_b("keys", expanding=True)))
+_upd_tag = (
+    sa.update(tags).where(tags.c.run_uuid == _b("b_run"), tags.c.key == _b("b_key")).values(value=_b("b_value"))
+)
+_q_history = (
+    sa.select(metrics.c.key, metrics.c.value, metrics.c.special, metrics.c.timestamp, metrics.c.step)
+    .where(metrics.c.run_uuid == _b("r"), metrics.c.key == _b("k"))
+    .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+)
+
+
+class SqlStore(ExperimentMethods, Store):
+    """Tracking store backed by a SQL database.
+
+    ``db_uri`` is any SQLAlchemy URL; ``default_artifact_root`` is where experiments created without an
+    artifact location put their artifacts (``<root>/<experiment_id>``). The schema is created or upgraded
+    on first use; experiment "0" ("Default") always exists.
+    """
+
+    def __init__(self, db_uri: str, default_artifact_root: str):
+        self.db_uri = db_uri
+        self.artifact_root_uri = default_artifact_root
+        self._engine, single = _engine.create_engine(db_uri)
+        self._write_engine = self._engine.execution_options(**{_engine.WRITE_OPTION: True})
+        self._guard = _engine.make_guard(single)
+        self._dialect = self._engine.dialect.name
+        # databases without IEEE infinities (MySQL) store +/-inf as the largest double (see ``special``)
+        self._inf_stand_in = math.inf if self._dialect in ("sqlite", "postgresql") else sys.float_info.max
+        sqlite = self._dialect == "sqlite"
+        self._q_lock_run = sa.select(runs.c.lifecycle_stage).where(runs.c.run_uuid == _b("r"))
+        self._q_lock_experiment = sa.select(*experiments.c).where(experiments.c.experiment_id == _b("e"))
+        if not sqlite:
+            self._q_lock_run = self._q_lock_run.with_for_update()
+            self._q_lock_experiment = self._q_lock_experiment.with_for_update()
+        _engine.dispose_after_fork(self._engine)
+        self._initialize()
+
+    # ------------------------------------------------------------------ transactions
+    @contextlib.contextmanager
+    def _write(self):
+        """One write transaction: committed on success, rolled back on any exception."""
+        with self._guard, self._write_engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _read(self):
+        """A read-only snapshot (rolled back on exit)."""
+        with self._guard, self._engine.connect() as conn:
+            yield conn
+
+    def _initialize(self) -> None:
+        with self._write() as conn:
+            if self._dialect == "postgresql":
+                # two processes creating the schema at once would race on CREATE TABLE
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261207)")
+            schema.upgrade(conn)
+            self._ensure_default_experiment(conn)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    # ------------------------------------------------------------------ runs
+    def _lock_active_run(self, conn, run_id: str) -> None:
+        stage = conn.execute(self._q_lock_run, {"r": run_id}).scalar()
+        if stage is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        if stage != _ACTIVE:
+            raise InvalidState(
+                f"The run {run_id} must be in the 'active' state. Current state is {stage}."
+            )
+
+    def _run_row(self, conn, run_id: str):
+        row = conn.execute(_q_run, {"r": run_id}).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        return row
+
+    def create_run(self, experiment_id: str, user_id: str, start_time: int, tags: list[RunTag],
+                   run_name: str | None) -> Run:
+        """Create a RUNNING run; ``run_name`` and the ``mlflow.runName`` tag are kept equal."""
+        tag_map: dict[str, str] = {}
+        for t in tags or []:
+            key, value = validation.validate_tag(t.key, t.value)
+            tag_map[key] = value
+        tag_name = tag_map.get(RUN_NAME_TAG)
+        if run_name is None:
+            run_name = tag_name
+        elif tag_name is not None and tag_name != run_name:
+            raise InvalidParameterValue(
+                f"Both 'run_name' argument ({run_name!r}) and the '{RUN_NAME_TAG}' tag ({tag_name!r}) were "
+                "specified with different values; give only one, or the same value"
+            )
+        run_name = "" if run_name is None else str(run_name)
+        if run_name:
+            validation.validate_tag(RUN_NAME_TAG, run_name)
+            tag_map[RUN_NAME_TAG] = run_name
+        run_id = uuid.uuid4().hex
+        start_time = now_ms() if start_time is None else int(start_time)
+        with self._write() as conn:
+            exp = self._experiment_row(conn, experiment_id)
+            if exp.lifecycle_stage != _ACTIVE:
+                raise InvalidState(
+                    f"The experiment {experiment_id} must be in the 'active' state to create runs in it. "
+                    f"Current state is {exp.lifecycle_stage}."
+                )
+            artifact_uri = f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts"
+            row = {
+                "run_uuid": run_id, "name": run_name, "experiment_id": exp.experiment_id,
+                "user_id": user_id or "", "status": RunStatus.RUNNING, "start_time": start_time,
+                "end_time": None, "lifecycle_stage": _ACTIVE, "artifact_uri": artifact_uri, "deleted_time": None,
+            }
+            conn.execute(sa.insert(runs), row)
+            if tag_map:
+                conn.execute(
+                    sa.insert(schema.tags),
+                    [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()],
+                )
+        info = _rows.run_info_from_row(tuple(row[c.name] for c in runs.c))
+        return Run(info=info, data=make_run_data([], {}, tag_map))
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with each metric's latest value, its params and tags."""
+        with self._read() as conn:
+            row = self._run_row(conn, run_id)
+            return _rows.load_runs(conn, [row])[0]
+
+    def update_run_info(self, run_id: str, run_status: str | None, end_time: int | None,
+                        run_name: str | None) -> RunInfo:
+        """Set the status, end time and/or name (None leaves a field unchanged)."""
+        values: dict = {}
+        if run_status is not None:
+            values["status"] = RunStatus.normalize(run_status)
+        if end_time is not None:
+            values["end_time"] = int(end_time)
+        if run_name:
+            validation.validate_tag(RUN_NAME_TAG, run_name)
+            values["name"] = str(run_name)
+        with self._write() as conn:
+            self._lock_active_run(conn, run_id)
+            if values:
+                conn.execute(sa.update(runs).where(runs.c.run_uuid == run_id).values(**values))
+            if run_name:
+                self._upsert_tags(conn, run_id, {RUN_NAME_TAG: str(run_name)})
+            return _rows.run_info_from_row(self._run_row(conn, run_id))
+
+    def _set_lifecycle(self, run_id: str, stage: str, deleted_time: int | None) -> None:
+        with self._write() as conn:
+            if conn.execute(self._q_lock_run, {"r": run_id}).scalar() is None:
+                raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+            conn.execute(
+                sa.update(runs).where(runs.c.run_uuid == run_id)
+                .values(lifecycle_stage=stage, deleted_time=deleted_time)
+            )
+
+    def delete_run(self, run_id: str) -> None:
+        """Soft-delete: the run disappears from ACTIVE_ONLY searches and rejects writes."""
+        self._set_lifecycle(run_id, _DELETED, now_ms())
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_lifecycle(run_id, _ACTIVE, None)
+
+    def hard_delete_run(self, run_id: str) -> None:
+        """Remove every row of the run (metrics, params, tags, the run itself)."""
+        with self._write() as conn:
+            if conn.execute(self._q_lock_run, {"r": run_id}).scalar() is None:
+                raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+            for table in (metrics, latest_metrics, params, tags, runs):
+                conn.execute(sa.delete(table).where(table.c.run_uuid == run_id))
+
+    # ------------------------------------------------------------------ logging
+    def log_batch(self, run_id: str, metrics: list[Metric], params: list, tags: list[RunTag]) -> None:
+        """Validate the whole batch, then write it in one transaction (all or nothing)."""
+        validation.validate_batch(metrics, params, tags)
+        with self._write() as conn:
+            self._lock_active_run(conn, run_id)
+            if params:
+                self._insert_params(conn, run_id, params)
+            if tags:
+                tag_map = {t.key: "" if t.value is None else str(t.value) for t in tags}
+                self._upsert_tags(conn, run_id, tag_map)
+                if RUN_NAME_TAG in tag_map:
+                    conn.execute(
+                        sa.update(runs).where(runs.c.run_uuid == run_id).values(name=tag_map[RUN_NAME_TAG])
+                    )
+            if metrics:
+                self._insert_metrics(conn, run_id, metrics)
+
+    def _insert_params(self, conn, run_id: str, batch: list) -> None:
+        wanted = {p.key: "" if p.value is None else str(p.value) for p in batch}
+        existing = dict(conn.execute(_q_param_keys, {"r": run_id, "keys": list(wanted)}).all())
+        for key, old in existing.items():
+            if old != wanted[key]:
+                raise InvalidParameterValue(
+                    f"Changing param values is not allowed. Param with key='{key}' was already logged with "
+                    f"value='{old}' for run ID='{run_id}'. Attempted logging new value '{wanted[key]}'."
+                )
+        new = [{"run_uuid": run_id, "key": k, "value": v} for k, v in wanted.items() if k not in existing]
+        if new:
+            conn.execute(sa.insert(params), new)
+
+    def _upsert_tags(self, conn, run_id: str, tag_map: dict[str, str]) -> None:
+        existing = set(conn.execute(_q_tag_keys, {"r": run_id, "keys": list(tag_map)}).scalars())
+        updates = [{"b_run": run_id, "b_key": k, "b_value": v} for k, v in tag_map.items() if k in existing]
+        inserts = [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items() if k not in existing]
+        if updates:
+            conn.execute(_upd_tag, updates)
+        if inserts:
+            conn.execute(sa.insert(tags), inserts)
+
+    def _insert_metrics(self, conn, run_id: str, batch: list[Metric]) -> None:
+        inf = self._inf_stand_in
+        encode = _rows.encode_value
+        order = _rows.latest_order
+        rows = []
+        best: dict[str, tuple] = {}  # key -> (order, row) of the batch's latest value per key
+        for m in batch:
+            value = float(m.value)
+            stored, special = encode(value, inf)
+            step = int(m.step or 0)
+            ts = int(m.timestamp)
+            row = {"run_uuid": run_id, "key": m.key, "value": stored, "special": special,
+                   "timestamp": ts, "step": step}
+            rows.append(row)
+            rank = order(step, ts, value)
+            prev = best.get(m.key)
+            if prev is None or rank > prev[0]:
+                best[m.key] = (rank, row)
+        conn.execute(sa.insert(metrics), rows)
+        current = {
+            key: order(step, ts, _rows.decode_value(value, special))
+            for key, value, special, ts, step in conn.execute(_q_latest_keys, {"r": run_id, "keys": list(best)})
+        }
+        updates, inserts = [], []
+        for key, (rank, row) in best.items():
+            old = current.get(key)
+            if old is None:
+                inserts.append(row)
+            elif rank > old:
+                updates.append({"b_run": run_id, "b_key": key, "b_value": row["value"],
+                                "b_special": row["special"], "b_ts": row["timestamp"], "b_step": row["step"]})
+        if inserts:
+            conn.execute(sa.insert(latest_metrics), inserts)
+        if updates:
+            conn.execute(_upd_latest, updates)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a run tag; RESOURCE_DOES_NOT_EXIST if the run has no such tag."""
+        with self._write() as conn:
+            self._lock_active_run(conn, run_id)
+            result = conn.execute(sa.delete(tags).where(tags.c.run_uuid == run_id, tags.c.key == key))
+            if result.rowcount == 0:
+                raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}")
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every logged value of ``key``, ordered by (step, timestamp)."""
+        with self._read() as conn:
+            if conn.execute(_q_run_exists, {"r": run_id}).first() is None:
+                raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+            return [
+                Metric(k, _rows.decode_value(v, special), ts, step)
+                for k, v, special, ts, step in conn.execute(_q_history, {"r": run_id, "k": key})
+            ]
+
+    def record_logged_model(self, run_id: str, model_dict: dict) -> None:
+        """Append ``model_dict`` to the ``mlflow.log-model.history`` tag inside the run's write lock."""
+        with self._write() as conn:
+            self._lock_active_run(conn, run_id)
+            current = conn.execute(
+                sa.select(tags.c.value).where(tags.c.run_uuid == run_id, tags.c.key == LOG_MODEL_HISTORY_TAG)
+            ).scalar()
+            try:
+                history = json.loads(current) if current else []
+            except ValueError:
+                history = []
+            if not isinstance(history, list):
+                history = [history]
+            history.append(model_dict)
+            self._upsert_tags(conn, run_id, {LOG_MODEL_HISTORY_TAG: json.dumps(history)})
+
+    # ------------------------------------------------------------------ search
+    def search_runs(self, experiment_ids: list[str], filter_string: str | None, run_view_type: int,
+                    max_results: int = validation.MAX_RESULTS_DEFAULT, order_by: list[str] | None = None,
+                    page_token: str | None = None) -> PagedList:
+        """Runs of ``experiment_ids`` matching ``filter_string``, sorted and paged, filtered in SQL."""
+        max_results = validation.validate_max_results(max_results)
+        comparisons = search.parse_filter(filter_string)
+        orders = search.parse_order_by(order_by)
+        offset = search.decode_page_token(page_token)
+        stages = ViewType.stages(run_view_type)
+        ids = [int(e) for e in (str(x) for x in experiment_ids or []) if e.isdigit()]
+        if not ids:
+            return PagedList([], None)
+        stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders)
+        stmt = stmt.limit(max_results + 1).offset(offset)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+            token = search.encode_page_token(offset + max_results) if len(rows) > max_results else None
+            return PagedList(_rows.load_runs(conn, rows[:max_results]), token)
