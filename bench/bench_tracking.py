@@ -52,6 +52,7 @@ def load(lib: str):
 def bench_log_metric(lib: str, n: int, synchronous: bool) -> float:
     mlflow, *_ = load(lib)
     with tempfile.TemporaryDirectory() as tmp:
+        cwd = os.getcwd()
         os.chdir(tmp)
         mlflow.set_tracking_uri(f"sqlite:///{tmp}/bench.db")
         with mlflow.start_run():
@@ -61,6 +62,7 @@ def bench_log_metric(lib: str, n: int, synchronous: bool) -> float:
                 mlflow.log_metric("loss", i * 0.001, step=i, synchronous=synchronous)
             mlflow.flush_async_logging() if hasattr(mlflow, "flush_async_logging") else None
             elapsed = time.perf_counter() - t0
+        os.chdir(cwd)
         return n / elapsed
 
 

@@ -20,8 +20,9 @@ def _reset_postgres(uri: str) -> None:
     import sqlalchemy as sa
 
     from tracklet.tracking.stores.sql import schema
+    from tracklet.tracking.stores.sql._engine import resolve_url
 
-    engine = sa.create_engine(uri)
+    engine = sa.create_engine(resolve_url(uri))
     try:
         with engine.begin() as conn:
             schema.metadata.drop_all(conn)

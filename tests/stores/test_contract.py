@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 
 import pytest
 
@@ -120,6 +121,7 @@ def test_delete_and_restore_experiment_cascades_to_runs(store):
     kept = new_run(store, eid, "kept")
     deleted_before = new_run(store, eid, "deleted-before")
     store.delete_run(deleted_before.info.run_id)
+    time.sleep(0.01)  # a later millisecond than the run's own deletion
 
     store.delete_experiment(eid)
     assert store.get_experiment(eid).lifecycle_stage == "deleted"
@@ -543,7 +545,7 @@ def test_search_invalid_filter_raises(populated, bad):
         (["attributes.run_name"], ["alpha", "beta", "delta", "gamma"]),
         (["attributes.start_time ASC"], ["alpha", "beta", "gamma", "delta"]),
         (["attributes.status", "attributes.start_time DESC"], ["gamma", "alpha", "delta", "beta"]),
-        (["params.depth DESC", "metrics.acc"], ["beta", "alpha", "delta", "gamma"]),
+        (["params.depth DESC", "metrics.acc"], ["beta", "alpha", "gamma", "delta"]),
     ],
 )
 def test_search_order_by(populated, order_by, expected):

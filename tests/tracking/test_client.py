@@ -131,3 +131,30 @@ def test_default_store_prefers_existing_mlruns(tmp_path, monkeypatch):
     assert default_tracking_uri() == str(tmp_path / "mlruns")
     (tmp_path / "tracklet.db").write_bytes(b"")
     assert default_tracking_uri() == "sqlite:///tracklet.db"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "file"])
+def test_one_client_shared_by_threads_loses_nothing(kind, tmp_path):
+    import threading
+
+    if kind == "file":
+        pytest.importorskip("tracklet.tracking.stores.file")
+        c = tracklet.MlflowClient(str(tmp_path / "mlruns"))
+    else:
+        c = tracklet.MlflowClient()
+    rid = c.create_run("0").info.run_id
+
+    def work(t):
+        for i in range(100):
+            c.log_metric(rid, f"m{t}", float(i), step=i)
+        c.log_param(rid, f"p{t}", str(t))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    run = c.get_run(rid)
+    assert len(run.data.params) == 6
+    for t in range(6):
+        assert len(c.get_metric_history(rid, f"m{t}")) == 100

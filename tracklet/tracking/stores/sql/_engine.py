@@ -43,13 +43,35 @@ def _sqlite_pragmas(dbapi_conn, wal: bool) -> None:
         cursor.close()
 
 
+# URL scheme without a driver -> drivers to try, in order (SQLAlchemy's own default first)
+_DRIVERS = {"postgresql": ("psycopg", "psycopg2"), "mysql": ("MySQLdb", "pymysql")}
+_DRIVER_NAMES = {"psycopg": "psycopg", "psycopg2": "psycopg2", "MySQLdb": "mysqldb", "pymysql": "pymysql"}
+
+
+def resolve_url(db_uri: str):
+    """Parse ``db_uri``; ``postgres://`` means ``postgresql://``, and a URL without a driver gets the
+    first installed one (SQLAlchemy 2.1 defaults PostgreSQL to psycopg 3; ``tracklet[postgres]`` installs
+    psycopg2)."""
+    if db_uri.startswith("postgres://"):
+        db_uri = "postgresql://" + db_uri[len("postgres://"):]
+    url = make_url(db_uri)
+    candidates = _DRIVERS.get(url.drivername)
+    if candidates:
+        import importlib.util
+
+        for module in candidates:
+            if importlib.util.find_spec(module) is not None:
+                return url.set(drivername=f"{url.drivername}+{_DRIVER_NAMES[module]}")
+    return url
+
+
 def create_engine(db_uri: str) -> tuple[Engine, bool]:
     """An engine for ``db_uri``; returns ``(engine, single_connection)``.
 
     ``single_connection`` is True for in-memory SQLite, whose one shared connection the caller must guard
     with a lock. A SQLite file's parent directory is created when missing.
     """
-    url = make_url(db_uri)
+    url = resolve_url(db_uri)
     backend = url.get_backend_name()
     if backend != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True, future=True), False

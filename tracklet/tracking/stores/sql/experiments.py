@@ -155,7 +155,7 @@ class ExperimentMethods:
             row = self._experiment_row(conn, experiment_id, lock=True)
             if row.lifecycle_stage != _DELETED:
                 raise ResourceDoesNotExist(f"No deleted Experiment with id={experiment_id} exists")
-            deleted_at = row.last_update_time or 0
+            deleted_at = row.last_update_time  # delete_experiment stamped its runs with this time
             conn.execute(
                 sa.update(experiments).where(experiments.c.experiment_id == row.experiment_id)
                 .values(lifecycle_stage=_ACTIVE, last_update_time=now_ms())
@@ -163,7 +163,7 @@ class ExperimentMethods:
             conn.execute(
                 sa.update(runs)
                 .where(runs.c.experiment_id == row.experiment_id, runs.c.lifecycle_stage == _DELETED,
-                       runs.c.deleted_time >= deleted_at)
+                       runs.c.deleted_time == deleted_at)
                 .values(lifecycle_stage=_ACTIVE, deleted_time=None)
             )
 

@@ -202,18 +202,21 @@ class SqlStore(ExperimentMethods, Store):
 
     def _set_lifecycle(self, run_id: str, stage: str, deleted_time: int | None) -> None:
         with self._write() as conn:
-            if conn.execute(self._q_lock_run, {"r": run_id}).scalar() is None:
+            current = conn.execute(self._q_lock_run, {"r": run_id}).scalar()
+            if current is None:
                 raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-            conn.execute(
-                sa.update(runs).where(runs.c.run_uuid == run_id)
-                .values(lifecycle_stage=stage, deleted_time=deleted_time)
-            )
+            if current != stage:  # deleting twice keeps the first deletion time
+                conn.execute(
+                    sa.update(runs).where(runs.c.run_uuid == run_id)
+                    .values(lifecycle_stage=stage, deleted_time=deleted_time)
+                )
 
     def delete_run(self, run_id: str) -> None:
         """Soft-delete: the run disappears from ACTIVE_ONLY searches and rejects writes."""
         self._set_lifecycle(run_id, _DELETED, now_ms())
 
     def restore_run(self, run_id: str) -> None:
+        """Undo :meth:`delete_run`."""
         self._set_lifecycle(run_id, _ACTIVE, None)
 
     def hard_delete_run(self, run_id: str) -> None:

@@ -1,0 +1,236 @@
+"""What only the SQL store has: SQLite pragmas, the schema version and migrations, several processes
+writing one SQLite file, in-memory databases, and searches compiled to SQL."""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import threading
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from tracklet.exceptions import TrackletException
+from tracklet.tracking.entities import Metric, Param, RunTag, ViewType
+from tracklet.tracking.stores.sql import SqlStore, schema
+from tracklet.tracking.stores.sql._engine import resolve_url
+
+T0 = 1_700_000_000_000
+
+
+def sqlite_uri(tmp_path, name="tracking.db") -> str:
+    return f"sqlite:///{tmp_path / name}"
+
+
+@pytest.fixture
+def sql_store(tmp_path):
+    s = SqlStore(sqlite_uri(tmp_path), (tmp_path / "artifacts").as_uri())
+    yield s
+    s.close()
+
+
+def test_sqlite_pragmas_on_every_connection(sql_store):
+    engine = sql_store._engine
+    with engine.connect() as first, engine.connect() as second:  # two pooled connections
+        for conn in (first, second):
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_parent_directory_is_created(tmp_path):
+    s = SqlStore(f"sqlite:///{tmp_path / 'a' / 'b' / 'x.db'}", (tmp_path / "art").as_uri())
+    assert (tmp_path / "a" / "b" / "x.db").exists()
+    s.close()
+
+
+def test_schema_version_and_tables(sql_store):
+    with sql_store._engine.connect() as conn:
+        assert schema.current_version(conn) == schema.LATEST_VERSION == len(schema.MIGRATIONS)
+        names = set(sa.inspect(conn).get_table_names())
+    assert {"schema_version", "experiments", "experiment_tags", "runs", "metrics", "latest_metrics",
+            "params", "tags"} <= names
+
+
+def _add_note_column(conn) -> None:
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN note VARCHAR(100) DEFAULT 'none'")
+
+
+def test_migration_upgrades_an_older_database(tmp_path):
+    uri = sqlite_uri(tmp_path)
+    old = SqlStore(uri, (tmp_path / "art").as_uri())
+    rid = old.create_run("0", "u", T0, [], "kept").info.run_id
+    old.log_param(rid, Param("p", "1"))
+    old.close()
+
+    engine = sa.create_engine(uri)
+    with engine.begin() as conn:
+        assert schema.upgrade(conn, [*schema.MIGRATIONS, _add_note_column]) == 2
+    with engine.begin() as conn:  # applying again is a no-op
+        assert schema.upgrade(conn, [*schema.MIGRATIONS, _add_note_column]) == 2
+        assert conn.exec_driver_sql("SELECT version FROM schema_version").all() == [(2,)]
+        assert conn.exec_driver_sql("SELECT name, note FROM runs").all() == [("kept", "none")]
+    engine.dispose()
+
+    # the data written before the migration is intact; this code (version 1) refuses the newer schema
+    with pytest.raises(TrackletException, match="newer"):
+        SqlStore(uri, (tmp_path / "art").as_uri())
+
+
+def test_empty_database_file_is_initialised(tmp_path):
+    (tmp_path / "empty.db").touch()
+    s = SqlStore(sqlite_uri(tmp_path, "empty.db"), (tmp_path / "art").as_uri())
+    assert s.get_experiment("0").name == "Default"
+    s.close()
+    again = SqlStore(sqlite_uri(tmp_path, "empty.db"), (tmp_path / "art").as_uri())  # reopening keeps data
+    assert [e.name for e in again.search_experiments()] == ["Default"]
+    again.close()
+
+
+def test_special_metric_values_are_encoded(sql_store):
+    rid = sql_store.create_run("0", "u", T0, [], "r").info.run_id
+    sql_store.log_batch(rid, [Metric("m", v, T0, i) for i, v in enumerate([1.5, math.nan, math.inf, -math.inf])],
+                        [], [])
+    with sql_store._engine.connect() as conn:
+        rows = conn.execute(sa.select(schema.metrics.c.special).order_by(schema.metrics.c.step)).scalars().all()
+    assert rows == [0, 1, 2, 3]
+
+
+def test_in_memory_database_shared_by_threads(tmp_path):
+    s = SqlStore("sqlite://", (tmp_path / "art").as_uri())
+    rid = s.create_run("0", "u", T0, [], "mem").info.run_id
+    threads = [
+        threading.Thread(target=lambda n=n: [s.log_metric(rid, Metric("m", float(i), T0, n * 100 + i))
+                                             for i in range(25)])
+        for n in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(s.get_metric_history(rid, "m")) == 100
+    s.close()
+
+
+def test_resolve_url_picks_an_installed_driver():
+    url = resolve_url("postgres://u:p@localhost/db")
+    assert url.get_backend_name() == "postgresql"
+    assert url.database == "db"
+    assert resolve_url("sqlite:///x.db").drivername == "sqlite"
+
+
+# ---------------------------------------------------------------------------- several processes
+
+def _open_and_create(uri: str, artifact_root: str, n: int) -> str:
+    store = SqlStore(uri, artifact_root)
+    eid = store.create_experiment(f"proc-{n}")
+    store.close()
+    return eid
+
+
+def _log_from_process(uri: str, artifact_root: str, shared_run: str, n: int, batches: int) -> None:
+    store = SqlStore(uri, artifact_root)
+    for i in range(batches):
+        step = n * 10_000 + i
+        store.log_batch(
+            shared_run,
+            [Metric("shared", float(step), T0 + i, step), Metric(f"proc{n}", float(i), T0 + i, i)],
+            [Param(f"p{n}-{i}", str(i))] if i % 10 == 0 else [],
+            [RunTag(f"last{n}", str(i))],
+        )
+        if i % 20 == 0:
+            store.record_logged_model(shared_run, {"artifact_path": f"model-{n}-{i}"})
+    store.close()
+
+
+def test_several_processes_open_a_fresh_database_at_once(tmp_path):
+    uri, root = sqlite_uri(tmp_path), (tmp_path / "art").as_uri()
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        ids = pool.starmap(_open_and_create, [(uri, root, n) for n in range(3)])
+    assert len(set(ids)) == 3
+    s = SqlStore(uri, root)
+    assert sorted(e.name for e in s.search_experiments()) == ["Default", "proc-0", "proc-1", "proc-2"]
+    s.close()
+
+
+def test_several_processes_log_to_one_sqlite_file_and_lose_nothing(tmp_path):
+    uri, root = sqlite_uri(tmp_path), (tmp_path / "art").as_uri()
+    store = SqlStore(uri, root)
+    rid = store.create_run("0", "u", T0, [], "shared").info.run_id
+    procs, batches = 3, 100
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_log_from_process, args=(uri, root, rid, n, batches)) for n in range(procs)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+        assert w.exitcode == 0
+    assert len(store.get_metric_history(rid, "shared")) == procs * batches
+    data = store.get_run(rid).data
+    assert data.metrics["shared"] == float((procs - 1) * 10_000 + batches - 1)
+    for n in range(procs):
+        assert len(store.get_metric_history(rid, f"proc{n}")) == batches
+        assert data.metrics[f"proc{n}"] == float(batches - 1)
+        assert data.tags[f"last{n}"] == str(batches - 1)
+    assert len(data.params) == procs * batches // 10
+    history = json.loads(data.tags["mlflow.log-model.history"])
+    assert len(history) == procs * batches // 20
+    store.close()
+
+
+# ---------------------------------------------------------------------------- searches run in SQL
+
+def _bulk_runs(store: SqlStore, count: int) -> dict[str, tuple[float, int]]:
+    """Insert ``count`` runs straight into the tables (fast), each with metric ``acc`` and param ``kind``."""
+    runs, latest, params = [], [], []
+    expected = {}
+    for i in range(count):
+        rid = uuid.uuid4().hex
+        acc = (i * 37 % 1000) / 1000
+        runs.append({"run_uuid": rid, "name": f"run{i}", "experiment_id": 0, "user_id": "u", "status": "FINISHED",
+                     "start_time": T0 + i, "end_time": None, "lifecycle_stage": "active",
+                     "artifact_uri": f"x/{rid}", "deleted_time": None})
+        latest.append({"run_uuid": rid, "key": "acc", "value": acc, "special": 0, "timestamp": T0, "step": 0})
+        params.append({"run_uuid": rid, "key": "kind", "value": "a" if i % 3 else "b"})
+        if i % 3 and acc > 0.5:
+            expected[rid] = (acc, i)
+    with store._engine.begin() as conn:
+        conn.execute(schema.runs.insert(), runs)
+        conn.execute(schema.latest_metrics.insert(), latest)
+        conn.execute(schema.params.insert(), params)
+    return expected
+
+
+def test_search_is_compiled_to_sql_and_loads_pages_in_bulk(sql_store):
+    expected = _bulk_runs(sql_store, 3000)
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(sql_store._engine, "before_cursor_execute", record)
+    try:
+        page = sql_store.search_runs(["0"], "metrics.acc > 0.5 and params.kind = 'a'", ViewType.ACTIVE_ONLY,
+                                     100, ["metrics.acc DESC"], None)
+    finally:
+        sa.event.remove(sql_store._engine, "before_cursor_execute", record)
+    # ties on acc fall back to the default order: start_time DESC
+    best = sorted(expected, key=lambda rid: (-expected[rid][0], -expected[rid][1]))
+    assert [r.info.run_id for r in page] == best[:100]
+    assert page.token is not None
+    # one statement filters, sorts and limits; three more load the page's metrics, params and tags
+    queries = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(queries) == 4
+    assert "EXISTS" in queries[0] and "LIMIT" in queries[0] and "ORDER BY" in queries[0]
+
+    everything, token = [], None
+    while True:
+        page = sql_store.search_runs(["0"], "metrics.acc > 0.5 and params.kind = 'a'", ViewType.ACTIVE_ONLY,
+                                     1000, ["metrics.acc DESC"], token)
+        everything += [r.info.run_id for r in page]
+        token = page.token
+        if token is None:
+            break
+    assert everything == best

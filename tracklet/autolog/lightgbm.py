@@ -1,0 +1,170 @@
+"""LightGBM autologging: ``tracklet.lightgbm.autolog()`` (or ``tracklet.autolog()``).
+
+Patched: ``lightgbm.train``, ``lightgbm.cv`` and ``LGBMModel.fit`` (so ``LGBMClassifier``, ``LGBMRegressor``
+and ``LGBMRanker``, whose ``fit`` calls it). Per ``train``/``fit`` one run records:
+
+* params: the booster params plus ``train()`` arguments (``num_boost_round``, ``keep_training_booster``,
+  ``feval`` by name); for the scikit-learn API, ``get_params()`` (the inner ``train`` adds only keys
+  ``get_params()`` does not have);
+* per-iteration metrics ``<data name>-<metric>`` (``training-binary_logloss``, ``valid_0-auc``), step = round;
+* early stopping: ``best_iteration`` (0-based: LightGBM's own is 1-based), ``stopped_iteration`` and the best
+  round again (see :mod:`tracklet.autolog._boosting` for the convention, shared with XGBoost);
+* ``feature_importance_split`` and ``feature_importance_gain`` as ``.json`` and ``.png``;
+* the model (``model/``, logged as the scikit-learn class for ``fit``), its signature and input example;
+* the training and validation sets as dataset inputs (name, shape, digest).
+
+``lightgbm.cv`` makes one run with params and ``<data name>-<metric>-mean`` / ``-std`` per iteration.
+"""
+
+from __future__ import annotations
+
+from tracklet.autolog.core import configure
+from tracklet.autolog.patching import PatchHooks, safe_patch
+
+from tracklet.autolog import _boosting as B
+
+INTEGRATION = "lightgbm"
+_TRAIN_EXCLUDE = {"params", "train_set", "valid_sets", "valid_names", "fobj", "init_model", "callbacks",
+                  "learning_rates", "evals_result", "folds", "fpreproc", "return_cvbooster"}
+
+
+def autolog(log_models: bool = True, log_input_examples: bool = False, log_model_signatures: bool = True,
+            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
+            disable_for_unsupported_versions: bool = False, silent: bool = False, extra_tags: dict | None = None,
+            importance_types: list[str] | tuple[str, ...] = ("split", "gain"), log_every_n_iter: int = 1) -> None:
+    """Enable (or with ``disable=True`` revert) LightGBM autologging.
+
+    ``importance_types``: ``split`` and/or ``gain``.
+    ``log_every_n_iter``: log per-iteration metrics every n rounds (the last round is always logged).
+    """
+    configure(INTEGRATION, locals())
+
+
+def install(module, config) -> None:
+    """Install the patches once ``lightgbm`` is imported."""
+    from lightgbm import sklearn as lsk
+
+    safe_patch(INTEGRATION, module, "train", TrainHooks())
+    safe_patch(INTEGRATION, lsk, "train", TrainHooks())  # what LGBMModel.fit calls
+    safe_patch(INTEGRATION, module, "cv", CvHooks())
+    safe_patch(INTEGRATION, lsk.LGBMModel, "fit", FitHooks())
+
+
+class _Callback:
+    """A LightGBM callback putting each round's evaluation results on the run's logger; never raises.
+
+    It has no ``order``: LightGBM gives list callbacks negative orders, so it runs before ``early_stopping``
+    (order 30) and sees the round early stopping ends on.
+    """
+
+    before_iteration = False
+
+    def __init__(self, log: B.IterationLog, errors: list):
+        self.log, self.errors = log, errors
+        self.model = None
+        self._keys: dict = {}
+
+    def __call__(self, env) -> None:
+        try:
+            self.model = env.model
+            metrics = {}
+            for result in env.evaluation_result_list or ():
+                if len(result) > 4:  # cv(): (data, metric, mean, higher_better, std)
+                    metrics[self._key(result[0], result[1], "mean")] = float(result[2])
+                    metrics[self._key(result[0], result[1], "std")] = float(result[4])
+                else:
+                    metrics[self._key(result[0], result[1])] = float(result[2])
+            self.log.record(int(env.iteration), metrics)
+        except Exception as exc:  # noqa: BLE001 - logging must never stop training
+            self.errors.append(exc)
+
+    def _key(self, *parts):
+        key = self._keys.get(parts)
+        if key is None:
+            key = self._keys[parts] = B.metric_key(*parts)
+        return key
+
+
+def _start(call, log_params: bool = True) -> dict:
+    """Log params and append our callback to the user's callbacks (their list is copied, never mutated)."""
+    args = B.all_arguments(call)
+    params = dict(args.get("params") or {})
+    extra = {k: v for k, v in B.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
+    if log_params:
+        call.logger.log_params(B.new_params(call, {**params, **extra}))
+    log = B.IterationLog(call.logger, call.config.options.get("log_every_n_iter", 1))
+    callback = _Callback(log, call.state.setdefault("errors", []))
+    call.state.update(args=args, log=log, callback=callback)
+    B.set_argument(call, "callbacks", list(args.get("callbacks") or ()) + [callback])
+    return args
+
+
+def _finish(call, booster) -> None:
+    """Last round, and the early-stopping summary when LightGBM recorded a best iteration."""
+    log: B.IterationLog = call.state["log"]
+    log.finish()
+    best = getattr(booster, "best_iteration", 0) if booster is not None else 0
+    if best and best > 0:
+        log.log_early_stopping(int(best) - 1)  # LightGBM's best_iteration is 1-based
+
+
+class TrainHooks(PatchHooks):
+    """``lightgbm.train``: params, per-iteration metrics, early stopping, importance, datasets, model.
+
+    Inside ``LGBMModel.fit`` (``call.parent`` set) it adds only params the wrapper did not log and leaves
+    the model to the outer ``fit``.
+    """
+
+    allow_nested_from = (INTEGRATION,)
+
+    def before(self, call) -> None:
+        args = _start(call)
+        if call.parent is None and B.wants_example(call.config):
+            call.state["example"] = B.head_rows(getattr(args.get("train_set"), "data", None))
+
+    def after(self, call, booster) -> None:
+        _finish(call, booster)
+        for importance_type in call.config.options.get("importance_types", ("split", "gain")) or ():
+            values = booster.feature_importance(importance_type=importance_type)
+            B.log_importance(call.logger, dict(zip(booster.feature_name(), values.tolist(), strict=True)),
+                             importance_type)
+        if call.config.log_datasets:
+            _log_datasets(call, call.state["args"])
+        if call.parent is None and call.config.log_models:
+            example = call.state.get("example")
+            B.log_model(call, "lightgbm", booster, example, booster.predict)
+        B.raise_callback_error(call.state)
+
+
+class CvHooks(PatchHooks):
+    """``lightgbm.cv``: one run with params and per-iteration ``-mean`` / ``-std`` metrics."""
+
+    def before(self, call) -> None:
+        _start(call)
+
+    def after(self, call, result) -> None:
+        _finish(call, call.state["callback"].model)  # the CVBooster, which carries best_iteration
+        B.raise_callback_error(call.state)
+
+
+class FitHooks(B.SklearnFitHooks):
+    """``LGBMModel.fit``: ``get_params()`` here, metrics from the inner ``train``, the model here."""
+
+    flavor = "lightgbm"
+
+
+def _log_datasets(call, args: dict) -> None:
+    train_set = args.get("train_set")
+    valid_sets = args.get("valid_sets") or []
+    if not isinstance(valid_sets, (list, tuple)):
+        valid_sets = [valid_sets]
+    names = args.get("valid_names") or []
+    if isinstance(names, str):
+        names = [names]
+    sets = [(train_set, "train", "train")] + [
+        (d, names[i] if i < len(names) else f"valid_{i}", "eval")
+        for i, d in enumerate(valid_sets) if d is not train_set]
+    B.log_dataset_inputs(call, [
+        B.dataset_input(name, context, d.num_data(), d.num_feature(), label=d.get_label(),
+                        feature_names=d.get_feature_name())
+        for name, context, d in ((n, c, d) for d, n, c in sets)])

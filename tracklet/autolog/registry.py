@@ -1,0 +1,31 @@
+"""The table of autolog integrations: data, not code branches.
+
+One line per framework. ``install`` names the function that patches the framework; it is imported only
+once the user imports ``module`` (a wrapt post-import hook), so ``tracklet.autolog()`` loads nothing heavy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Integration:
+    """How to reach one framework's autologging."""
+
+    name: str  # "sklearn", "xgboost", ...: the value of the mlflow.autologging tag
+    module: str  # import name whose import fires the hook: "sklearn"
+    install: str  # "tracklet.autolog.sklearn:install", called as install(module, config)
+    distribution: str  # distribution name for the version check: "scikit-learn"
+    min_version: str  # tested range, inclusive
+    max_version: str
+
+
+INTEGRATIONS: dict[str, Integration] = {
+    i.name: i
+    for i in (
+        Integration("sklearn", "sklearn", "tracklet.autolog.sklearn:install", "scikit-learn", "1.3.0", "1.99.99"),
+        Integration("xgboost", "xgboost", "tracklet.autolog.xgboost:install", "xgboost", "2.0.0", "3.99.99"),
+        Integration("lightgbm", "lightgbm", "tracklet.autolog.lightgbm:install", "lightgbm", "4.0.0", "4.99.99"),
+    )
+}

@@ -1,0 +1,256 @@
+"""XGBoost autologging: ``tracklet.xgboost.autolog()`` (or ``tracklet.autolog()``).
+
+Patched: ``xgboost.train``, ``xgboost.cv`` and ``fit`` of ``XGBModel`` (``XGBRegressor``), ``XGBClassifier``
+and ``XGBRanker`` (the random-forest variants go through them). Per ``train``/``fit`` one run records:
+
+* params: every booster param plus the ``train()`` arguments (``num_boost_round``, ``early_stopping_rounds``,
+  ``maximize``, ``verbose_eval``, ...); for the scikit-learn API, ``get_params()`` (the inner ``train`` adds
+  only keys ``get_params()`` does not have);
+* per-iteration metrics ``<eval name>-<metric>`` (``train-logloss``, ``validation_0-auc``), step = round;
+* early stopping: ``best_iteration``, ``stopped_iteration`` and the best round again (see
+  :mod:`tracklet.autolog._boosting` for the convention, shared with LightGBM);
+* ``feature_importance_<type>.json`` / ``.png`` for each of ``importance_types``;
+* the model (``model/``, logged as the scikit-learn class for ``fit``), its signature and input example;
+* the training and eval sets as dataset inputs (name, shape, digest).
+
+``xgboost.cv`` makes one run with params and ``<eval name>-<metric>-mean`` / ``-std`` per iteration.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from tracklet.autolog.core import configure
+from tracklet.autolog.patching import PatchHooks, safe_patch
+
+from tracklet.autolog import _boosting as B
+
+INTEGRATION = "xgboost"
+_TRAIN_EXCLUDE = {"params", "dtrain", "evals", "obj", "evals_result", "xgb_model", "callbacks",
+                  "learning_rates", "fpreproc", "folds"}
+
+
+def autolog(log_models: bool = True, log_input_examples: bool = False, log_model_signatures: bool = True,
+            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
+            disable_for_unsupported_versions: bool = False, silent: bool = False, extra_tags: dict | None = None,
+            importance_types: list[str] | tuple[str, ...] = ("weight",), log_every_n_iter: int = 1,
+            model_format: str | None = None) -> None:
+    """Enable (or with ``disable=True`` revert) XGBoost autologging.
+
+    ``importance_types``: any of ``weight``, ``gain``, ``cover``, ``total_gain``, ``total_cover``.
+    ``log_every_n_iter``: log per-iteration metrics every n rounds (the last round is always logged).
+    ``model_format``: the booster file format passed to the flavor (``ubj``/``json``/``xgb``; None = default).
+    """
+    configure(INTEGRATION, locals())
+
+
+def install(module, config) -> None:
+    """Install the patches once ``xgboost`` is imported."""
+    from xgboost import sklearn as xsk
+
+    safe_patch(INTEGRATION, module, "train", TrainHooks())
+    safe_patch(INTEGRATION, xsk, "train", TrainHooks())  # what the scikit-learn wrappers call
+    safe_patch(INTEGRATION, module, "cv", CvHooks())
+    for cls in (xsk.XGBModel, xsk.XGBClassifier, xsk.XGBRanker):
+        safe_patch(INTEGRATION, cls, "fit", FitHooks())
+
+
+@functools.cache
+def _callback_class():
+    """A ``TrainingCallback`` subclass, built on first use so importing this module needs no xgboost."""
+    from xgboost.callback import TrainingCallback
+
+    class AutologCallback(TrainingCallback):
+        """Puts each round's evaluation results on the run's logger; never raises into training."""
+
+        def __init__(self, log: B.IterationLog, errors: list):
+            super().__init__()
+            self.log, self.errors = log, errors
+            self.start = 0
+            self.model = None
+            self._keys: dict = {}
+
+        def before_training(self, model):
+            try:
+                self.start = int(model.num_boosted_rounds())  # continued training: steps go on
+            except Exception as exc:  # noqa: BLE001
+                self.errors.append(exc)
+            return model
+
+        def after_iteration(self, model, epoch, evals_log) -> bool:
+            try:
+                metrics = {}
+                for data_name, by_metric in evals_log.items():
+                    for metric_name, values in by_metric.items():
+                        value = values[-1]
+                        if isinstance(value, tuple):  # xgboost.cv: (mean, std)
+                            metrics[self._key(data_name, metric_name, "mean")] = float(value[0])
+                            metrics[self._key(data_name, metric_name, "std")] = float(value[1])
+                        else:
+                            metrics[self._key(data_name, metric_name)] = float(value)
+                self.log.record(self.start + epoch, metrics)
+            except Exception as exc:  # noqa: BLE001 - logging must never stop training
+                self.errors.append(exc)
+            return False
+
+        def after_training(self, model):
+            self.model = model
+            return model
+
+        def _key(self, *parts):
+            key = self._keys.get(parts)
+            if key is None:
+                key = self._keys[parts] = B.metric_key(*parts)
+            return key
+
+    return AutologCallback
+
+
+def _params_dict(params) -> dict:
+    """Booster params as a dict; a list of pairs (repeated ``eval_metric``) groups repeated keys."""
+    if params is None:
+        return {}
+    if isinstance(params, dict):
+        return dict(params)
+    out: dict = {}
+    for key, value in params:
+        if key in out:
+            prev = out[key]
+            out[key] = (prev if isinstance(prev, list) else [prev]) + [value]
+        else:
+            out[key] = value
+    return out
+
+
+def _inject_callback(call, args: dict, state: dict):
+    """Append our callback to the user's ``callbacks`` (their list is copied, never mutated)."""
+    log = B.IterationLog(call.logger, call.config.options.get("log_every_n_iter", 1))
+    callback = _callback_class()(log, state.setdefault("errors", []))
+    state.update(log=log, callback=callback, user_callbacks=list(args.get("callbacks") or ()))
+    call.kwargs["callbacks"] = state["user_callbacks"] + [callback]  # keyword-only in train() and cv()
+
+
+def _early_stopping_active(args: dict, user_callbacks: list) -> bool:
+    from xgboost.callback import EarlyStopping
+
+    return bool(args.get("early_stopping_rounds")) or any(isinstance(c, EarlyStopping) for c in user_callbacks)
+
+
+class TrainHooks(PatchHooks):
+    """``xgboost.train``: params, per-iteration metrics, early stopping, importance, datasets, model.
+
+    Inside a scikit-learn ``fit`` (``call.parent`` set) it adds only params the wrapper did not log and
+    leaves the model to the outer ``fit``.
+    """
+
+    allow_nested_from = (INTEGRATION,)
+
+    def before(self, call) -> None:
+        args = B.all_arguments(call)
+        params = _params_dict(args.get("params"))
+        extra = {k: v for k, v in B.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
+        call.logger.log_params(B.new_params(call, {**params, **extra}))
+        call.state["args"] = args
+        _inject_callback(call, args, call.state)
+        if call.parent is None and B.wants_example(call.config):
+            call.state["example"] = _dmatrix_head(args.get("dtrain"))
+
+    def after(self, call, booster) -> None:
+        state, args = call.state, call.state["args"]
+        log: B.IterationLog = state["log"]
+        log.finish()
+        if _early_stopping_active(args, state["user_callbacks"]) and booster.attr("best_iteration") is not None:
+            log.log_early_stopping(int(booster.attr("best_iteration")))
+        _log_importance(call, booster)
+        if call.config.log_datasets:
+            _log_datasets(call, args)
+        if call.parent is None and call.config.log_models:
+            B.log_model(call, "xgboost", booster, state.get("example"), _predict_booster(booster),
+                        **_format_kwargs(call))
+        B.raise_callback_error(state)
+
+
+class CvHooks(PatchHooks):
+    """``xgboost.cv``: one run with params and per-iteration ``-mean`` / ``-std`` metrics."""
+
+    def before(self, call) -> None:
+        args = B.all_arguments(call)
+        params = _params_dict(args.get("params"))
+        extra = {k: v for k, v in B.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
+        call.logger.log_params({**params, **extra})
+        call.state["args"] = args
+        _inject_callback(call, args, call.state)
+
+    def after(self, call, result) -> None:
+        state = call.state
+        log: B.IterationLog = state["log"]
+        log.finish()
+        packed = state["callback"].model
+        if _early_stopping_active(state["args"], state["user_callbacks"]) and packed is not None:
+            best = packed.attr("best_iteration")
+            if best is not None:
+                log.log_early_stopping(int(best))
+        B.raise_callback_error(state)
+
+
+class FitHooks(B.SklearnFitHooks):
+    """``XGBModel.fit`` and subclasses: ``get_params()`` here, metrics from the inner ``train``, model here."""
+
+    flavor = "xgboost"
+
+    def model_kwargs(self, call) -> dict:
+        return _format_kwargs(call)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _dmatrix_head(dmatrix, n: int = 5):
+    """First rows of a DMatrix as a DataFrame (feature names kept) or array; None if it can't give them."""
+    try:
+        rows = dmatrix.get_data()[:n].toarray()  # QuantileDMatrix can't: no example then
+    except Exception:  # noqa: BLE001
+        return None
+    names = dmatrix.feature_names
+    if names:
+        try:
+            import pandas as pd
+
+            return pd.DataFrame(rows, columns=names)
+        except ImportError:
+            pass
+    return rows
+
+
+def _log_importance(call, booster) -> None:
+    from tracklet._logging import get_logger
+
+    for importance_type in call.config.options.get("importance_types", ("weight",)) or ():
+        try:
+            scores = booster.get_score(importance_type=importance_type)
+        except Exception as exc:  # noqa: BLE001 - e.g. gblinear only has "weight": not our bug
+            get_logger("tracklet.autolog").warning(
+                "xgboost autolog: no '%s' feature importance for this booster: %s",
+                importance_type, str(exc).splitlines()[0])
+            continue
+        B.log_importance(call.logger, scores, importance_type)
+
+
+def _log_datasets(call, args: dict) -> None:
+    dtrain = args.get("dtrain")
+    sets = [(dtrain, "train", "train")] + [(d, n, "eval") for d, n in (args.get("evals") or ()) if d is not dtrain]
+    B.log_dataset_inputs(call, [
+        B.dataset_input(name, context, d.num_row(), d.num_col(), label=d.get_label(), feature_names=d.feature_names)
+        for d, name, context in sets])
+
+
+def _format_kwargs(call) -> dict:
+    fmt = call.config.options.get("model_format")
+    return {"model_format": fmt} if fmt else {}
+
+
+def _predict_booster(booster):
+    def predict(example):
+        import xgboost
+
+        return booster.predict(xgboost.DMatrix(example))
+
+    return predict
