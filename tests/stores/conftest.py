@@ -16,7 +16,12 @@ STORE_KINDS = ["sqlite", "file", "postgres"]
 POSTGRES_ENV = "TRACKLET_TEST_POSTGRES_URI"
 
 
+_postgres_dropped = False
+
+
 def _reset_postgres(uri: str) -> None:
+    """Drop every table on first use (a stale schema from another run), then just empty them (faster)."""
+    global _postgres_dropped
     import sqlalchemy as sa
 
     from tracklet.tracking.stores.sql import schema
@@ -25,7 +30,12 @@ def _reset_postgres(uri: str) -> None:
     engine = sa.create_engine(resolve_url(uri))
     try:
         with engine.begin() as conn:
-            schema.metadata.drop_all(conn)
+            if not _postgres_dropped:
+                schema.metadata.drop_all(conn)
+                _postgres_dropped = True
+            elif sa.inspect(conn).has_table("runs"):
+                names = ", ".join(t.name for t in schema.DATA_TABLES)
+                conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     finally:
         engine.dispose()
 

@@ -123,15 +123,16 @@ def test_resolve_url_picks_an_installed_driver():
 
 # ---------------------------------------------------------------------------- several processes
 
-def _open_and_create(uri: str, artifact_root: str, n: int) -> str:
+def _open_and_create(uri: str, artifact_root: str, n: int, barrier) -> None:
+    barrier.wait(60)  # every process opens the fresh database at the same moment
     store = SqlStore(uri, artifact_root)
-    eid = store.create_experiment(f"proc-{n}")
+    store.create_experiment(f"proc-{n}")
     store.close()
-    return eid
 
 
-def _log_from_process(uri: str, artifact_root: str, shared_run: str, n: int, batches: int) -> None:
+def _log_from_process(uri: str, artifact_root: str, shared_run: str, n: int, batches: int, barrier) -> None:
     store = SqlStore(uri, artifact_root)
+    barrier.wait(60)  # start logging together, so the writes really interleave
     for i in range(batches):
         step = n * 10_000 + i
         store.log_batch(
@@ -145,11 +146,20 @@ def _log_from_process(uri: str, artifact_root: str, shared_run: str, n: int, bat
     store.close()
 
 
+def _run_processes(target, arg_tuples) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(len(arg_tuples))
+    workers = [ctx.Process(target=target, args=(*args, barrier)) for args in arg_tuples]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0] * len(workers)
+
+
 def test_several_processes_open_a_fresh_database_at_once(tmp_path):
     uri, root = sqlite_uri(tmp_path), (tmp_path / "art").as_uri()
-    with multiprocessing.get_context("spawn").Pool(3) as pool:
-        ids = pool.starmap(_open_and_create, [(uri, root, n) for n in range(3)])
-    assert len(set(ids)) == 3
+    _run_processes(_open_and_create, [(uri, root, n) for n in range(3)])
     s = SqlStore(uri, root)
     assert sorted(e.name for e in s.search_experiments()) == ["Default", "proc-0", "proc-1", "proc-2"]
     s.close()
@@ -159,14 +169,8 @@ def test_several_processes_log_to_one_sqlite_file_and_lose_nothing(tmp_path):
     uri, root = sqlite_uri(tmp_path), (tmp_path / "art").as_uri()
     store = SqlStore(uri, root)
     rid = store.create_run("0", "u", T0, [], "shared").info.run_id
-    procs, batches = 3, 100
-    ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_log_from_process, args=(uri, root, rid, n, batches)) for n in range(procs)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=120)
-        assert w.exitcode == 0
+    procs, batches = 3, 200
+    _run_processes(_log_from_process, [(uri, root, rid, n, batches) for n in range(procs)])
     assert len(store.get_metric_history(rid, "shared")) == procs * batches
     data = store.get_run(rid).data
     assert data.metrics["shared"] == float((procs - 1) * 10_000 + batches - 1)

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import tempfile
 from collections.abc import Mapping
 
 from tracklet.autolog.patching import PatchHooks
@@ -54,8 +56,13 @@ def loggable_args(bound_arguments: Mapping, exclude: set[str]) -> dict:
             continue
         if isinstance(value, _SIMPLE):
             out[name] = value
-        elif isinstance(value, (list, tuple)) and all(isinstance(v, _SIMPLE) for v in value):
-            out[name] = list(value)
+        elif isinstance(value, (list, tuple)):
+            if not value:
+                continue  # e.g. the scikit-learn wrapper's feval=[]
+            if all(isinstance(v, _SIMPLE) for v in value):
+                out[name] = list(value)
+            elif all(callable(v) for v in value):
+                out[name] = [getattr(v, "__name__", type(v).__name__) for v in value]
         elif callable(value):
             out[name] = getattr(value, "__name__", type(value).__name__)
     return out
@@ -76,15 +83,17 @@ def all_arguments(call) -> dict:
     return values
 
 
-def new_params(call, params: dict) -> dict:
-    """``params`` minus the keys the outer call (a scikit-learn ``fit``) already logged.
+def log_params(call, params: dict) -> None:
+    """Queue ``params`` as MLflow logs them (``str(value)``, so None is ``"None"``), minus the keys the outer
+    call (a scikit-learn ``fit``) already logged.
 
     The wrapper's ``get_params()`` is the source of truth for its run; the inner ``train()`` only adds keys
     that are not there, so no key is ever logged twice with different values.
     """
     parent = getattr(call, "parent", None)
     logged = parent.state.get("logged_params", ()) if parent is not None else ()
-    return {k: v for k, v in params.items() if k not in logged}
+    call.logger.log_params({k: str(v) for k, v in params.items() if k not in logged})
+    call.state["logged_params"] = set(params)
 
 
 class IterationLog:
@@ -131,43 +140,32 @@ class IterationLog:
 
 # ---------------------------------------------------------------------------------------------- importance
 def log_importance(logger, importance: Mapping, importance_type: str) -> None:
-    """Log ``feature_importance_<type>.json`` and a horizontal bar chart ``feature_importance_<type>.png``.
-
-    ``importance`` maps a feature name to a score, or to a list of per-class scores (grouped bars).
-    """
+    """Log ``feature_importance_<type>.json`` and a horizontal bar chart ``feature_importance_<type>.png``
+    (largest at the top; grouped bars when a feature maps to per-class scores, e.g. multiclass gblinear)."""
     clean = {str(k): ([float(x) for x in v] if isinstance(v, (list, tuple)) else float(v))
              for k, v in importance.items()}
     logger.log_dict(clean, f"feature_importance_{importance_type}.json")
-    if clean:
-        logger.log_figure(_importance_figure(clean, importance_type), f"feature_importance_{importance_type}.png")
+    if not clean:
+        return
+    try:
+        from tracklet.autolog._barchart import barh_png
+
+        rows = sorted(clean.items(), key=lambda kv: -sum(abs(v) for v in _as_list(kv[1])))
+        n_classes = len(_as_list(rows[0][1]))
+        png = barh_png([k for k, _ in rows], [_as_list(v) for _, v in rows],
+                       f"Feature importance ({importance_type})",
+                       series=[f"class {c}" for c in range(n_classes)] if n_classes > 1 else None)
+    except ImportError:  # no Pillow: the JSON is there
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"feature_importance_{importance_type}.png")
+        with open(path, "wb") as f:
+            f.write(png)
+        logger.log_artifact_file(path)
 
 
-def _importance_figure(importance: dict, importance_type: str):
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    names = list(importance)
-    values = np.array([np.atleast_1d(v) for v in importance.values()], dtype=float)  # (features, classes)
-    order = np.argsort(np.abs(values).sum(axis=1))  # largest at the top
-    names = [names[i] for i in order]
-    values = values[order]
-    n_features, n_classes = values.shape
-    fig = Figure(figsize=(6.4, 4.8 + max(0, n_features - 10) * 0.1))
-    ax = fig.add_subplot()
-    ys = np.arange(n_features)
-    height = 0.8 / n_classes
-    for c in range(n_classes):
-        offset = (c - (n_classes - 1) / 2) * height
-        ax.barh(ys + offset, values[:, c], height=height, align="center",
-                label=f"class {c}" if n_classes > 1 else None)
-    ax.set_yticks(ys)
-    ax.set_yticklabels(names)
-    ax.set_xlabel("Importance")
-    ax.set_title(f"Feature Importance ({importance_type})")
-    if n_classes > 1:
-        ax.legend(loc="lower right")
-    fig.tight_layout()
-    return fig
+def _as_list(v) -> list[float]:
+    return v if isinstance(v, list) else [v]
 
 
 # ------------------------------------------------------------------------------------------------ datasets
@@ -238,9 +236,7 @@ def raise_callback_error(state: dict) -> None:
 def log_dataset_inputs(call, inputs: list) -> None:
     """Record the dataset inputs on the call's run."""
     if inputs:
-        from tracklet.tracking.client import TrackletClient
-
-        TrackletClient().log_inputs(call.run_id, inputs)
+        call.logger.client.log_inputs(call.run_id, inputs)
 
 
 def wants_example(config) -> bool:
@@ -256,10 +252,10 @@ def log_model(call, flavor_name: str, model, example, predict, **flavor_kwargs) 
     flavor = importlib.import_module(f"tracklet.flavors.{flavor_name}")
     signature = None
     if example is not None and call.config.log_model_signatures:
-        from tracklet.flavors.mlmodel import infer_signature
+        from tracklet.flavors.signature import infer_signature
 
         signature = infer_signature(example, predict(example))
-    flavor.log_model(model, artifact_path="model", signature=signature,
+    flavor.log_model(model, artifact_path="model", run_id=call.run_id, signature=signature,
                      input_example=example if call.config.log_input_examples else None, **flavor_kwargs)
 
 
@@ -270,9 +266,7 @@ class SklearnFitHooks(PatchHooks):
     flavor = ""
 
     def before(self, call) -> None:
-        params = call.instance.get_params()
-        call.logger.log_params(params)
-        call.state["logged_params"] = set(params)
+        log_params(call, call.instance.get_params())
         if wants_example(call.config):
             call.state["example"] = head_rows(call.bound.arguments.get("X"))
 

@@ -76,7 +76,6 @@ def build_config(opts: dict) -> AutologConfig:
             )
         common["extra_tags"] = {str(k): "" if v is None else str(v) for k, v in tags.items()}
     opts.pop("kwargs", None)
-    opts.update(opts.pop("framework_options", None) or {})
     return AutologConfig(**common, options=opts)
 
 

@@ -85,13 +85,12 @@ class _Callback:
         return key
 
 
-def _start(call, log_params: bool = True) -> dict:
+def _start(call) -> dict:
     """Log params and append our callback to the user's callbacks (their list is copied, never mutated)."""
     args = B.all_arguments(call)
     params = dict(args.get("params") or {})
     extra = {k: v for k, v in B.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
-    if log_params:
-        call.logger.log_params(B.new_params(call, {**params, **extra}))
+    B.log_params(call, {**params, **extra})
     log = B.IterationLog(call.logger, call.config.options.get("log_every_n_iter", 1))
     callback = _Callback(log, call.state.setdefault("errors", []))
     call.state.update(args=args, log=log, callback=callback)

@@ -149,7 +149,7 @@ class TrainHooks(PatchHooks):
         args = B.all_arguments(call)
         params = _params_dict(args.get("params"))
         extra = {k: v for k, v in B.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
-        call.logger.log_params(B.new_params(call, {**params, **extra}))
+        B.log_params(call, {**params, **extra})
         call.state["args"] = args
         _inject_callback(call, args, call.state)
         if call.parent is None and B.wants_example(call.config):
@@ -177,7 +177,7 @@ class CvHooks(PatchHooks):
         args = B.all_arguments(call)
         params = _params_dict(args.get("params"))
         extra = {k: v for k, v in B.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
-        call.logger.log_params({**params, **extra})
+        B.log_params(call, {**params, **extra})
         call.state["args"] = args
         _inject_callback(call, args, call.state)
 
@@ -206,7 +206,8 @@ class FitHooks(B.SklearnFitHooks):
 def _dmatrix_head(dmatrix, n: int = 5):
     """First rows of a DMatrix as a DataFrame (feature names kept) or array; None if it can't give them."""
     try:
-        rows = dmatrix.get_data()[:n].toarray()  # QuantileDMatrix can't: no example then
+        # float64: the DMatrix holds float32 copies of whatever the user had; a double signature accepts both
+        rows = dmatrix.get_data()[:n].toarray().astype("float64")  # QuantileDMatrix can't: no example then
     except Exception:  # noqa: BLE001
         return None
     names = dmatrix.feature_names

@@ -75,11 +75,11 @@ def load_runs(conn, run_rows) -> list[Run]:
     tag_maps: dict[str, dict[str, str]] = {rid: {} for rid in ids}
     for chunk in _chunks(ids):
         bind = {"ids": chunk}
-        for rid, key, value, special, timestamp, step in conn.execute(_q_latest, bind):
+        for rid, key, value, special, timestamp, step in conn.execute(_q_latest, bind).all():
             metrics[rid].append(Metric(key, decode_value(value, special), timestamp, step))
-        for rid, key, value in conn.execute(_q_params, bind):
+        for rid, key, value in conn.execute(_q_params, bind).all():
             param_maps[rid][key] = value
-        for rid, key, value in conn.execute(_q_tags, bind):
+        for rid, key, value in conn.execute(_q_tags, bind).all():
             tag_maps[rid][key] = value
     out = []
     for row in run_rows:

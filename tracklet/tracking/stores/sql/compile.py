@@ -13,7 +13,14 @@ import sqlalchemy as sa
 from tracklet.exceptions import InvalidParameterValue
 from tracklet.tracking import search
 from tracklet.tracking.search import ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Comparison, OrderBy
-from tracklet.tracking.stores.sql.schema import experiment_tags, experiments, latest_metrics, params, runs, tags
+from tracklet.tracking.stores.sql.schema import (
+    experiment_tags,
+    experiments,
+    latest_metrics,
+    params,
+    runs,
+    tags,
+)
 
 NAN, POS_INF, NEG_INF = 1, 2, 3  # metrics.special codes
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tracklet.exceptions import InvalidParameterValue, InvalidState, ResourceAlreadyExists, ResourceDoesNotExist
+from tracklet.exceptions import (
+    InvalidParameterValue,
+    InvalidState,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+)
 from tracklet.tracking import search, validation
 from tracklet.tracking.entities import Experiment, LifecycleStage, PagedList, RunTag, ViewType
 from tracklet.tracking.stores.base import now_ms

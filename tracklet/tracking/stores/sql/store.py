@@ -30,34 +30,18 @@ from tracklet.tracking.entities import (
     make_run_data,
 )
 from tracklet.tracking.stores.base import Store, now_ms
-from tracklet.tracking.stores.sql import _engine, _rows, schema
+from tracklet.tracking.stores.sql import _engine, _rows, _writer, schema
 from tracklet.tracking.stores.sql.compile import run_search_statement
 from tracklet.tracking.stores.sql.experiments import ExperimentMethods
 from tracklet.tracking.stores.sql.schema import experiments, latest_metrics, metrics, params, runs, tags
 
-RUN_NAME_TAG = "mlflow.runName"
+RUN_NAME_TAG = _writer.RUN_NAME_TAG
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 _ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
 
 _b = sa.bindparam
 _q_run = sa.select(*runs.c).where(runs.c.run_uuid == _b("r"))
 _q_run_exists = sa.select(runs.c.run_uuid).where(runs.c.run_uuid == _b("r"))
-_q_latest_keys = sa.select(
-    latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.special,
-    latest_metrics.c.timestamp, latest_metrics.c.step,
-).where(latest_metrics.c.run_uuid == _b("r"), latest_metrics.c.key.in_(_b("keys", expanding=True)))
-_upd_latest = (
-    sa.update(latest_metrics)
-    .where(latest_metrics.c.run_uuid == _b("b_run"), latest_metrics.c.key == _b("b_key"))
-    .values(value=_b("b_value"), special=_b("b_special"), timestamp=_b("b_ts"), step=_b("b_step"))
-)
-_q_param_keys = sa.select(params.c.key, params.c.value).where(
-    params.c.run_uuid == _b("r"), params.c.key.in_(_b("keys", expanding=True))
-)
-_q_tag_keys = sa.select(tags.c.key).where(tags.c.run_uuid == _b("r"), tags.c.key.in_(_b("keys", expanding=True)))
-_upd_tag = (
-    sa.update(tags).where(tags.c.run_uuid == _b("b_run"), tags.c.key == _b("b_key")).values(value=_b("b_value"))
-)
 _q_history = (
     sa.select(metrics.c.key, metrics.c.value, metrics.c.special, metrics.c.timestamp, metrics.c.step)
     .where(metrics.c.run_uuid == _b("r"), metrics.c.key == _b("k"))
@@ -76,9 +60,9 @@ class SqlStore(ExperimentMethods, Store):
     def __init__(self, db_uri: str, default_artifact_root: str):
         self.db_uri = db_uri
         self.artifact_root_uri = default_artifact_root
-        self._engine, single = _engine.create_engine(db_uri)
+        self._engine, single_connection = _engine.create_engine(db_uri)
         self._write_engine = self._engine.execution_options(**{_engine.WRITE_OPTION: True})
-        self._guard = _engine.make_guard(single)
+        self._guard = _engine.make_guard(single_connection)
         self._dialect = self._engine.dialect.name
         # databases without IEEE infinities (MySQL) store +/-inf as the largest double (see ``special``)
         self._inf_stand_in = math.inf if self._dialect in ("sqlite", "postgresql") else sys.float_info.max
@@ -117,14 +101,10 @@ class SqlStore(ExperimentMethods, Store):
         self._engine.dispose()
 
     # ------------------------------------------------------------------ runs
-    def _lock_active_run(self, conn, run_id: str) -> None:
-        stage = conn.execute(self._q_lock_run, {"r": run_id}).scalar()
-        if stage is None:
-            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-        if stage != _ACTIVE:
-            raise InvalidState(
-                f"The run {run_id} must be in the 'active' state. Current state is {stage}."
-            )
+    def _lock_active_run(self, conn, run_id: str) -> _writer.CoreWriter:
+        writer = self._core_writer(conn)
+        _writer.check_active(writer, run_id)
+        return writer
 
     def _run_row(self, conn, run_id: str):
         row = conn.execute(_q_run, {"r": run_id}).first()
@@ -193,11 +173,11 @@ class SqlStore(ExperimentMethods, Store):
             validation.validate_tag(RUN_NAME_TAG, run_name)
             values["name"] = str(run_name)
         with self._write() as conn:
-            self._lock_active_run(conn, run_id)
+            writer = self._lock_active_run(conn, run_id)
             if values:
                 conn.execute(sa.update(runs).where(runs.c.run_uuid == run_id).values(**values))
             if run_name:
-                self._upsert_tags(conn, run_id, {RUN_NAME_TAG: str(run_name)})
+                _writer.write_tags(writer, run_id, {RUN_NAME_TAG: str(run_name)})
             return _rows.run_info_from_row(self._run_row(conn, run_id))
 
     def _set_lifecycle(self, run_id: str, stage: str, deleted_time: int | None) -> None:
@@ -231,77 +211,32 @@ class SqlStore(ExperimentMethods, Store):
     def log_batch(self, run_id: str, metrics: list[Metric], params: list, tags: list[RunTag]) -> None:
         """Validate the whole batch, then write it in one transaction (all or nothing)."""
         validation.validate_batch(metrics, params, tags)
+        if self._dialect == "sqlite":
+            with self._sqlite_write() as writer:
+                _writer.write_batch(writer, run_id, metrics, params, tags, self._inf_stand_in)
+            return
         with self._write() as conn:
-            self._lock_active_run(conn, run_id)
-            if params:
-                self._insert_params(conn, run_id, params)
-            if tags:
-                tag_map = {t.key: "" if t.value is None else str(t.value) for t in tags}
-                self._upsert_tags(conn, run_id, tag_map)
-                if RUN_NAME_TAG in tag_map:
-                    conn.execute(
-                        sa.update(runs).where(runs.c.run_uuid == run_id).values(name=tag_map[RUN_NAME_TAG])
-                    )
-            if metrics:
-                self._insert_metrics(conn, run_id, metrics)
+            _writer.write_batch(self._core_writer(conn), run_id, metrics, params, tags, self._inf_stand_in)
 
-    def _insert_params(self, conn, run_id: str, batch: list) -> None:
-        wanted = {p.key: "" if p.value is None else str(p.value) for p in batch}
-        existing = dict(conn.execute(_q_param_keys, {"r": run_id, "keys": list(wanted)}).all())
-        for key, old in existing.items():
-            if old != wanted[key]:
-                raise InvalidParameterValue(
-                    f"Changing param values is not allowed. Param with key='{key}' was already logged with "
-                    f"value='{old}' for run ID='{run_id}'. Attempted logging new value '{wanted[key]}'."
-                )
-        new = [{"run_uuid": run_id, "key": k, "value": v} for k, v in wanted.items() if k not in existing]
-        if new:
-            conn.execute(sa.insert(params), new)
+    @contextlib.contextmanager
+    def _sqlite_write(self):
+        """A BEGIN IMMEDIATE transaction on a pooled sqlite3 connection, for the fixed SQL of SqliteWriter."""
+        with self._guard:
+            raw = self._engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _writer.SqliteWriter(cursor)
+                except BaseException:
+                    raw.rollback()
+                    raise
+                raw.commit()
+            finally:
+                raw.close()
 
-    def _upsert_tags(self, conn, run_id: str, tag_map: dict[str, str]) -> None:
-        existing = set(conn.execute(_q_tag_keys, {"r": run_id, "keys": list(tag_map)}).scalars())
-        updates = [{"b_run": run_id, "b_key": k, "b_value": v} for k, v in tag_map.items() if k in existing]
-        inserts = [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items() if k not in existing]
-        if updates:
-            conn.execute(_upd_tag, updates)
-        if inserts:
-            conn.execute(sa.insert(tags), inserts)
-
-    def _insert_metrics(self, conn, run_id: str, batch: list[Metric]) -> None:
-        inf = self._inf_stand_in
-        encode = _rows.encode_value
-        order = _rows.latest_order
-        rows = []
-        best: dict[str, tuple] = {}  # key -> (order, row) of the batch's latest value per key
-        for m in batch:
-            value = float(m.value)
-            stored, special = encode(value, inf)
-            step = int(m.step or 0)
-            ts = int(m.timestamp)
-            row = {"run_uuid": run_id, "key": m.key, "value": stored, "special": special,
-                   "timestamp": ts, "step": step}
-            rows.append(row)
-            rank = order(step, ts, value)
-            prev = best.get(m.key)
-            if prev is None or rank > prev[0]:
-                best[m.key] = (rank, row)
-        conn.execute(sa.insert(metrics), rows)
-        current = {
-            key: order(step, ts, _rows.decode_value(value, special))
-            for key, value, special, ts, step in conn.execute(_q_latest_keys, {"r": run_id, "keys": list(best)})
-        }
-        updates, inserts = [], []
-        for key, (rank, row) in best.items():
-            old = current.get(key)
-            if old is None:
-                inserts.append(row)
-            elif rank > old:
-                updates.append({"b_run": run_id, "b_key": key, "b_value": row["value"],
-                                "b_special": row["special"], "b_ts": row["timestamp"], "b_step": row["step"]})
-        if inserts:
-            conn.execute(sa.insert(latest_metrics), inserts)
-        if updates:
-            conn.execute(_upd_latest, updates)
+    def _core_writer(self, conn) -> _writer.CoreWriter:
+        return _writer.CoreWriter(conn, self._q_lock_run)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a run tag; RESOURCE_DOES_NOT_EXIST if the run has no such tag."""
@@ -324,7 +259,7 @@ class SqlStore(ExperimentMethods, Store):
     def record_logged_model(self, run_id: str, model_dict: dict) -> None:
         """Append ``model_dict`` to the ``mlflow.log-model.history`` tag inside the run's write lock."""
         with self._write() as conn:
-            self._lock_active_run(conn, run_id)
+            writer = self._lock_active_run(conn, run_id)
             current = conn.execute(
                 sa.select(tags.c.value).where(tags.c.run_uuid == run_id, tags.c.key == LOG_MODEL_HISTORY_TAG)
             ).scalar()
@@ -335,7 +270,7 @@ class SqlStore(ExperimentMethods, Store):
             if not isinstance(history, list):
                 history = [history]
             history.append(model_dict)
-            self._upsert_tags(conn, run_id, {LOG_MODEL_HISTORY_TAG: json.dumps(history)})
+            _writer.write_tags(writer, run_id, {LOG_MODEL_HISTORY_TAG: json.dumps(history)})
 
     # ------------------------------------------------------------------ search
     def search_runs(self, experiment_ids: list[str], filter_string: str | None, run_view_type: int,

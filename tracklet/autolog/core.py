@@ -1,0 +1,200 @@
+"""Turning autologging on and off: configuration, post-import hooks, version gating.
+
+``configure(name, opts)`` stores an integration's config, reverts its old patches and either installs
+the patches at once (framework already imported) or registers a post-import hook that installs them
+when the user imports the framework. Nothing here imports a framework or wrapt's patching machinery until
+it is needed, so ``tracklet.autolog()`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from tracklet import env
+from tracklet.autolog import config as _config
+from tracklet.autolog.registry import INTEGRATIONS, Integration
+from tracklet.exceptions import InvalidParameterValue
+
+# session (logging), patching (wrapt) and importlib.metadata load only when needed: autolog() before
+# any framework is imported stays cheap.
+_hooks_registered: set[tuple[str, str]] = set()  # (integration, module): wrapt would run a hook twice
+
+
+def _session():
+    from tracklet.autolog import session
+
+    return session
+
+
+def autolog(log_models: bool = True, log_input_examples: bool = False, log_model_signatures: bool = True,
+            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
+            disable_for_unsupported_versions: bool = False, silent: bool = False, extra_tags: dict | None = None,
+            exclude_flavors: list[str] | None = None) -> None:
+    """Autolog every supported framework: each ``fit``/``train`` call records params, metrics and the
+    model into a run (the active run, or a new one tagged ``mlflow.autologging=<framework>``).
+
+    Frameworks not imported yet are patched when they are imported. A framework configured explicitly
+    (``tracklet.sklearn.autolog(...)``) keeps its own settings; ``disable=True`` turns every framework
+    off. ``exclude_flavors`` names frameworks to leave untouched, e.g. ``["xgboost"]``.
+
+    >>> import tracklet
+    >>> tracklet.autolog()
+    >>> RandomForestRegressor().fit(X, y)          # logged to a new run
+    """
+    opts = dict(locals())
+    opts.pop("exclude_flavors")
+    excluded = _check_excluded(exclude_flavors)
+    _config.build_config(dict(opts))  # validate before changing anything
+    for name in INTEGRATIONS:
+        if name in excluded:
+            continue
+        try:
+            configure(name, opts, explicit=False)
+        except Exception as exc:  # one broken integration must not stop the others
+            _session().report_error(name, exc, silent)
+
+
+def _check_excluded(exclude_flavors) -> set[str]:
+    if exclude_flavors is None:
+        return set()
+    if isinstance(exclude_flavors, str) or not all(isinstance(n, str) for n in exclude_flavors):
+        raise InvalidParameterValue(
+            f"autolog: exclude_flavors must be a list of framework names, got {exclude_flavors!r}"
+        )
+    unknown = sorted(set(exclude_flavors) - set(INTEGRATIONS))
+    if unknown:
+        raise InvalidParameterValue(
+            f"autolog: exclude_flavors has unknown framework(s) {unknown}; known: {sorted(INTEGRATIONS)}"
+        )
+    return set(exclude_flavors)
+
+
+def configure(integration: str, opts: dict, explicit: bool = True) -> None:
+    """Store ``integration``'s config from an ``autolog(...)`` call's arguments and (re)install its patches.
+
+    Per-framework ``autolog`` functions call ``configure("<name>", locals())``.
+    """
+    if integration not in INTEGRATIONS:
+        raise InvalidParameterValue(f"autolog: unknown integration {integration!r}; known: {sorted(INTEGRATIONS)}")
+    integ = INTEGRATIONS[integration]
+    new = _config.build_config(dict(opts))
+    with _config.lock:
+        if not explicit and not new.disable and _config.is_explicit(integration):
+            return  # an explicit per-framework call wins over tracklet.autolog()
+        if "tracklet.autolog.patching" in sys.modules:
+            from tracklet.autolog.patching import revert_patches
+
+            revert_patches(integration)
+        _config.set_config(integration, new, explicit)
+        if "tracklet.autolog.session" in sys.modules:
+            _session().reset_warnings(integration)
+        if new.disable:
+            return
+        module = sys.modules.get(integ.module)
+        if module is not None:
+            _activate(integ, module, from_hook=False)
+        elif (integration, integ.module) not in _hooks_registered:
+            import wrapt
+
+            wrapt.register_post_import_hook(_make_hook(integration), integ.module)
+            _hooks_registered.add((integration, integ.module))
+
+
+def _make_hook(integration: str):
+    def hook(module) -> None:
+        _activate(INTEGRATIONS[integration], module, from_hook=True)
+
+    hook.__name__ = f"tracklet_autolog_{integration}_hook"
+    return hook
+
+
+def _activate(integ: Integration, module, from_hook: bool) -> None:
+    """Install ``integ``'s patches if its config is enabled and the version allows. From an import hook
+    an exception never escapes (it would break the user's ``import``) except in strict mode."""
+    with _config.lock:
+        config = _config.get_config(integ.name)
+        if config.disable:
+            return
+        try:
+            if not _version_allowed(integ, module, config):
+                return
+            module_name, _, func_name = integ.install.partition(":")
+            install = getattr(importlib.import_module(module_name), func_name)
+            install(module, config)
+            from tracklet._logging import get_logger
+
+            get_logger("tracklet.autolog").debug("Autologging enabled for %s", integ.name)
+        except Exception as exc:
+            from tracklet.autolog.patching import revert_patches
+
+            revert_patches(integ.name)  # never leave half the patches in place
+            if from_hook and not env.autolog_strict():
+                _session().warn_once((integ.name, "install"), f"tracklet: could not enable {integ.name} "
+                                  f"autologging ({type(exc).__name__}: {exc}); training is unaffected",
+                                  config.silent)
+                return
+            _session().report_error(integ.name, exc, config.silent)
+
+
+def installed_version(integ: Integration, module=None) -> str | None:
+    """The installed version of ``integ``'s distribution (or the module's ``__version__``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(integ.distribution)
+    except PackageNotFoundError:
+        return getattr(module, "__version__", None) if module is not None else None
+
+
+def is_supported_version(integ: Integration, version: str | None) -> bool:
+    """Within the tested range; pre-releases, dev builds and unparsable versions are not supported."""
+    from packaging.version import InvalidVersion, Version
+
+    if not version:
+        return False
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        return False
+    if v.is_prerelease or v.is_devrelease:
+        return False
+    base = Version(v.base_version)
+    return Version(integ.min_version) <= base <= Version(integ.max_version)
+
+
+def _version_allowed(integ: Integration, module, config) -> bool:
+    version = installed_version(integ, module)
+    if is_supported_version(integ, version):
+        return True
+    action = ("autologging is disabled (disable_for_unsupported_versions=True)"
+              if config.disable_for_unsupported_versions else "autologging may not work")
+    _session().warn_once((integ.name, "version"), f"tracklet: {integ.name} autologging is tested with "
+                      f"{integ.distribution} {integ.min_version} to {integ.max_version}, but {version} is "
+                      f"installed; {action}", config.silent)
+    return not config.disable_for_unsupported_versions
+
+
+def revert_all() -> None:
+    """Remove every autolog patch and forget every configuration (all integrations off)."""
+    with _config.lock:
+        if "tracklet.autolog.patching" in sys.modules:
+            from tracklet.autolog.patching import patched_integrations, revert_patches
+
+            for name in patched_integrations():
+                revert_patches(name)
+        _config.clear()
+        if "tracklet.autolog.session" in sys.modules:
+            _session().reset_warnings()
+
+
+def _reset_for_tests() -> None:
+    """Back to the state of a fresh process (registered post-import hooks stay; they read the config)."""
+    revert_all()
+    if "tracklet.autolog.session" in sys.modules:
+        _session()._experiment_names.clear()
+    for integ in INTEGRATIONS.values():  # integrations may keep tables (e.g. sklearn's tracked predictions)
+        module = sys.modules.get(integ.install.partition(":")[0])
+        reset = getattr(module, "_reset_for_tests", None)
+        if reset is not None:
+            reset()

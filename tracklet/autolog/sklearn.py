@@ -1,0 +1,335 @@
+"""scikit-learn autologging.
+
+Patched (each method on the class that defines it; ``super().fit`` and nested estimators log once, at
+the outermost call):
+
+* ``fit``, ``fit_transform``, ``fit_predict`` of every estimator in ``sklearn.utils.all_estimators()``
+  (Pipeline, GridSearchCV, RandomizedSearchCV included) and the successive-halving searches. Like
+  MLflow, preprocessing-only estimators are not runs of their own: everything in ``sklearn.preprocessing``,
+  ``sklearn.impute``, ``sklearn.feature_extraction``, ``sklearn.feature_selection`` and
+  ``ColumnTransformer`` (a ``StandardScaler().fit`` before the real model would otherwise create a run
+  per step). They are logged as part of a Pipeline.
+* ``cross_val_score``, ``cross_validate``, ``cross_val_predict``, ``learning_curve``,
+  ``validation_curve``, ``permutation_test_score``: their internal fits never create runs.
+* ``sklearn.utils.parallel.Parallel``: tasks run in joblib worker threads inherit the autolog context,
+  so the internal fits of a threaded search are not logged as runs either.
+* post-training metrics (``predict``/``score``/``sklearn.metrics``): see :mod:`.sklearn_metrics`.
+
+A run records params (``get_params(deep=True)``; ``deep=False`` for searches), the tags
+``estimator_name``/``estimator_class``, ``training_*`` metrics on the training data, ``estimator.html``,
+confusion matrix / ROC / precision-recall plots for classifiers, and the model (``model/``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+from tracklet.autolog import session
+from tracklet.autolog.config import get_config
+from tracklet.autolog.core import configure
+from tracklet.autolog.patching import PatchHooks, safe_patch, wrap_raw
+from tracklet.exceptions import InvalidParameterValue
+
+INTEGRATION = "sklearn"
+TRAINING_METHODS = ("fit", "fit_transform", "fit_predict")
+EXCLUDED_MODULES = ("sklearn.preprocessing", "sklearn.impute", "sklearn.feature_extraction",
+                    "sklearn.feature_selection")
+EXCLUDED_CLASSES = ("sklearn.compose._column_transformer.ColumnTransformer",)
+NO_LOGGING_FUNCTIONS = ("cross_validate", "cross_val_score", "cross_val_predict", "learning_curve",
+                        "validation_curve", "permutation_test_score")
+INPUT_EXAMPLE_ROWS = 5
+
+# class -> True (autologged) / False (excluded); filled by install()
+_eligibility: dict[type, bool] = {}
+
+
+def autolog(log_input_examples: bool = False, log_model_signatures: bool = True, log_models: bool = True,
+            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
+            disable_for_unsupported_versions: bool = False, silent: bool = False,
+            max_tuning_runs: int | None = 5, log_post_training_metrics: bool = True,
+            serialization_format: str = "cloudpickle", registered_model_name: str | None = None,
+            pos_label=None, extra_tags: dict | None = None) -> None:
+    """Autolog scikit-learn: every ``fit`` records params, training metrics, plots and the model.
+
+    ``max_tuning_runs``: child runs for the best N candidates of a hyperparameter search (None: all).
+    ``log_post_training_metrics``: log ``sklearn.metrics`` calls and ``model.score`` on the predictions of
+    an autologged model as ``<metric>_<dataset variable>``. ``pos_label``: the positive class for binary
+    precision/recall/F1 (default: weighted averages). ``serialization_format``: ``cloudpickle`` or
+    ``pickle``.
+    """
+    if max_tuning_runs is not None and (not isinstance(max_tuning_runs, int) or isinstance(max_tuning_runs, bool)
+                                        or max_tuning_runs < 0):
+        raise InvalidParameterValue(
+            f"max_tuning_runs must be None or a non-negative integer, got {max_tuning_runs!r}")
+    if serialization_format not in ("cloudpickle", "pickle"):
+        raise InvalidParameterValue(
+            f"serialization_format must be 'cloudpickle' or 'pickle', got {serialization_format!r}")
+    configure(INTEGRATION, locals())
+
+
+def option(config, name: str):
+    """A sklearn-specific option, with this module's ``autolog`` default when set by ``tracklet.autolog()``."""
+    if name in config.options:
+        return config.options[name]
+    return inspect.signature(autolog).parameters[name].default
+
+
+# ---------------------------------------------------------------------- which estimators
+
+def _estimator_classes() -> tuple[list[type], list[type]]:
+    """(autologged classes, excluded classes)."""
+    from sklearn.utils import all_estimators
+
+    classes = [cls for _name, cls in all_estimators()]
+    try:
+        from sklearn.model_selection._search_successive_halving import (
+            HalvingGridSearchCV,
+            HalvingRandomSearchCV,
+        )
+
+        classes += [HalvingGridSearchCV, HalvingRandomSearchCV]
+    except ImportError:
+        pass
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+    from sklearn.pipeline import Pipeline
+
+    classes += [cls for cls in (Pipeline, GridSearchCV, RandomizedSearchCV) if cls not in classes]
+    included, excluded = [], []
+    for cls in classes:
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        if cls.__module__.startswith(EXCLUDED_MODULES) or name in EXCLUDED_CLASSES:
+            excluded.append(cls)
+        else:
+            included.append(cls)
+    return included, excluded
+
+
+def is_autologged_class(cls: type) -> bool:
+    """The first class of ``cls``'s MRO that we know decides (user subclasses inherit the decision)."""
+    decided = _eligibility.get(cls)
+    if decided is None:
+        decided = next((_eligibility[k] for k in cls.__mro__ if k in _eligibility), False)
+        _eligibility[cls] = decided
+    return decided
+
+
+def defining_classes(classes, method: str) -> list[type]:
+    """The distinct classes that define ``method`` for ``classes`` (first in each MRO)."""
+    owners: dict[type, None] = {}
+    for cls in classes:
+        owner = next((k for k in cls.__mro__ if method in vars(k)), None)
+        if owner is not None and owner is not object:
+            owners[owner] = None
+    return list(owners)
+
+
+# ---------------------------------------------------------------------- install
+
+def install(module, config) -> None:
+    """Patch scikit-learn (called once ``sklearn`` is imported and autologging is enabled)."""
+    from tracklet.autolog import sklearn_metrics
+
+    included, excluded = _estimator_classes()
+    _eligibility.clear()
+    _eligibility.update({cls: False for cls in excluded})
+    _eligibility.update({cls: True for cls in included})
+    hooks = FitHooks()
+    for method in TRAINING_METHODS:
+        for owner in defining_classes(included, method):
+            safe_patch(INTEGRATION, owner, method, hooks)
+    _patch_no_logging_functions()
+    _patch_parallel()
+    sklearn_metrics.install(included)
+
+
+def _patch_no_logging_functions() -> None:
+    import sklearn.model_selection as ms
+
+    from tracklet.autolog.patching import wrap_functions_everywhere
+
+    hooks = _SuppressHooks()
+    wrap_functions_everywhere(INTEGRATION, {getattr(ms, n): hooks for n in NO_LOGGING_FUNCTIONS if hasattr(ms, n)})
+
+
+class _SuppressHooks:
+    def before(self, instance, args, kwargs):
+        return session._suppressed.set(True)
+
+    def after(self, state, instance, args, kwargs, result):
+        pass
+
+    def cleanup(self, token):
+        session._suppressed.reset(token)
+
+
+def _patch_parallel() -> None:
+    """Hand the autolog context to sklearn's joblib tasks (threads start with an empty context)."""
+    import weakref
+
+    from sklearn.utils import parallel
+
+    contexts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def parallel_call(wrapped, instance, args, kwargs):
+        captured = session.capture_context()
+        if captured is None or not args:
+            return wrapped(*args, **kwargs)
+
+        def tagged(iterable):
+            for func, a, k in iterable:
+                try:
+                    contexts[func] = captured
+                except TypeError:
+                    pass
+                yield func, a, k
+
+        return wrapped(tagged(args[0]), *args[1:], **kwargs)
+
+    def task_call(wrapped, instance, args, kwargs):
+        captured = contexts.pop(instance, None) if instance is not None else None
+        if captured is None:
+            return wrapped(*args, **kwargs)
+        return captured.copy().run(wrapped, *args, **kwargs)
+
+    wrap_raw(INTEGRATION, parallel.Parallel, "__call__", parallel_call)
+    wrap_raw(INTEGRATION, parallel._FuncWrapper, "__call__", task_call)
+
+
+# ---------------------------------------------------------------------- the fit hooks
+
+def _training_data(call) -> tuple:
+    """(X, y, sample_weight) from a fit call, by parameter name: the first two parameters are the
+    features and targets whatever they are called (``X, y`` / ``X, Y``)."""
+    bound = call.bound
+    if bound is None:
+        return None, None, None
+    names = [n for n, p in bound.signature.parameters.items()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    args = bound.arguments
+    X = args.get(names[0]) if names else None
+    y = args.get(names[1]) if len(names) > 1 else None
+    sw = args.get("sample_weight")
+    if sw is None:
+        extra = next((args[n] for n, p in bound.signature.parameters.items() if p.kind == p.VAR_KEYWORD and n in args),
+                     None)
+        sw = (extra or {}).get("sample_weight")
+    return X, y, sw
+
+
+def head_rows(X, n: int = INPUT_EXAMPLE_ROWS):
+    """A copy of the first ``n`` rows of ``X`` (numpy, pandas, scipy sparse or list), else None."""
+    module = type(X).__module__.split(".")[0]
+    try:
+        if module == "pandas" and hasattr(X, "iloc"):
+            return X.iloc[:n].copy()
+        if module == "numpy" and getattr(X, "ndim", 0) >= 1:
+            return X[:n].copy()
+        if module == "scipy" and hasattr(X, "tocsr"):
+            return X.tocsr()[:n]
+        if isinstance(X, list):
+            return [list(r) if isinstance(r, (list, tuple)) else r for r in X[:n]]
+    except Exception:  # noqa: BLE001 - an exotic container: no example, training is unaffected
+        return None
+    return None
+
+
+def _is_search(est) -> bool:
+    from sklearn.model_selection._search import BaseSearchCV
+
+    return isinstance(est, BaseSearchCV)
+
+
+class FitHooks(PatchHooks):
+    """``fit``/``fit_transform``/``fit_predict`` of an autologged estimator."""
+
+    def applies(self, instance, args, kwargs) -> bool:
+        return instance is not None and not isinstance(instance, type) and is_autologged_class(type(instance))
+
+    def before(self, call) -> None:
+        est, cfg = call.instance, call.config
+        X, y, sw = _training_data(call)
+        call.state.update(X=X, y=y, sample_weight=sw)
+        call.logger.log_params(est.get_params(deep=not _is_search(est)))
+        cls = type(est)
+        call.logger.set_tags({"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__qualname__}"})
+        if cfg.log_models and (cfg.log_input_examples or cfg.log_model_signatures):
+            call.state["example"] = head_rows(X)
+
+    def after(self, call, result) -> None:
+        from tracklet.autolog import sklearn_metrics, sklearn_search
+
+        est, cfg, st = call.instance, call.config, call.state
+        sklearn_metrics.register_model(est, call.run_id)
+        search = _is_search(est)
+        if search and hasattr(est, "best_estimator_"):
+            sklearn_metrics.register_model(est.best_estimator_, call.run_id)
+        if st["y"] is not None or not _is_supervised(est):
+            sklearn_metrics.log_training_metrics(call, est, st["X"], st["y"], st["sample_weight"])
+        _log_html(call, est)
+        if search:
+            sklearn_search.log_search(call, est)
+        if cfg.log_models:
+            log_model(call, est, "model")
+        if cfg.log_datasets and st["X"] is not None:
+            call.logger.log_dataset(st["X"], st["y"], "train")
+
+
+def _is_supervised(est) -> bool:
+    from sklearn.base import is_classifier, is_regressor
+
+    return is_classifier(est) or is_regressor(est)
+
+
+def _log_html(call, est) -> None:
+    from sklearn.utils import estimator_html_repr
+
+    call.logger.log_text(estimator_html_repr(est), "estimator.html")
+
+
+def log_model(call, model, artifact_path: str) -> None:
+    """Log ``model`` with the sklearn flavor, with the input example/signature the config asks for."""
+    from tracklet.flavors import sklearn as flavor
+
+    cfg = call.config
+    example = call.state.get("example")
+    signature, input_example = False, None
+    if example is not None:
+        if cfg.log_input_examples:
+            input_example = example
+        if cfg.log_model_signatures:
+            signature = None if cfg.log_input_examples else _infer_signature(model, example)
+    flavor.log_model(model, artifact_path=artifact_path, run_id=call.run_id, signature=signature,
+                     input_example=input_example, serialization_format=option(cfg, "serialization_format"),
+                     registered_model_name=option(cfg, "registered_model_name"))
+
+
+def _infer_signature(model, example):
+    from tracklet.flavors.signature import infer_signature
+
+    predict = getattr(model, "predict", None) or getattr(model, "transform", None)
+    try:
+        return infer_signature(example, predict(example) if predict is not None else None)
+    except Exception:  # noqa: BLE001 - the model can't predict on 5 rows: log it without a signature
+        return False
+
+
+def finite(value) -> bool:
+    try:
+        return not isinstance(value, bool) and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def enabled_option(name: str) -> bool:
+    cfg = get_config(INTEGRATION)
+    return not cfg.disable and bool(option(cfg, name))
+
+
+def _reset_for_tests() -> None:
+    from tracklet.autolog import sklearn_metrics
+
+    with sklearn_metrics._lock:
+        sklearn_metrics._models.clear()
+        sklearn_metrics._predictions.clear()
+        sklearn_metrics._runs.clear()

@@ -1,0 +1,102 @@
+"""Model formats ("flavors"): save/log/load of framework models in MLflow's ``MLmodel`` layout.
+
+Each flavor module (``sklearn``, ``xgboost``, ``lightgbm``...) has ``save_model``, ``log_model``,
+``load_model`` and ``_load_pyfunc``; :mod:`tracklet.flavors.pyfunc` loads any of them generically.
+Nothing here imports a framework, numpy or pandas at module level.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+_logger = logging.getLogger(__name__)
+
+# keyword arguments of MLflow's log_model that have no meaning without MLflow's LoggedModel/registry
+_IGNORED_LOG_KWARGS = frozenset({
+    "await_registration_for", "params", "tags", "model_type", "step", "model_id", "prompts", "resources",
+    "auth_policy", "example_no_conversion", "extra_files", "model_config",
+})
+
+
+def resolve_artifact_path(artifact_path: str | None, name: str | None) -> str:
+    """``log_model(artifact_path=...)`` (MLflow 2) or ``log_model(name=...)`` (MLflow 3); default ``model``."""
+    from tracklet.exceptions import InvalidParameterValue
+
+    if artifact_path is not None and name is not None and artifact_path != name:
+        raise InvalidParameterValue("log_model: give either artifact_path or name, not both")
+    return artifact_path or name or "model"
+
+
+def log_model(save_model: Callable[..., Any], model_obj: Any, artifact_path: str | None = None,
+              name: str | None = None, run_id: str | None = None, registered_model_name: str | None = None,
+              ignored: dict | None = None, **save_kwargs: Any):
+    """Save ``model_obj`` with the flavor's ``save_model`` and log it to a run; returns a ModelInfo.
+
+    Uses ``run_id``, else the active run, else starts a run (which stays active, as in MLflow). Appends the
+    model to the run's ``mlflow.log-model.history`` tag.
+    """
+    from tracklet.flavors.mlmodel import Model
+    from tracklet.tracking import fluent
+
+    for key in sorted(ignored or {}):
+        if key in _IGNORED_LOG_KWARGS:
+            _logger.warning("log_model: argument %r is not supported by tracklet and was ignored", key)
+        else:
+            raise TypeError(f"log_model() got an unexpected keyword argument {key!r}")
+    artifact_path = resolve_artifact_path(artifact_path, name)
+    if run_id is None:
+        run = fluent.active_run() or fluent.start_run()
+        run_id = run.info.run_id
+    client = fluent._client()
+    model = Model(artifact_path=artifact_path, run_id=run_id)
+    with tempfile.TemporaryDirectory(prefix="tracklet-model-") as tmp:
+        local = os.path.join(tmp, "model")
+        save_model(model_obj, path=local, mlflow_model=model, **save_kwargs)
+        client.log_artifacts(run_id, local, artifact_path)
+    client._record_logged_model(run_id, model.get_tags_dict())
+    if registered_model_name is not None:
+        _logger.warning("log_model: tracklet has no model registry yet; the model was logged to run %s but not "
+                        "registered as %r", run_id, registered_model_name)
+    return model.get_model_info()
+
+
+def class_path(obj: Any) -> str:
+    """``module.QualName`` of ``obj``'s class, as MLflow writes ``model_class``."""
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def import_class(path: str, allowed_prefix: str):
+    """Import the class named by ``path``; only classes under ``allowed_prefix`` (a model file is data, not code)."""
+    import importlib
+
+    from tracklet.exceptions import InvalidParameterValue
+
+    if not path.startswith(allowed_prefix + "."):
+        raise InvalidParameterValue(f"model_class {path!r} is not a {allowed_prefix} class")
+    module, _, attr = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise InvalidParameterValue(f"model_class {path!r} cannot be imported: {e}") from None
+
+
+def copy_autolog_metadata(wrapper: Callable, module_name: str) -> None:
+    """Give a public ``tracklet.<fw>.autolog`` the docstring and signature of ``<module_name>.autolog``.
+
+    Called at import of the public namespace; a missing or broken autolog module leaves ``wrapper`` as is
+    (the error then surfaces when ``autolog()`` is called, not at ``import tracklet.<fw>``).
+    """
+    import functools
+    import importlib
+
+    try:
+        target = getattr(importlib.import_module(module_name), "autolog", None)
+    except Exception:  # noqa: BLE001 - importing the public namespace must not fail because of autolog
+        return
+    if callable(target):
+        functools.update_wrapper(wrapper, target, assigned=("__doc__", "__annotations__"), updated=())

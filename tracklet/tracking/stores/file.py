@@ -1,0 +1,459 @@
+"""FileStore: the tracking store as an MLflow-compatible ``mlruns`` folder.
+
+Layout (what MLflow's own file store reads and writes)::
+
+    <root>/<experiment_id>/meta.yaml, tags/<key>
+    <root>/<experiment_id>/<run_id>/meta.yaml           status as an integer, run_name, ...
+    <root>/<experiment_id>/<run_id>/metrics/<key>        "<timestamp_ms> <value> <step>" lines, appended
+    <root>/<experiment_id>/<run_id>/params/<key>         raw value, no newline
+    <root>/<experiment_id>/<run_id>/tags/<key>           raw value, no newline
+    <root>/<experiment_id>/<run_id>/artifacts/
+    <root>/.trash/<experiment_id>/...                    deleted experiments
+
+Unlike MLflow's store it remembers which experiment holds each run (no scan of every experiment per
+call), writes ``meta.yaml``/params/tags atomically, appends each metric key once per batch, validates a
+whole batch before writing any of it, and serializes read-modify-write steps with a per-run lock that
+works across threads and processes. Searches read only the files the filter and order_by need, and load
+fully only the runs of the returned page (see :mod:`.file_search`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import uuid
+from dataclasses import replace
+from urllib.parse import unquote, urlparse
+
+from tracklet.exceptions import InvalidParameterValue, InvalidState, ResourceDoesNotExist
+from tracklet.tracking import validation
+from tracklet.tracking.entities import (
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    make_run_data,
+)
+from tracklet.tracking.stores import file_io as fio
+from tracklet.tracking.stores.base import Store, now_ms
+from tracklet.tracking.stores.file_experiments import RESERVED_EXPERIMENT, RESERVED_ROOT, ExperimentMethods
+
+RUN_NAME_TAG = "mlflow.runName"
+LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+METRICS, PARAMS, TAGS, ARTIFACTS = "metrics", "params", "tags", "artifacts"
+_RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
+_ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
+
+
+def _parse_run_info(meta_path: str) -> RunInfo | None:
+    """RunInfo from a run's meta.yaml (None when it is empty or malformed); accepts MLflow 1.x-3.x files."""
+    meta = fio.load_yaml(meta_path)
+    if meta is None:
+        return None
+    try:
+        status = meta.get("status", 1)
+        status = RunStatus.from_int(status) if isinstance(status, int) else RunStatus.normalize(status)
+        end_time = meta.get("end_time")
+        return RunInfo(
+            run_id=str(meta.get("run_id") or meta.get("run_uuid") or os.path.basename(os.path.dirname(meta_path))),
+            experiment_id=str(meta["experiment_id"]),
+            user_id=str(meta.get("user_id") or ""),
+            status=status,
+            start_time=int(meta.get("start_time") or 0),
+            end_time=None if end_time is None else int(end_time),
+            artifact_uri=str(meta.get("artifact_uri") or ""),
+            lifecycle_stage=str(meta.get("lifecycle_stage") or _ACTIVE),
+            run_name=str(meta.get("run_name") or ""),
+        )
+    except (KeyError, TypeError, ValueError, InvalidParameterValue):
+        return None
+
+
+def _check_active(info: RunInfo) -> None:
+    if info.lifecycle_stage != _ACTIVE:
+        raise InvalidState(
+            f"The run {info.run_id} must be in the 'active' state. Current state is {info.lifecycle_stage}."
+        )
+
+
+class FileStore(ExperimentMethods, Store):
+    """Tracking store on a local ``mlruns`` folder that MLflow can read and write too.
+
+    ``root_dir`` is a path or ``file://`` URI (created if missing). ``default_artifact_root`` is where
+    experiments created without an artifact location put artifacts (``<root>/<experiment_id>``);
+    by default the ``mlruns`` folder itself, as a ``file://`` URI, like MLflow.
+    """
+
+    def __init__(self, root_dir: str, default_artifact_root: str | None = None):
+        if root_dir.startswith("file:"):
+            root_dir = unquote(urlparse(root_dir).path)
+        self.root_directory = os.path.abspath(root_dir)
+        self.trash_folder = os.path.join(self.root_directory, ".trash")
+        if not default_artifact_root:
+            default_artifact_root = pathlib.Path(self.root_directory).as_uri()
+        elif "://" not in default_artifact_root and not default_artifact_root.startswith("file:"):
+            default_artifact_root = pathlib.Path(os.path.abspath(default_artifact_root)).as_uri()
+        self.artifact_root_uri = default_artifact_root
+        self._run_experiment: dict[str, str] = {}  # run_id -> experiment id: no scan per call
+        self._run_infos = fio.StatCache(_parse_run_info)
+        self._exp_meta_cache = fio.StatCache(fio.load_yaml)
+        self._latest = fio.LatestMetricCache()
+        self._params = fio.ImmutableFileCache()
+        self._checked_keys: set[str] = set()  # metric files known to be valid paths (not a dir, no file prefix)
+        os.makedirs(self.trash_folder, exist_ok=True)
+        self._ensure_default_experiment()
+
+    def close(self) -> None:
+        """Drop the in-memory caches (nothing else is held open)."""
+        self._run_infos.clear()
+        self._exp_meta_cache.clear()
+        self._latest.clear()
+        self._params.clear()
+        self._checked_keys.clear()
+
+    # ------------------------------------------------------------------ locating runs
+    def _run_dirs_of(self, experiment_path: str) -> list[str]:
+        """Run folders of an experiment folder (those with a meta.yaml are runs)."""
+        try:
+            entries = list(os.scandir(experiment_path))
+        except FileNotFoundError:
+            return []
+        return [
+            e.path for e in entries
+            if not e.name.startswith(".") and e.name not in RESERVED_EXPERIMENT and e.is_dir()
+        ]
+
+    def _run_info_at(self, run_dir: str) -> RunInfo | None:
+        try:
+            return self._run_infos.get(os.path.join(run_dir, fio.META))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def _locate(self, run_id: str) -> tuple[str, RunInfo]:
+        """(run folder, RunInfo) of ``run_id``: the cached experiment first, a scan on a miss."""
+        if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        bases = (self.root_directory, self.trash_folder)
+        eid = self._run_experiment.get(run_id)
+        if eid is not None:
+            for base in bases:
+                run_dir = os.path.join(base, eid, run_id)
+                info = self._run_info_at(run_dir)
+                if info is not None:
+                    return run_dir, info
+        for base in bases:  # created by another process or store, or moved: look in every experiment
+            try:
+                names = os.listdir(base)
+            except FileNotFoundError:
+                continue
+            for name in names:
+                if name.startswith(".") or name in RESERVED_ROOT:
+                    continue
+                run_dir = os.path.join(base, name, run_id)
+                info = self._run_info_at(run_dir)
+                if info is not None:
+                    self._run_experiment[run_id] = name
+                    return run_dir, info
+        raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+
+    def _named(self, run_dir: str, info: RunInfo) -> RunInfo:
+        """Runs written before run_name was in meta.yaml take their name from the mlflow.runName tag."""
+        if info.run_name:
+            return info
+        name = fio.read_text(os.path.join(run_dir, TAGS, RUN_NAME_TAG))
+        return replace(info, run_name=name) if name else info
+
+    def _run_lock(self, run_dir: str):
+        return fio.locked(os.path.join(run_dir, fio.LOCK_FILE))
+
+    def _rewrite_run_meta(self, run_dir: str, **changes) -> RunInfo:
+        """Read-modify-write meta.yaml atomically; call with the run lock held. Unknown keys are kept."""
+        meta_path = os.path.join(run_dir, fio.META)
+        meta = fio.load_yaml(meta_path)
+        if meta is None:
+            raise InvalidState(f"Run metadata in '{run_dir}' is missing or malformed")
+        for key, value in changes.items():
+            if value is _REMOVE:
+                meta.pop(key, None)
+            else:
+                meta[key] = value
+        fio.atomic_write(meta_path, fio.dump_yaml(meta), run_dir)
+        self._run_infos.forget(meta_path)
+        return _parse_run_info(meta_path)
+
+    def _set_run_lifecycle(self, run_dir: str, stage: str, deleted_time: int | None,
+                           only_if: str | None = None, deleted_since: int | None = None) -> None:
+        with self._run_lock(run_dir):
+            info = self._run_info_at(run_dir)
+            if info is None or (only_if is not None and info.lifecycle_stage != only_if):
+                return
+            if deleted_since is not None:
+                meta = fio.load_yaml(os.path.join(run_dir, fio.META)) or {}
+                if int(meta.get("deleted_time") or 0) < deleted_since:
+                    return  # deleted before the experiment was: stays deleted
+            self._rewrite_run_meta(
+                run_dir, lifecycle_stage=stage, deleted_time=_REMOVE if deleted_time is None else deleted_time
+            )
+
+    # ------------------------------------------------------------------ runs
+    def create_run(self, experiment_id: str, user_id: str, start_time: int, tags: list[RunTag],
+                   run_name: str | None) -> Run:
+        """Create a RUNNING run; ``run_name`` and the ``mlflow.runName`` tag are kept equal."""
+        tag_map: dict[str, str] = {}
+        for t in tags or []:
+            key, value = validation.validate_tag(t.key, t.value)
+            tag_map[key] = value
+        tag_name = tag_map.get(RUN_NAME_TAG)
+        if run_name is None:
+            run_name = tag_name
+        elif tag_name is not None and tag_name != run_name:
+            raise InvalidParameterValue(
+                f"Both 'run_name' argument ({run_name!r}) and the '{RUN_NAME_TAG}' tag ({tag_name!r}) were "
+                "specified with different values; give only one, or the same value"
+            )
+        run_name = "" if run_name is None else str(run_name)
+        if run_name:
+            validation.validate_tag(RUN_NAME_TAG, run_name)
+            tag_map[RUN_NAME_TAG] = run_name
+        conflict = fio.batch_key_conflict(tag_map)
+        if conflict:
+            raise InvalidParameterValue(f"Invalid run tags: {conflict}")
+        run_id = uuid.uuid4().hex
+        start_time = now_ms() if start_time is None else int(start_time)
+        with self._root_lock():  # no run may appear in an experiment while it is being deleted
+            exp, exp_path = self._experiment(experiment_id)
+            if exp.lifecycle_stage != _ACTIVE:
+                raise InvalidState(
+                    f"The experiment {experiment_id} must be in the 'active' state to create runs in it. "
+                    f"Current state is {exp.lifecycle_stage}."
+                )
+            run_dir = os.path.join(exp_path, run_id)
+            os.mkdir(run_dir)
+            for sub in (METRICS, PARAMS, TAGS, ARTIFACTS):  # MLflow checks these exist
+                os.mkdir(os.path.join(run_dir, sub))
+            for key, value in tag_map.items():
+                fio.atomic_write(fio.key_path(os.path.join(run_dir, TAGS), key), value, run_dir)
+            info = RunInfo(
+                run_id=run_id, experiment_id=exp.experiment_id, user_id=user_id or "", status=RunStatus.RUNNING,
+                start_time=start_time, end_time=None,
+                artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
+                lifecycle_stage=_ACTIVE, run_name=run_name,
+            )
+            meta = {
+                "artifact_uri": info.artifact_uri, "end_time": None, "entry_point_name": "",
+                "experiment_id": info.experiment_id, "lifecycle_stage": _ACTIVE, "run_id": run_id,
+                "run_uuid": run_id, "run_name": run_name, "source_name": "", "source_type": 4,
+                "source_version": "", "start_time": start_time, "status": RunStatus.to_int(info.status),
+                "tags": [], "user_id": info.user_id,
+            }
+            fio.atomic_write(os.path.join(run_dir, fio.META), fio.dump_yaml(meta), run_dir)  # last
+        self._run_experiment[run_id] = exp.experiment_id
+        return Run(info=info, data=make_run_data([], {}, tag_map))
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with each metric's latest value, its params and tags (active or deleted)."""
+        return self._load_run(*self._locate(run_id))
+
+    def _load_run(self, run_dir: str, info: RunInfo) -> Run:
+        metrics_dir = os.path.join(run_dir, METRICS)
+        metrics = []
+        for key in sorted(fio.list_keys(metrics_dir)):
+            row = self._latest.latest(fio.key_path(metrics_dir, key))
+            if row is not None:
+                metrics.append(Metric(key, row[1], row[0], row[2]))
+        params_dir = os.path.join(run_dir, PARAMS)
+        params = {key: self._params.get(fio.key_path(params_dir, key)) for key in fio.list_keys(params_dir)}
+        params = {k: v for k, v in params.items() if v is not None}
+        tags = fio.read_key_files(os.path.join(run_dir, TAGS))
+        if not info.run_name and tags.get(RUN_NAME_TAG):
+            info = replace(info, run_name=tags[RUN_NAME_TAG])
+        return Run(info=info, data=make_run_data(metrics, params, tags))
+
+    def update_run_info(self, run_id: str, run_status: str | None, end_time: int | None,
+                        run_name: str | None) -> RunInfo:
+        """Set the status, end time and/or name (None leaves a field unchanged)."""
+        changes: dict = {}
+        if run_status is not None:
+            changes["status"] = RunStatus.to_int(RunStatus.normalize(run_status))
+        if end_time is not None:
+            changes["end_time"] = int(end_time)
+        if run_name:
+            validation.validate_tag(RUN_NAME_TAG, run_name)
+            changes["run_name"] = str(run_name)
+        run_dir, _ = self._locate(run_id)
+        with self._run_lock(run_dir):
+            run_dir, info = self._locate(run_id)
+            _check_active(info)
+            if run_name:
+                fio.atomic_write(os.path.join(run_dir, TAGS, RUN_NAME_TAG), str(run_name), run_dir)
+            if changes:
+                info = self._rewrite_run_meta(run_dir, **changes)
+        return self._named(run_dir, info)
+
+    def delete_run(self, run_id: str) -> None:
+        """Soft-delete: lifecycle_stage 'deleted' and deleted_time in meta.yaml."""
+        run_dir, _ = self._locate(run_id)
+        self._set_run_lifecycle(run_dir, _DELETED, now_ms())
+
+    def restore_run(self, run_id: str) -> None:
+        run_dir, _ = self._locate(run_id)
+        self._set_run_lifecycle(run_dir, _ACTIVE, None)
+
+    def hard_delete_run(self, run_id: str) -> None:
+        """Remove the run's folder (metrics, params, tags, meta; artifacts under it too)."""
+        run_dir, _ = self._locate(run_id)
+        shutil.rmtree(run_dir)
+        self._run_infos.forget(os.path.join(run_dir, fio.META))
+        self._params.forget_prefix(run_dir + os.sep)
+        self._run_experiment.pop(run_id, None)
+
+    # ------------------------------------------------------------------ logging
+    def log_batch(self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag]) -> None:
+        """Validate the whole batch (values, limits, param conflicts, key paths), then write it.
+
+        A rejected batch writes nothing. Each metric key's new lines are appended with one write."""
+        validation.validate_batch(metrics, params, tags)
+        run_dir, info = self._locate(run_id)
+        _check_active(info)
+        groups: dict[str, list] = {}
+        for m in metrics:
+            groups.setdefault(m.key, []).append((int(m.timestamp), float(m.value), int(m.step or 0)))
+        if not params and not tags:
+            self._check_keys(run_dir, METRICS, groups, "metric")
+            self._append_metrics(run_dir, groups)
+            return
+        with self._run_lock(run_dir):
+            run_dir, info = self._locate(run_id)
+            _check_active(info)
+            new_params = self._check_params(run_dir, run_id, params)
+            tag_map = {t.key: "" if t.value is None else str(t.value) for t in tags}
+            self._check_keys(run_dir, TAGS, tag_map, "tag")
+            self._check_keys(run_dir, METRICS, groups, "metric")
+            for key, value in new_params.items():
+                fio.atomic_write(fio.key_path(os.path.join(run_dir, PARAMS), key), value, run_dir)
+            for key, value in tag_map.items():
+                fio.atomic_write(fio.key_path(os.path.join(run_dir, TAGS), key), value, run_dir)
+            self._append_metrics(run_dir, groups)
+            if RUN_NAME_TAG in tag_map and tag_map[RUN_NAME_TAG] != info.run_name:
+                self._rewrite_run_meta(run_dir, run_name=tag_map[RUN_NAME_TAG])
+
+    def _check_params(self, run_dir: str, run_id: str, params: list[Param]) -> dict[str, str]:
+        """The params not logged yet; INVALID_PARAMETER_VALUE if one was logged with another value."""
+        wanted = {p.key: "" if p.value is None else str(p.value) for p in params}
+        params_dir = os.path.join(run_dir, PARAMS)
+        new = {}
+        for key, value in wanted.items():
+            old = self._params.get(fio.key_path(params_dir, key))
+            if old is None:
+                new[key] = value
+            elif old != value:
+                raise InvalidParameterValue(
+                    f"Changing param values is not allowed. Param with key='{key}' was already logged with "
+                    f"value='{old}' for run ID='{run_id}'. Attempted logging new value '{value}'."
+                )
+        self._check_keys(run_dir, PARAMS, new, "param")
+        return new
+
+    def _check_keys(self, run_dir: str, sub: str, keys, kind: str) -> None:
+        """Keys become paths: reject a key that is a folder of other keys, or has a key as prefix."""
+        if not keys:
+            return
+        conflict = fio.batch_key_conflict(keys) if any("/" in k for k in keys) else None
+        base = os.path.join(run_dir, sub)
+        for key in keys:
+            if conflict:
+                break
+            path = fio.key_path(base, key)
+            if path not in self._checked_keys:
+                conflict = fio.key_path_conflict(base, key)
+        if conflict:
+            raise InvalidParameterValue(f"Invalid {kind} name: {conflict}")
+
+    def _append_metrics(self, run_dir: str, groups: dict[str, list]) -> None:
+        base = os.path.join(run_dir, METRICS)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        checked = self._checked_keys
+        for key, rows in groups.items():
+            path = fio.key_path(base, key)
+            try:
+                fd = os.open(path, flags, 0o666)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                fd = os.open(path, flags, 0o666)
+            try:
+                fio.write_all(fd, fio.format_metric_lines(rows))
+            finally:
+                os.close(fd)
+            if len(checked) > 100_000:
+                checked.clear()
+            checked.add(path)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a run tag; RESOURCE_DOES_NOT_EXIST if the run has no such tag."""
+        run_dir, info = self._locate(run_id)
+        _check_active(info)
+        try:
+            validation.validate_key(key, "tag")
+        except InvalidParameterValue:
+            raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}") from None
+        if not fio.remove_key_file(os.path.join(run_dir, TAGS), key):
+            raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}")
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every logged value of ``key``, ordered by (step, timestamp) (file order on ties)."""
+        run_dir, _ = self._locate(run_id)
+        try:
+            validation.validate_key(key, "metric")
+        except InvalidParameterValue:
+            return []  # such a key cannot have been logged (and must not become a path)
+        try:
+            data = fio.read_bytes(fio.key_path(os.path.join(run_dir, METRICS), key))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return []
+        rows = fio.parse_metric_lines(data)
+        rows.sort(key=lambda r: (r[2], r[0]))
+        return [Metric(key, value, ts, step) for ts, value, step in rows]
+
+    def record_logged_model(self, run_id: str, model_dict: dict) -> None:
+        """Append ``model_dict`` to the ``mlflow.log-model.history`` tag under the run lock, so concurrent
+        appends from threads and processes all land."""
+        run_dir, _ = self._locate(run_id)
+        with self._run_lock(run_dir):
+            run_dir, info = self._locate(run_id)
+            _check_active(info)
+            path = os.path.join(run_dir, TAGS, LOG_MODEL_HISTORY_TAG)
+            current = fio.read_text(path)
+            try:
+                history = json.loads(current) if current else []
+            except ValueError:
+                history = []
+            if not isinstance(history, list):
+                history = [history]
+            history.append(model_dict)
+            fio.atomic_write(path, json.dumps(history), run_dir)
+
+    # ------------------------------------------------------------------ search
+    def search_runs(self, experiment_ids: list[str], filter_string: str | None, run_view_type: int,
+                    max_results: int = validation.MAX_RESULTS_DEFAULT, order_by: list[str] | None = None,
+                    page_token: str | None = None) -> PagedList:
+        """Runs of ``experiment_ids`` matching ``filter_string``, sorted and paged.
+
+        Reads only meta.yaml and the metric/param/tag files the filter and order_by name, then loads
+        the page's runs fully."""
+        from tracklet.tracking.stores.file_search import search_runs
+
+        return search_runs(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token)
+
+
+class _Remove:
+    """Marker: drop this key from meta.yaml."""
+
+
+_REMOVE = _Remove()

@@ -1,0 +1,431 @@
+"""Low-level helpers of the file store: YAML, atomic writes, metric lines, key files, locks and the
+stat-validated caches that let the store skip re-reading files that did not change.
+
+Caches are validated on every use by ``os.stat``, so another process writing the same ``mlruns``
+folder is always seen. A file whose modification time is within :data:`RACY_NS` of the moment it was
+read is never trusted from the cache: filesystem timestamps tick coarsely (a few ms on Linux), and an
+inode number freed by ``os.replace`` can be reused, so a rewrite inside one tick could otherwise look
+unchanged (git calls this the "racy" case).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+import uuid
+
+import yaml
+
+try:  # the C (libyaml) loader/dumper are ~10x faster; fall back to pure Python when absent
+    _Loader = yaml.CSafeLoader
+    _Dumper = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+    _Dumper = yaml.SafeDumper
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: threads are still serialized, processes are not
+    fcntl = None
+
+META = "meta.yaml"
+TMP_PREFIX = ".tmp-"
+LOCK_FILE = ".lock"
+RACY_NS = 1_000_000_000  # files changed less than 1 s before they were read are re-read next time
+_MAX_CACHE = 200_000
+_CHUNK = 65536
+
+
+# --------------------------------------------------------------------------- YAML and plain files
+
+def read_bytes(path: str, offset: int = 0) -> bytes:
+    """The file's bytes from ``offset``, with raw ``os`` calls: half the cost of ``open()`` on small files."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunk = os.pread(fd, _CHUNK, offset) if offset else os.read(fd, _CHUNK)
+        if len(chunk) < _CHUNK:  # a short read of a regular file means end of file
+            return chunk
+        parts = [chunk]
+        while chunk:
+            chunk = os.read(fd, _CHUNK * 16)
+            parts.append(chunk)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def load_yaml(path: str) -> dict | None:
+    """Parse a YAML mapping (None when the file is empty, e.g. caught mid-write by a foreign writer)."""
+    data = read_bytes(path)
+    if not data.strip():
+        return None
+    text = data.decode("utf-8")
+    flat = parse_flat_yaml(text)
+    if flat is not None:
+        return flat
+    loaded = yaml.load(text, Loader=_Loader)
+    return loaded if isinstance(loaded, dict) else None
+
+
+_PAIR_RE = re.compile(r"^([A-Za-z_]\w*):(?: (.*?))?\r?$", re.MULTILINE)
+_INT_RE = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_SPECIAL_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"})
+_CONSTANTS = {"": None, "null": None, "~": None, "''": ""}
+_NOT_HEX_PREFIX = ("b", "x", "B", "X")
+
+
+def parse_flat_yaml(text: str) -> dict | None:
+    """Fast path for the flat ``key: scalar`` files meta.yaml are (many times faster than libyaml).
+
+    Returns None -- "ask the real YAML parser" -- for anything it is not certain to read exactly as
+    YAML would: nested or continued lines, double quotes, numbers other than plain integers, and plain
+    strings that YAML might resolve to another type.
+    """
+    pairs = _PAIR_RE.findall(text)
+    if len(pairs) != text.count("\n") + (not text.endswith("\n")):
+        return None  # a line that is not "key: value" (nesting, continuation, blank line, comment)
+    out: dict = {}
+    for key, value in pairs:
+        if value in _CONSTANTS:
+            out[key] = _CONSTANTS[value]
+            continue
+        first = value[0]
+        if first == "'":
+            inner = value[1:-1]
+            if len(value) < 2 or value[-1] != "'" or "'" in inner.replace("''", ""):
+                return None
+            out[key] = inner.replace("''", "'")
+        elif first.isdigit() or first == "-":
+            if _INT_RE.fullmatch(value):
+                out[key] = int(value)
+            elif first != "-" and value.isalnum() and value.isascii() and not value.isdigit() \
+                    and value[1] not in _NOT_HEX_PREFIX:
+                out[key] = value  # e.g. a run id: letters and digits only never resolve to a number
+            else:
+                return None
+        elif value == "[]":
+            out[key] = []
+        elif value == "{}":
+            out[key] = {}
+        elif (first.isalpha() or first == "/") and value.isprintable() and value.lower() not in _SPECIAL_WORDS \
+                and ": " not in value and " #" not in value and value[-1] not in ": ":
+            out[key] = value
+        else:
+            return None
+    return out
+
+
+def dump_yaml(data: dict) -> str:
+    """YAML the way MLflow writes it: block style, sorted keys, unicode kept."""
+    return yaml.dump(data, Dumper=_Dumper, default_flow_style=False, allow_unicode=True)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def atomic_write(path: str, data: str | bytes, tmp_dir: str) -> None:
+    """Write ``path`` so readers see the old or the new content, never a partial file.
+
+    The temp file lives in ``tmp_dir`` (the run or experiment directory: same filesystem, and a place
+    MLflow's reader never looks for metrics/params/tags). Missing parent directories are created.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    tmp = os.path.join(tmp_dir, f"{TMP_PREFIX}{uuid.uuid4().hex}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        write_all(fd, data)
+    finally:
+        os.close(fd)
+    try:
+        try:
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_text(path: str) -> str | None:
+    """The file's content as text (bytes kept exactly: no newline translation), or None if missing."""
+    try:
+        return read_bytes(path).decode("utf-8", errors="replace")
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+def read_key_files(base: str) -> dict[str, str]:
+    """Every file under ``base`` as ``{relative posix path: content}`` (keys with '/' are subdirectories)."""
+    out: dict[str, str] = {}
+    _walk_keys(base, "", out, read=True)
+    return out
+
+
+def list_keys(base: str) -> list[str]:
+    """Relative posix paths of every file under ``base`` ([] when ``base`` is missing)."""
+    out: dict[str, str] = {}
+    _walk_keys(base, "", out, read=False)
+    return list(out)
+
+
+def _walk_keys(directory: str, prefix: str, out: dict, read: bool) -> None:
+    try:
+        it = os.scandir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    with it:
+        for entry in it:
+            name = entry.name
+            if name.startswith(TMP_PREFIX):
+                continue
+            if entry.is_dir():
+                _walk_keys(entry.path, prefix + name + "/", out, read)
+            elif read:
+                text = read_text(entry.path)
+                if text is not None:
+                    out[prefix + name] = text
+            else:
+                out[prefix + name] = ""
+
+
+def key_path(base: str, key: str) -> str:
+    """Path of a (validated) key's file: '/' in the key becomes subdirectories."""
+    return os.path.join(base, *key.split("/")) if "/" in key else os.path.join(base, key)
+
+
+def key_path_conflict(base: str, key: str) -> str | None:
+    """Why ``key`` cannot be stored as a file under ``base`` (None when it can).
+
+    A key clashes with an existing directory of the same name (``a`` when ``a/b`` exists) or with an
+    existing file on its way (``a/b`` when ``a`` exists).
+    """
+    path = key_path(base, key)
+    if os.path.isdir(path):
+        return f"'{key}' is already used as a prefix of other keys ('{key}/...')"
+    if "/" in key:
+        parts = key.split("/")
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if os.path.isfile(key_path(base, prefix)):
+                return f"its prefix '{prefix}' is already a key"
+    return None
+
+
+def batch_key_conflict(keys) -> str | None:
+    """A key of the batch that is also a '/'-prefix of another key of the batch, if any."""
+    keys = set(keys)
+    for key in keys:
+        if "/" in key:
+            parts = key.split("/")
+            for i in range(1, len(parts)):
+                prefix = "/".join(parts[:i])
+                if prefix in keys:
+                    return f"'{prefix}' and '{key}' cannot both be keys (one is a prefix of the other)"
+    return None
+
+
+def remove_key_file(base: str, key: str) -> bool:
+    """Delete a key's file and the directories it leaves empty; False if it did not exist."""
+    path = key_path(base, key)
+    try:
+        os.remove(path)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return False
+    parent = os.path.dirname(path)
+    base = os.path.normpath(base)
+    while os.path.normpath(parent) != base:
+        try:
+            os.rmdir(parent)
+        except OSError:
+            break
+        parent = os.path.dirname(parent)
+    return True
+
+
+# --------------------------------------------------------------------------- metric files
+
+def format_metric_lines(rows) -> bytes:
+    """``"<timestamp_ms> <value> <step>\\n"`` per (timestamp, value, step); values as Python's repr
+    (``nan``, ``inf``, ``-inf``, ``0.1``), which both Python's and MLflow's ``float()`` read back."""
+    return "".join([f"{ts} {value!r} {step}\n" for ts, value, step in rows]).encode("ascii")
+
+
+def parse_metric_lines(data: bytes) -> list[tuple[int, float, int]]:
+    """(timestamp, value, step) per complete line; 2-field legacy lines have step 0.
+
+    A last line without its newline is ignored (a writer may be mid-append); malformed lines are skipped.
+    """
+    lines = data.split(b"\n")
+    lines.pop()  # the text after the last newline: b"" or an incomplete line
+    out = []
+    append = out.append
+    for line in lines:
+        parts = line.split()
+        try:
+            if len(parts) >= 3:
+                append((int(parts[0]), float(parts[1]), int(parts[2])))
+            elif len(parts) == 2:
+                append((int(parts[0]), float(parts[1]), 0))
+        except ValueError:
+            continue
+    return out
+
+
+def _rank(row) -> tuple:
+    ts, value, step = row
+    real = value == value
+    return (step, ts, real, value if real else 0.0)
+
+
+def latest_row(rows, best=None):
+    """The latest of ``rows`` (and ``best``): max by (step, timestamp, value), NaN lowest on a tie."""
+    best_rank = _rank(best) if best is not None else None
+    for row in rows:
+        rank = _rank(row)
+        if best_rank is None or rank > best_rank:
+            best, best_rank = row, rank
+    return best
+
+
+class LatestMetricCache:
+    """Latest (timestamp, value, step) of metric files, updated by reading only what was appended.
+
+    Metric files only grow, so an entry ``(inode, bytes parsed, latest row)`` stays valid while the inode
+    is the same and the file is not shorter; a longer file is parsed from the old end onwards.
+    """
+
+    def __init__(self):
+        self._entries: dict[str, tuple[int, int, tuple | None]] = {}
+
+    def latest(self, path: str) -> tuple[int, float, int] | None:
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        entry = self._entries.get(path)
+        if entry is None or entry[0] != st.st_ino or st.st_size < entry[1]:
+            entry = (st.st_ino, 0, None)
+        ino, offset, best = entry
+        if st.st_size > offset:
+            try:
+                data = read_bytes(path, offset)
+            except (FileNotFoundError, IsADirectoryError):
+                return None
+            end = data.rfind(b"\n") + 1
+            if end:
+                best = latest_row(parse_metric_lines(data[:end]), best)
+                offset += end
+            if len(self._entries) >= _MAX_CACHE:
+                self._entries.clear()
+            self._entries[path] = (ino, offset, best)
+        return best
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+# --------------------------------------------------------------------------- stat-validated caches
+
+class StatCache:
+    """``path -> parsed content`` cache, valid while ``os.stat`` shows the same file (see module doc)."""
+
+    def __init__(self, parse):
+        self._parse = parse
+        self._entries: dict[str, tuple[tuple, object]] = {}
+
+    def get(self, path: str):
+        """The parsed file (raises FileNotFoundError/NotADirectoryError when it is missing)."""
+        now = time.time_ns()
+        st = os.stat(path)
+        sig = (st.st_mtime_ns, st.st_size, st.st_ino)
+        entry = self._entries.get(path)
+        if entry is not None and entry[0] == sig:
+            return entry[1]
+        value = self._parse(path)
+        if st.st_mtime_ns < now - RACY_NS and value is not None:
+            if len(self._entries) >= _MAX_CACHE:
+                self._entries.clear()
+            self._entries[path] = (sig, value)
+        return value
+
+    def forget(self, path: str) -> None:
+        self._entries.pop(path, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class ImmutableFileCache:
+    """Content of files that never change once written (params): after the first read, no I/O at all.
+
+    A file younger than :data:`RACY_NS` is not cached, in case a foreign writer was mid-write.
+    """
+
+    def __init__(self):
+        self._entries: dict[str, str] = {}
+
+    def get(self, path: str) -> str | None:
+        text = self._entries.get(path)
+        if text is not None:
+            return text
+        now = time.time_ns()
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        text = read_text(path)
+        if text is not None and st.st_mtime_ns < now - RACY_NS:
+            if len(self._entries) >= _MAX_CACHE:
+                self._entries.clear()
+            self._entries[path] = text
+        return text
+
+    def forget_prefix(self, prefix: str) -> None:
+        for path in [p for p in self._entries if p.startswith(prefix)]:
+            self._entries.pop(path, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+# --------------------------------------------------------------------------- locks
+
+_N_STRIPES = 256
+_stripes = [threading.RLock() for _ in range(_N_STRIPES)]
+
+
+def _reinit_locks() -> None:  # a forked child must not inherit locks held by its parent's other threads
+    global _stripes
+    _stripes = [threading.RLock() for _ in range(_N_STRIPES)]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_locks)
+
+
+@contextlib.contextmanager
+def locked(lock_path: str):
+    """Exclusive lock on ``lock_path`` across threads (a striped lock) and processes (``flock``).
+
+    Never nest two acquisitions of the same path in one thread: ``flock`` through a second descriptor
+    would wait for the first.
+    """
+    with _stripes[hash(lock_path) % _N_STRIPES]:
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock

@@ -1,0 +1,114 @@
+"""search_runs for the file store, without loading every run.
+
+1. list the experiments' run folders and read each meta.yaml (cached while unchanged);
+2. drop runs of the wrong lifecycle stage, then evaluate the filter one comparison at a time, cheapest
+   first, reading only the metric/param/tag files it names (latest metric values come from an
+   incremental cache, so an unchanged metric file costs one ``stat``);
+3. read the order_by keys of the survivors, sort and slice the page;
+4. load only the page's runs fully.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tracklet.tracking import search, validation
+from tracklet.tracking.entities import PagedList, RunInputs, ViewType
+from tracklet.tracking.stores import file_io as fio
+
+_METRICS, _PARAMS, _TAGS = "metrics", "params", "tags"
+_COST = {search.ATTRIBUTE: 0, search.PARAM: 1, search.TAG: 1, search.METRIC: 2, search.DATASET: 3}
+
+
+class _Values:
+    """The few metric/param/tag values of one run that the search looked at (None: absent)."""
+
+    __slots__ = ("metrics", "params", "tags")
+
+    def __init__(self):
+        self.metrics: dict = {}
+        self.params: dict = {}
+        self.tags: dict = {}
+
+
+class _Candidate:
+    """Duck-types a Run for :func:`search.run_value` / :func:`search.sort_runs`."""
+
+    __slots__ = ("run_dir", "info", "data", "inputs")
+
+    def __init__(self, run_dir: str, info):
+        self.run_dir = run_dir
+        self.info = info
+        self.data = _Values()
+        self.inputs = RunInputs()
+
+
+def _value(store, cand: _Candidate, kind: str, key: str):
+    """The value a comparison/order_by needs, read from disk on first use."""
+    if kind == search.ATTRIBUTE:
+        return getattr(cand.info, key, None)
+    if kind == search.METRIC:
+        cache, sub = cand.data.metrics, _METRICS
+    elif kind == search.PARAM:
+        cache, sub = cand.data.params, _PARAMS
+    elif kind == search.TAG:
+        cache, sub = cand.data.tags, _TAGS
+    else:
+        return None
+    if key in cache:
+        return cache[key]
+    try:
+        validation.validate_key(key, kind)
+    except Exception:
+        value = None  # a key no run can have; never a path outside the run
+    else:
+        path = fio.key_path(os.path.join(cand.run_dir, sub), key)
+        if kind == search.METRIC:
+            row = store._latest.latest(path)
+            value = None if row is None else row[1]
+        elif kind == search.PARAM:
+            value = store._params.get(path)
+        else:
+            value = fio.read_text(path)
+    cache[key] = value
+    return value
+
+
+def _matches(store, cand: _Candidate, comparisons) -> bool:
+    for c in comparisons:
+        if c.kind == search.DATASET:
+            return False  # the file store records no dataset inputs
+        if not search.compare(c.op, _value(store, cand, c.kind, c.key), c.value):
+            return False
+    return True
+
+
+def search_runs(store, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token) -> PagedList:
+    """See :meth:`FileStore.search_runs`."""
+    max_results = validation.validate_max_results(max_results)
+    comparisons = sorted(search.parse_filter(filter_string), key=lambda c: _COST.get(c.kind, 3))
+    orders = search.parse_order_by(order_by)
+    search.decode_page_token(page_token)  # reject a bad token before any I/O
+    stages = ViewType.stages(run_view_type)
+    named = any(c.kind == search.ATTRIBUTE and c.key == "run_name" for c in comparisons) or any(
+        o.kind == search.ATTRIBUTE and o.key == "run_name" for o in orders
+    )
+    found = []
+    for eid in dict.fromkeys(str(e) for e in experiment_ids or []):
+        located = store._experiment_path(eid)
+        if located is None:
+            continue
+        for run_dir in store._run_dirs_of(located[0]):
+            info = store._run_info_at(run_dir)
+            if info is None or info.lifecycle_stage not in stages or info.experiment_id != eid:
+                continue
+            if named:
+                info = store._named(run_dir, info)
+            cand = _Candidate(run_dir, info)
+            if _matches(store, cand, comparisons):
+                found.append(cand)
+    for ob in orders:
+        for cand in found:
+            _value(store, cand, ob.kind, ob.key)
+    page, token = search.paginate(search.sort_runs(found, orders), max_results, page_token)
+    return PagedList([store._load_run(c.run_dir, c.info) for c in page], token)

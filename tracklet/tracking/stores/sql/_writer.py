@@ -1,0 +1,217 @@
+"""The hot write path of log_batch: the logic once, over two executors.
+
+``CoreWriter`` runs SQLAlchemy Core statements on a Connection (every database). ``SqliteWriter`` runs the
+same statements as fixed SQL strings straight on the sqlite3 cursor: a single ``log_metric`` is a handful
+of tiny statements, and SQLAlchemy's per-statement overhead would otherwise dominate its cost.
+
+Rows are tuples in column order: metrics/latest ``(run_uuid, key, value, special, timestamp, step)``,
+params/tags ``(run_uuid, key, value)``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tracklet.exceptions import InvalidParameterValue, InvalidState, ResourceDoesNotExist
+from tracklet.tracking.entities import LifecycleStage
+from tracklet.tracking.stores.sql import _rows
+from tracklet.tracking.stores.sql.schema import latest_metrics, metrics, params, runs, tags
+
+RUN_NAME_TAG = "mlflow.runName"
+_METRIC_COLS = ("run_uuid", "key", "value", "special", "timestamp", "step")
+_KV_COLS = ("run_uuid", "key", "value")
+
+_b = sa.bindparam
+_q_latest = sa.select(
+    latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.special,
+    latest_metrics.c.timestamp, latest_metrics.c.step,
+).where(latest_metrics.c.run_uuid == _b("r"), latest_metrics.c.key.in_(_b("keys", expanding=True)))
+_upd_latest = (
+    sa.update(latest_metrics)
+    .where(latest_metrics.c.run_uuid == _b("b_run"), latest_metrics.c.key == _b("b_key"))
+    .values(value=_b("b_value"), special=_b("b_special"), timestamp=_b("b_ts"), step=_b("b_step"))
+)
+_q_params = sa.select(params.c.key, params.c.value).where(
+    params.c.run_uuid == _b("r"), params.c.key.in_(_b("keys", expanding=True))
+)
+_q_tags = sa.select(tags.c.key).where(tags.c.run_uuid == _b("r"), tags.c.key.in_(_b("keys", expanding=True)))
+_upd_tag = sa.update(tags).where(tags.c.run_uuid == _b("b_run"), tags.c.key == _b("b_key")).values(
+    value=_b("b_value")
+)
+
+
+class CoreWriter:
+    """Executes the write path's statements with SQLAlchemy Core on ``conn``."""
+
+    def __init__(self, conn, lock_run_stmt):
+        self.conn = conn
+        self.lock_stmt = lock_run_stmt
+
+    def run_stage(self, run_id: str) -> str | None:
+        return self.conn.execute(self.lock_stmt, {"r": run_id}).scalar()
+
+    def existing_params(self, run_id: str, keys: list[str]) -> dict[str, str]:
+        return dict(self.conn.execute(_q_params, {"r": run_id, "keys": keys}).all())
+
+    def existing_tag_keys(self, run_id: str, keys: list[str]) -> set[str]:
+        return set(self.conn.execute(_q_tags, {"r": run_id, "keys": keys}).scalars())
+
+    def latest(self, run_id: str, keys: list[str]) -> list[tuple]:
+        return self.conn.execute(_q_latest, {"r": run_id, "keys": keys}).all()
+
+    def insert(self, table: str, rows: list[tuple]) -> None:
+        cols = _METRIC_COLS if table in ("metrics", "latest_metrics") else _KV_COLS
+        target = {"metrics": metrics, "latest_metrics": latest_metrics, "params": params, "tags": tags}[table]
+        self.conn.execute(sa.insert(target), [dict(zip(cols, row, strict=True)) for row in rows])
+
+    def update_tags(self, rows: list[tuple]) -> None:
+        self.conn.execute(_upd_tag, [{"b_run": r, "b_key": k, "b_value": v} for r, k, v in rows])
+
+    def update_latest(self, rows: list[tuple]) -> None:
+        self.conn.execute(_upd_latest, [
+            {"b_run": r, "b_key": k, "b_value": v, "b_special": s, "b_ts": t, "b_step": st}
+            for r, k, v, s, t, st in rows
+        ])
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        self.conn.execute(sa.update(runs).where(runs.c.run_uuid == run_id).values(name=name))
+
+
+def _in(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+class SqliteWriter:
+    """The same statements as :class:`CoreWriter`, as fixed SQL on a sqlite3 cursor."""
+
+    def __init__(self, cursor):
+        self.cur = cursor
+
+    def run_stage(self, run_id: str) -> str | None:
+        row = self.cur.execute("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
+        return row[0] if row else None
+
+    def existing_params(self, run_id: str, keys: list[str]) -> dict[str, str]:
+        sql = f'SELECT "key", value FROM params WHERE run_uuid = ? AND "key" IN ({_in(len(keys))})'
+        return dict(self.cur.execute(sql, (run_id, *keys)).fetchall())
+
+    def existing_tag_keys(self, run_id: str, keys: list[str]) -> set[str]:
+        sql = f'SELECT "key" FROM tags WHERE run_uuid = ? AND "key" IN ({_in(len(keys))})'
+        return {row[0] for row in self.cur.execute(sql, (run_id, *keys)).fetchall()}
+
+    def latest(self, run_id: str, keys: list[str]) -> list[tuple]:
+        sql = (
+            'SELECT "key", value, special, timestamp, step FROM latest_metrics '
+            f'WHERE run_uuid = ? AND "key" IN ({_in(len(keys))})'
+        )
+        return self.cur.execute(sql, (run_id, *keys)).fetchall()
+
+    def insert(self, table: str, rows: list[tuple]) -> None:
+        if table in ("metrics", "latest_metrics"):
+            sql = f'INSERT INTO {table} (run_uuid, "key", value, special, timestamp, step) VALUES (?, ?, ?, ?, ?, ?)'
+        else:
+            sql = f'INSERT INTO {table} (run_uuid, "key", value) VALUES (?, ?, ?)'
+        if len(rows) == 1:
+            self.cur.execute(sql, rows[0])
+        else:
+            self.cur.executemany(sql, rows)
+
+    def update_tags(self, rows: list[tuple]) -> None:
+        self.cur.executemany(
+            'UPDATE tags SET value = ? WHERE run_uuid = ? AND "key" = ?', [(v, r, k) for r, k, v in rows]
+        )
+
+    def update_latest(self, rows: list[tuple]) -> None:
+        self.cur.executemany(
+            'UPDATE latest_metrics SET value = ?, special = ?, timestamp = ?, step = ? '
+            'WHERE run_uuid = ? AND "key" = ?',
+            [(v, s, t, st, r, k) for r, k, v, s, t, st in rows],
+        )
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        self.cur.execute("UPDATE runs SET name = ? WHERE run_uuid = ?", (name, run_id))
+
+
+# ---------------------------------------------------------------------------- the logic
+
+def check_active(writer, run_id: str) -> None:
+    """Lock the run (the caller's transaction already holds the database/row lock) and check it is active."""
+    stage = writer.run_stage(run_id)
+    if stage is None:
+        raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+    if stage != LifecycleStage.ACTIVE:
+        raise InvalidState(f"The run {run_id} must be in the 'active' state. Current state is {stage}.")
+
+
+def write_batch(writer, run_id: str, metrics: list, params: list, tags: list, inf_stand_in: float) -> None:
+    """Write an already validated batch; raises (and the caller rolls back) on a param conflict."""
+    check_active(writer, run_id)
+    if params:
+        write_params(writer, run_id, params)
+    if tags:
+        tag_map = {t.key: "" if t.value is None else str(t.value) for t in tags}
+        write_tags(writer, run_id, tag_map)
+    if metrics:
+        write_metrics(writer, run_id, metrics, inf_stand_in)
+
+
+def write_params(writer, run_id: str, batch: list) -> None:
+    wanted = {p.key: "" if p.value is None else str(p.value) for p in batch}
+    existing = writer.existing_params(run_id, list(wanted))
+    for key, old in existing.items():
+        if old != wanted[key]:
+            raise InvalidParameterValue(
+                f"Changing param values is not allowed. Param with key='{key}' was already logged with "
+                f"value='{old}' for run ID='{run_id}'. Attempted logging new value '{wanted[key]}'."
+            )
+    new = [(run_id, k, v) for k, v in wanted.items() if k not in existing]
+    if new:
+        writer.insert("params", new)
+
+
+def write_tags(writer, run_id: str, tag_map: dict[str, str]) -> None:
+    """Insert or overwrite tags; the ``mlflow.runName`` tag also renames the run."""
+    existing = writer.existing_tag_keys(run_id, list(tag_map))
+    updates = [(run_id, k, v) for k, v in tag_map.items() if k in existing]
+    inserts = [(run_id, k, v) for k, v in tag_map.items() if k not in existing]
+    if updates:
+        writer.update_tags(updates)
+    if inserts:
+        writer.insert("tags", inserts)
+    if RUN_NAME_TAG in tag_map:
+        writer.rename_run(run_id, tag_map[RUN_NAME_TAG])
+
+
+def write_metrics(writer, run_id: str, batch: list, inf_stand_in: float) -> None:
+    """Append every point to the history and move each key's latest row forward where needed."""
+    encode = _rows.encode_value
+    order = _rows.latest_order
+    rows = []
+    best: dict[str, tuple] = {}  # key -> (rank, row) of this batch's latest point
+    for m in batch:
+        value = float(m.value)
+        stored, special = encode(value, inf_stand_in)
+        step = int(m.step or 0)
+        ts = int(m.timestamp)
+        row = (run_id, m.key, stored, special, ts, step)
+        rows.append(row)
+        rank = order(step, ts, value)
+        prev = best.get(m.key)
+        if prev is None or rank > prev[0]:
+            best[m.key] = (rank, row)
+    writer.insert("metrics", rows)
+    current = {
+        key: order(step, ts, _rows.decode_value(value, special))
+        for key, value, special, ts, step in writer.latest(run_id, list(best))
+    }
+    updates, inserts = [], []
+    for key, (rank, row) in best.items():
+        old = current.get(key)
+        if old is None:
+            inserts.append(row)
+        elif rank > old:
+            updates.append(row)
+    if inserts:
+        writer.insert("latest_metrics", inserts)
+    if updates:
+        writer.update_latest(updates)
