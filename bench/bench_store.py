@@ -47,6 +47,7 @@ def make_store(lib: str, kind: str, workdir: str):
             return SqlAlchemyStore(f"sqlite:///{workdir}/mlflow.db", artifacts)
         from mlflow.store.tracking.file_store import FileStore
 
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 refuses its file store otherwise
         return FileStore(os.path.join(workdir, "mlruns"), artifacts)
     if kind == "sqlite":
         from tracklet.tracking.stores.sql import SqlStore

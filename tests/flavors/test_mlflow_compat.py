@@ -11,10 +11,13 @@ import warnings
 import numpy as np
 import pytest
 
-mlflow = pytest.importorskip("mlflow")
-sklearn = pytest.importorskip("sklearn")
+pytest.importorskip("mlflow")
+pytest.importorskip("sklearn")
 
+import mlflow  # noqa: E402
+import mlflow.artifacts  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
+import mlflow.sklearn  # noqa: E402
 from mlflow.models import Model as MlflowModel  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -142,3 +145,23 @@ def test_boosting_models_both_ways(tmp_path, binary_data, framework, kind):
     theirs.save_model(model, mlflow_path, pip_requirements=REQS)
     np.testing.assert_allclose(tracklet.pyfunc.load_model(mlflow_path).predict(X), expected)
     assert type(ours.load_model(mlflow_path)) is type(model)
+
+
+def test_mlflow_loads_runs_uri_from_tracklet_file_store(tmp_path, monkeypatch, binary_data):
+    """tracklet logs into an ./mlruns folder; MLflow resolves runs:/<id>/model there and predicts the same."""
+    pytest.importorskip("tracklet.tracking.stores.file")
+    X, y, _ = binary_data
+    model = LogisticRegression().fit(X, y)
+    uri = (tmp_path / "mlruns").as_uri()
+    tracklet.set_tracking_uri(uri)
+    with tracklet.start_run():
+        info = tracklet.sklearn.log_model(model, name="model")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        pyf = mlflow.pyfunc.load_model(info.model_uri)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    np.testing.assert_array_equal(pyf.predict(X), model.predict(X))
+    assert pyf.metadata.run_id == info.run_id

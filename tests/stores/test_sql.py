@@ -238,3 +238,33 @@ def test_search_is_compiled_to_sql_and_loads_pages_in_bulk(sql_store):
         if token is None:
             break
     assert everything == best
+
+
+def test_core_writer_matches_the_sqlite_fast_path(sql_store):
+    """log_batch runs fixed SQL on SQLite and SQLAlchemy Core elsewhere: both must store the same thing."""
+    from tracklet.tracking.stores.sql import _writer
+
+    batches = [
+        ([Metric("a", 1.0, T0, 1), Metric("a", 0.5, T0 + 5, 0), Metric("b", math.nan, T0, 0)],
+         [Param("p", "1")], [RunTag("t", "x"), RunTag("mlflow.runName", "renamed")]),
+        ([Metric("a", 2.0, T0, 1), Metric("b", 3.0, T0, 0), Metric("c", -math.inf, T0, 0)],
+         [Param("p", "1"), Param("q", "2")], [RunTag("t", "y")]),
+        ([Metric("a", 9.0, T0 - 1, 1)], [], []),
+    ]
+    fast = sql_store.create_run("0", "u", T0, [], "fast").info.run_id
+    core = sql_store.create_run("0", "u", T0, [], "core").info.run_id
+    for metrics, params, tags in batches:
+        sql_store.log_batch(fast, metrics, params, tags)
+        with sql_store._write() as conn:
+            _writer.write_batch(sql_store._core_writer(conn), core, metrics, params, tags, math.inf)
+    with pytest.raises(Exception, match="Changing param values"), sql_store._write() as conn:
+        _writer.write_batch(sql_store._core_writer(conn), core, [], [Param("p", "other")], [], math.inf)
+
+    a, b = sql_store.get_run(fast), sql_store.get_run(core)
+    assert a.info.run_name == b.info.run_name == "renamed"
+    assert a.data.params == b.data.params == {"p": "1", "q": "2"}
+    assert a.data.tags == b.data.tags
+    assert a.data.metric_objs == b.data.metric_objs
+    assert a.data.metrics == {"a": 2.0, "b": 3.0, "c": -math.inf}
+    for key in ("a", "b", "c"):
+        assert repr(sql_store.get_metric_history(fast, key)) == repr(sql_store.get_metric_history(core, key))

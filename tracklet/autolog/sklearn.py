@@ -77,8 +77,18 @@ def option(config, name: str):
 
 # ---------------------------------------------------------------------- which estimators
 
+_classes_cache: list = []
+
+
 def _estimator_classes() -> tuple[list[type], list[type]]:
-    """(autologged classes, excluded classes)."""
+    """(autologged classes, excluded classes); computed once per process (all_estimators imports every
+    sklearn submodule, ~0.5 s)."""
+    if not _classes_cache:
+        _classes_cache.append(_find_estimator_classes())
+    return _classes_cache[0]
+
+
+def _find_estimator_classes() -> tuple[list[type], list[type]]:
     from sklearn.utils import all_estimators
 
     classes = [cls for _name, cls in all_estimators()]

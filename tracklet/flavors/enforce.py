@@ -80,15 +80,27 @@ def _enforce_columns(data: Any, schema: Schema):
             _logger.warning("Found extra inputs in the model input that are not defined in the model signature: "
                             "%s. These inputs will be ignored.", extra)
         present = [s for s in specs if s.name in cols]
-        df = df[[s.name for s in present]]
-        for s in present:
-            df[s.name] = _cast_column(df[s.name], s)
-        return df
+        if [s.name for s in present] != cols:
+            df = df[[s.name for s in present]]
+        return _cast_columns(df, present)
     if df.shape[1] != len(specs):
         raise InvalidParameterValue(
             f"Model input has {df.shape[1]} columns but the model signature expects {len(specs)} unnamed columns")
+    return _cast_columns(df, specs)
+
+
+def _cast_columns(df, specs: list[ColSpec]):
+    """Cast column i of ``df`` per ``specs[i]``; the user's frame is copied only if a column changes."""
+    casts = {}
     for i, s in enumerate(specs):
-        df.isetitem(i, _cast_column(df.iloc[:, i], s))
+        column = df.iloc[:, i]
+        cast = _cast_column(column, s)
+        if cast is not column:
+            casts[i] = cast
+    if casts:
+        df = df.copy()
+        for i, cast in casts.items():
+            df.isetitem(i, cast)
     return df
 
 

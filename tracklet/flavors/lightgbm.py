@@ -68,7 +68,7 @@ def save_model(lgb_model: Any, path: str, conda_env=None, code_paths: list | Non
         raise InvalidParameterValue(
             f"lgb_model must be a lightgbm.Booster or a LightGBM sklearn-API model, got {type(lgb_model).__name__}")
     is_booster = isinstance(lgb_model, lgb.Booster)
-    _sk._check_format(serialization_format)
+    serialization_format = _sk.check_serialization_format(serialization_format)
     path = prepare_model_dir(path)
     model = mlflow_model if mlflow_model is not None else Model()
     code = copy_code_paths(code_paths, path)

@@ -109,9 +109,10 @@ class Model:
     def load(cls, path: str) -> Model:
         """Read an ``MLmodel`` file, a model directory, or a model URI (``runs:/``, ``file://``)."""
         path = os.fspath(path)
-        if not os.path.exists(path) or os.path.isdir(path):
-            local_dir = download_model(path) if not os.path.exists(path) else path
-            path = os.path.join(local_dir, MLMODEL_FILE)
+        if not os.path.exists(path):
+            path = download_model(path)
+        if os.path.isdir(path):
+            path = os.path.join(path, MLMODEL_FILE)
         if not os.path.isfile(path):
             raise ResourceDoesNotExist(f'Could not find an "{MLMODEL_FILE}" configuration file at {path!r}')
         import yaml

@@ -52,16 +52,20 @@ def get_default_pip_requirements(serialization_format: str = SERIALIZATION_FORMA
     return _env.default_requirements(dists)
 
 
-def _check_format(serialization_format: str) -> None:
+def check_serialization_format(serialization_format: str | None) -> str:
+    """The format to use (None means the default, cloudpickle); raises on an unknown one."""
+    if serialization_format is None:
+        return SERIALIZATION_FORMAT_CLOUDPICKLE
     if serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:
         raise InvalidParameterValue(
             f"serialization_format must be one of {list(SUPPORTED_SERIALIZATION_FORMATS)}, "
             f"got {serialization_format!r}")
+    return serialization_format
 
 
 def dump_model(model: Any, path: str, serialization_format: str) -> None:
     """Serialise ``model`` to ``path`` (shared with the lightgbm flavor for sklearn-API models)."""
-    _check_format(serialization_format)
+    serialization_format = check_serialization_format(serialization_format)
     if serialization_format == SERIALIZATION_FORMAT_SKOPS:
         import skops.io
 
@@ -77,7 +81,7 @@ def dump_model(model: Any, path: str, serialization_format: str) -> None:
 
 def load_file(path: str, serialization_format: str, skops_trusted_types: list | None = None) -> Any:
     """Deserialise a model file written by :func:`dump_model` (or by MLflow)."""
-    _check_format(serialization_format)
+    check_serialization_format(serialization_format)
     if serialization_format == SERIALIZATION_FORMAT_SKOPS:
         try:
             import skops.io
@@ -104,7 +108,7 @@ def save_model(sk_model: Any, path: str, conda_env=None, code_paths: list | None
     (``signature=False`` disables that). ``pip_requirements`` replaces the pinned defaults,
     ``extra_pip_requirements`` adds to them.
     """
-    _check_format(serialization_format)
+    serialization_format = check_serialization_format(serialization_format)
     if pyfunc_predict_fn not in _PREDICT_FNS or not hasattr(sk_model, pyfunc_predict_fn):
         raise InvalidParameterValue(
             f"pyfunc_predict_fn must name a method of the model among {list(_PREDICT_FNS)}, got {pyfunc_predict_fn!r}")

@@ -66,6 +66,7 @@ def save_model(xgb_model: Any, path: str, conda_env=None, code_paths: list | Non
     """
     import xgboost as xgb
 
+    model_format = model_format or "ubj"
     if model_format not in MODEL_FORMATS:
         raise InvalidParameterValue(f"model_format must be one of {list(MODEL_FORMATS)}, got {model_format!r}")
     if not isinstance(xgb_model, (xgb.Booster, xgb.XGBModel)):

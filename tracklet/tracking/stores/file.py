@@ -41,6 +41,7 @@ from tracklet.tracking.entities import (
     RunTag,
     make_run_data,
 )
+from tracklet.tracking.stores import file_cache as fc
 from tracklet.tracking.stores import file_io as fio
 from tracklet.tracking.stores.base import Store, now_ms
 from tracklet.tracking.stores.file_experiments import RESERVED_EXPERIMENT, RESERVED_ROOT, ExperimentMethods
@@ -102,10 +103,10 @@ class FileStore(ExperimentMethods, Store):
             default_artifact_root = pathlib.Path(os.path.abspath(default_artifact_root)).as_uri()
         self.artifact_root_uri = default_artifact_root
         self._run_experiment: dict[str, str] = {}  # run_id -> experiment id: no scan per call
-        self._run_infos = fio.StatCache(_parse_run_info)
-        self._exp_meta_cache = fio.StatCache(fio.load_yaml)
-        self._latest = fio.LatestMetricCache()
-        self._params = fio.ImmutableFileCache()
+        self._run_infos = fc.StatCache(_parse_run_info)
+        self._exp_meta_cache = fc.StatCache(fio.load_yaml)
+        self._latest = fc.LatestMetricCache()
+        self._params = fc.ImmutableFileCache()
         self._checked_keys: set[str] = set()  # metric files known to be valid paths (not a dir, no file prefix)
         os.makedirs(self.trash_folder, exist_ok=True)
         self._ensure_default_experiment()
@@ -388,7 +389,7 @@ class FileStore(ExperimentMethods, Store):
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 fd = os.open(path, flags, 0o666)
             try:
-                fio.write_all(fd, fio.format_metric_lines(rows))
+                fio.write_all(fd, fc.format_metric_lines(rows))
             finally:
                 os.close(fd)
             if len(checked) > 100_000:
@@ -417,7 +418,7 @@ class FileStore(ExperimentMethods, Store):
             data = fio.read_bytes(fio.key_path(os.path.join(run_dir, METRICS), key))
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return []
-        rows = fio.parse_metric_lines(data)
+        rows = fc.parse_metric_lines(data)
         rows.sort(key=lambda r: (r[2], r[0]))
         return [Metric(key, value, ts, step) for ts, value, step in rows]
 

@@ -76,8 +76,10 @@ class ExperimentMethods:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
-    def _load_experiment(self, experiment_id: str, path: str, trashed: bool) -> Experiment | None:
-        """The experiment in ``path``; None when its meta.yaml is missing, malformed or names another id."""
+    def _load_experiment(self, experiment_id: str, path: str, trashed: bool,
+                         with_tags: bool = True) -> Experiment | None:
+        """The experiment in ``path``; None when its meta.yaml is missing, malformed or names another id.
+        ``with_tags=False`` skips reading the tag files (the entity then has no tags)."""
         meta = self._experiment_meta(path)
         if meta is None or str(meta.get("experiment_id", experiment_id)) != experiment_id:
             return None
@@ -87,21 +89,30 @@ class ExperimentMethods:
             name=str(meta.get("name", "")),
             artifact_location=str(meta.get("artifact_location") or ""),
             lifecycle_stage=_DELETED if trashed else stage,
-            tags=fio.read_key_files(os.path.join(path, TAGS)),
+            tags=fio.read_key_files(os.path.join(path, TAGS)) if with_tags else {},
             creation_time=meta.get("creation_time"),
             last_update_time=meta.get("last_update_time"),
         )
 
-    def _experiment(self, experiment_id) -> tuple[Experiment, str]:
+    def _experiment(self, experiment_id, with_tags: bool = False) -> tuple[Experiment, str]:
         found = self._experiment_path(experiment_id)
-        exp = self._load_experiment(str(experiment_id), *found) if found else None
+        exp = self._load_experiment(str(experiment_id), *found, with_tags) if found else None
         if exp is None:
             raise _not_found(experiment_id)
         return exp, found[0]
 
-    def _all_experiments(self) -> list[Experiment]:
-        exps = (self._load_experiment(eid, path, trashed) for eid, path, trashed in self._experiment_dirs())
-        return [e for e in exps if e is not None]
+    def _all_experiments(self, with_tags: bool = True) -> list[tuple[Experiment, str]]:
+        """(experiment, folder) of every readable experiment, active and deleted."""
+        out = []
+        for eid, path, trashed in self._experiment_dirs():
+            exp = self._load_experiment(eid, path, trashed, with_tags)
+            if exp is not None:
+                out.append((exp, path))
+        return out
+
+    @staticmethod
+    def _add_tags(exp: Experiment, path: str) -> Experiment:
+        return replace(exp, tags=fio.read_key_files(os.path.join(path, TAGS)))
 
     def _write_experiment_meta(self, path: str, exp: Experiment, meta: dict | None = None) -> None:
         data = dict(meta or {})
@@ -128,7 +139,7 @@ class ExperimentMethods:
         return f"{self.artifact_root_uri.rstrip('/')}/{experiment_id}"
 
     def _check_name_free(self, name: str) -> None:
-        for exp in self._all_experiments():
+        for exp, _ in self._all_experiments(with_tags=False):
             if exp.name == name:
                 state = " (in the deleted state: restore it, or remove it from .trash)" if (
                     exp.lifecycle_stage == _DELETED) else ""
@@ -178,13 +189,13 @@ class ExperimentMethods:
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment (active or deleted); RESOURCE_DOES_NOT_EXIST if unknown."""
-        return self._experiment(experiment_id)[0]
+        return self._experiment(experiment_id, with_tags=True)[0]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment called ``name`` (active or deleted), or None."""
-        for exp in self._all_experiments():
+        for exp, path in self._all_experiments(with_tags=False):
             if exp.name == name:
-                return exp
+                return self._add_tags(exp, path)
         return None
 
     def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY,
@@ -195,11 +206,17 @@ class ExperimentMethods:
         comparisons = search.parse_experiment_filter(filter_string)
         orders = search.parse_order_by(order_by, experiments=True)
         stages = ViewType.stages(view_type)
-        found = [
-            e for e in self._all_experiments()
-            if e.lifecycle_stage in stages and search.experiment_matches(e, comparisons)
-        ]
+        # tag files are read for every experiment only when the filter or order_by looks at tags
+        tags_first = any(c.kind == search.TAG for c in comparisons) or any(o.kind == search.TAG for o in orders)
+        paths = {}
+        found = []
+        for exp, path in self._all_experiments(with_tags=tags_first):
+            if exp.lifecycle_stage in stages and search.experiment_matches(exp, comparisons):
+                paths[exp.experiment_id] = path
+                found.append(exp)
         page, token = search.paginate(search.sort_experiments(found, orders), max_results, page_token)
+        if not tags_first:
+            page = [self._add_tags(e, paths[e.experiment_id]) for e in page]
         return PagedList(page, token)
 
     def delete_experiment(self, experiment_id: str) -> None:

@@ -1,12 +1,5 @@
-"""Low-level helpers of the file store: YAML, atomic writes, metric lines, key files, locks and the
-stat-validated caches that let the store skip re-reading files that did not change.
-
-Caches are validated on every use by ``os.stat``, so another process writing the same ``mlruns``
-folder is always seen. A file whose modification time is within :data:`RACY_NS` of the moment it was
-read is never trusted from the cache: filesystem timestamps tick coarsely (a few ms on Linux), and an
-inode number freed by ``os.replace`` can be reused, so a rewrite inside one tick could otherwise look
-unchanged (git calls this the "racy" case).
-"""
+"""Low-level file helpers of the file store: YAML (with a fast path for flat meta.yaml files), atomic
+writes, one-file-per-key folders, and the lock that serializes writers across threads and processes."""
 
 from __future__ import annotations
 
@@ -14,7 +7,6 @@ import contextlib
 import os
 import re
 import threading
-import time
 import uuid
 
 import yaml
@@ -34,8 +26,6 @@ except ImportError:  # pragma: no cover - Windows: threads are still serialized,
 META = "meta.yaml"
 TMP_PREFIX = ".tmp-"
 LOCK_FILE = ".lock"
-RACY_NS = 1_000_000_000  # files changed less than 1 s before they were read are re-read next time
-_MAX_CACHE = 200_000
 _CHUNK = 65536
 
 
@@ -59,10 +49,13 @@ def read_bytes(path: str, offset: int = 0) -> bytes:
 
 def load_yaml(path: str) -> dict | None:
     """Parse a YAML mapping (None when the file is empty, e.g. caught mid-write by a foreign writer)."""
-    data = read_bytes(path)
-    if not data.strip():
+    return load_yaml_text(read_bytes(path).decode("utf-8"))
+
+
+def load_yaml_text(text: str) -> dict | None:
+    """A YAML mapping from text: the flat fast path when it applies, libyaml otherwise."""
+    if not text.strip():
         return None
-    text = data.decode("utf-8")
     flat = parse_flat_yaml(text)
     if flat is not None:
         return flat
@@ -70,7 +63,7 @@ def load_yaml(path: str) -> dict | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-_PAIR_RE = re.compile(r"^([A-Za-z_]\w*):(?: (.*?))?\r?$", re.MULTILINE)
+_PAIR_RE = re.compile(r"^([A-Za-z_]\w*):(?: ([^\n]*))?$", re.MULTILINE)
 _INT_RE = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _SPECIAL_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"})
 _CONSTANTS = {"": None, "null": None, "~": None, "''": ""}
@@ -89,13 +82,15 @@ def parse_flat_yaml(text: str) -> dict | None:
         return None  # a line that is not "key: value" (nesting, continuation, blank line, comment)
     out: dict = {}
     for key, value in pairs:
+        if value and value[-1] == "\r":
+            value = value[:-1]
         if value in _CONSTANTS:
             out[key] = _CONSTANTS[value]
             continue
         first = value[0]
         if first == "'":
             inner = value[1:-1]
-            if len(value) < 2 or value[-1] != "'" or "'" in inner.replace("''", ""):
+            if len(value) < 2 or value[-1] != "'" or "'" in inner.replace("''", "") or not inner.isprintable():
                 return None
             out[key] = inner.replace("''", "'")
         elif first.isdigit() or first == "-":
@@ -249,152 +244,6 @@ def remove_key_file(base: str, key: str) -> bool:
             break
         parent = os.path.dirname(parent)
     return True
-
-
-# --------------------------------------------------------------------------- metric files
-
-def format_metric_lines(rows) -> bytes:
-    """``"<timestamp_ms> <value> <step>\\n"`` per (timestamp, value, step); values as Python's repr
-    (``nan``, ``inf``, ``-inf``, ``0.1``), which both Python's and MLflow's ``float()`` read back."""
-    return "".join([f"{ts} {value!r} {step}\n" for ts, value, step in rows]).encode("ascii")
-
-
-def parse_metric_lines(data: bytes) -> list[tuple[int, float, int]]:
-    """(timestamp, value, step) per complete line; 2-field legacy lines have step 0.
-
-    A last line without its newline is ignored (a writer may be mid-append); malformed lines are skipped.
-    """
-    lines = data.split(b"\n")
-    lines.pop()  # the text after the last newline: b"" or an incomplete line
-    out = []
-    append = out.append
-    for line in lines:
-        parts = line.split()
-        try:
-            if len(parts) >= 3:
-                append((int(parts[0]), float(parts[1]), int(parts[2])))
-            elif len(parts) == 2:
-                append((int(parts[0]), float(parts[1]), 0))
-        except ValueError:
-            continue
-    return out
-
-
-def _rank(row) -> tuple:
-    ts, value, step = row
-    real = value == value
-    return (step, ts, real, value if real else 0.0)
-
-
-def latest_row(rows, best=None):
-    """The latest of ``rows`` (and ``best``): max by (step, timestamp, value), NaN lowest on a tie."""
-    best_rank = _rank(best) if best is not None else None
-    for row in rows:
-        rank = _rank(row)
-        if best_rank is None or rank > best_rank:
-            best, best_rank = row, rank
-    return best
-
-
-class LatestMetricCache:
-    """Latest (timestamp, value, step) of metric files, updated by reading only what was appended.
-
-    Metric files only grow, so an entry ``(inode, bytes parsed, latest row)`` stays valid while the inode
-    is the same and the file is not shorter; a longer file is parsed from the old end onwards.
-    """
-
-    def __init__(self):
-        self._entries: dict[str, tuple[int, int, tuple | None]] = {}
-
-    def latest(self, path: str) -> tuple[int, float, int] | None:
-        try:
-            st = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        entry = self._entries.get(path)
-        if entry is None or entry[0] != st.st_ino or st.st_size < entry[1]:
-            entry = (st.st_ino, 0, None)
-        ino, offset, best = entry
-        if st.st_size > offset:
-            try:
-                data = read_bytes(path, offset)
-            except (FileNotFoundError, IsADirectoryError):
-                return None
-            end = data.rfind(b"\n") + 1
-            if end:
-                best = latest_row(parse_metric_lines(data[:end]), best)
-                offset += end
-            if len(self._entries) >= _MAX_CACHE:
-                self._entries.clear()
-            self._entries[path] = (ino, offset, best)
-        return best
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-# --------------------------------------------------------------------------- stat-validated caches
-
-class StatCache:
-    """``path -> parsed content`` cache, valid while ``os.stat`` shows the same file (see module doc)."""
-
-    def __init__(self, parse):
-        self._parse = parse
-        self._entries: dict[str, tuple[tuple, object]] = {}
-
-    def get(self, path: str):
-        """The parsed file (raises FileNotFoundError/NotADirectoryError when it is missing)."""
-        now = time.time_ns()
-        st = os.stat(path)
-        sig = (st.st_mtime_ns, st.st_size, st.st_ino)
-        entry = self._entries.get(path)
-        if entry is not None and entry[0] == sig:
-            return entry[1]
-        value = self._parse(path)
-        if st.st_mtime_ns < now - RACY_NS and value is not None:
-            if len(self._entries) >= _MAX_CACHE:
-                self._entries.clear()
-            self._entries[path] = (sig, value)
-        return value
-
-    def forget(self, path: str) -> None:
-        self._entries.pop(path, None)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-class ImmutableFileCache:
-    """Content of files that never change once written (params): after the first read, no I/O at all.
-
-    A file younger than :data:`RACY_NS` is not cached, in case a foreign writer was mid-write.
-    """
-
-    def __init__(self):
-        self._entries: dict[str, str] = {}
-
-    def get(self, path: str) -> str | None:
-        text = self._entries.get(path)
-        if text is not None:
-            return text
-        now = time.time_ns()
-        try:
-            st = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        text = read_text(path)
-        if text is not None and st.st_mtime_ns < now - RACY_NS:
-            if len(self._entries) >= _MAX_CACHE:
-                self._entries.clear()
-            self._entries[path] = text
-        return text
-
-    def forget_prefix(self, prefix: str) -> None:
-        for path in [p for p in self._entries if p.startswith(prefix)]:
-            self._entries.pop(path, None)
-
-    def clear(self) -> None:
-        self._entries.clear()
 
 
 # --------------------------------------------------------------------------- locks

@@ -16,7 +16,7 @@ from tracklet.tracking import search, validation
 from tracklet.tracking.entities import PagedList, RunInputs, ViewType
 from tracklet.tracking.stores import file_io as fio
 
-_METRICS, _PARAMS, _TAGS = "metrics", "params", "tags"
+_SUBDIR = {search.METRIC: "metrics", search.PARAM: "params", search.TAG: "tags"}
 _COST = {search.ATTRIBUTE: 0, search.PARAM: 1, search.TAG: 1, search.METRIC: 2, search.DATASET: 3}
 
 
@@ -43,44 +43,58 @@ class _Candidate:
         self.inputs = RunInputs()
 
 
-def _value(store, cand: _Candidate, kind: str, key: str):
-    """The value a comparison/order_by needs, read from disk on first use."""
-    if kind == search.ATTRIBUTE:
-        return getattr(cand.info, key, None)
-    if kind == search.METRIC:
-        cache, sub = cand.data.metrics, _METRICS
-    elif kind == search.PARAM:
-        cache, sub = cand.data.params, _PARAMS
-    elif kind == search.TAG:
-        cache, sub = cand.data.tags, _TAGS
-    else:
-        return None
-    if key in cache:
-        return cache[key]
-    try:
-        validation.validate_key(key, kind)
-    except Exception:
-        value = None  # a key no run can have; never a path outside the run
-    else:
-        path = fio.key_path(os.path.join(cand.run_dir, sub), key)
+class _Reader:
+    """Reads the values one search needs; each key's path suffix is worked out (and validated) once."""
+
+    def __init__(self, store):
+        self.store = store
+        self.suffixes: dict[tuple[str, str], str | None] = {}
+
+    def suffix(self, kind: str, key: str) -> str | None:
+        found = self.suffixes.get((kind, key), False)
+        if found is False:
+            try:
+                validation.validate_key(key, kind)
+                found = os.sep + _SUBDIR[kind] + os.sep + key.replace("/", os.sep)
+            except Exception:
+                found = None  # a key no run can have, and never a path outside the run
+            self.suffixes[(kind, key)] = found
+        return found
+
+    def value(self, cand: _Candidate, kind: str, key: str):
+        """The value a comparison/order_by needs, read from disk on first use."""
+        if kind == search.ATTRIBUTE:
+            return getattr(cand.info, key, None)
         if kind == search.METRIC:
-            row = store._latest.latest(path)
+            cache = cand.data.metrics
+        elif kind == search.PARAM:
+            cache = cand.data.params
+        elif kind == search.TAG:
+            cache = cand.data.tags
+        else:
+            return None
+        if key in cache:
+            return cache[key]
+        suffix = self.suffix(kind, key)
+        if suffix is None:
+            value = None
+        elif kind == search.METRIC:
+            row = self.store._latest.latest(cand.run_dir + suffix)
             value = None if row is None else row[1]
         elif kind == search.PARAM:
-            value = store._params.get(path)
+            value = self.store._params.get(cand.run_dir + suffix)
         else:
-            value = fio.read_text(path)
-    cache[key] = value
-    return value
+            value = fio.read_text(cand.run_dir + suffix)
+        cache[key] = value
+        return value
 
-
-def _matches(store, cand: _Candidate, comparisons) -> bool:
-    for c in comparisons:
-        if c.kind == search.DATASET:
-            return False  # the file store records no dataset inputs
-        if not search.compare(c.op, _value(store, cand, c.kind, c.key), c.value):
-            return False
-    return True
+    def matches(self, cand: _Candidate, comparisons) -> bool:
+        for c in comparisons:
+            if c.kind == search.DATASET:
+                return False  # the file store records no dataset inputs
+            if not search.compare(c.op, self.value(cand, c.kind, c.key), c.value):
+                return False
+        return True
 
 
 def search_runs(store, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token) -> PagedList:
@@ -93,6 +107,7 @@ def search_runs(store, experiment_ids, filter_string, run_view_type, max_results
     named = any(c.kind == search.ATTRIBUTE and c.key == "run_name" for c in comparisons) or any(
         o.kind == search.ATTRIBUTE and o.key == "run_name" for o in orders
     )
+    reader = _Reader(store)
     found = []
     for eid in dict.fromkeys(str(e) for e in experiment_ids or []):
         located = store._experiment_path(eid)
@@ -105,10 +120,10 @@ def search_runs(store, experiment_ids, filter_string, run_view_type, max_results
             if named:
                 info = store._named(run_dir, info)
             cand = _Candidate(run_dir, info)
-            if _matches(store, cand, comparisons):
+            if reader.matches(cand, comparisons):
                 found.append(cand)
     for ob in orders:
         for cand in found:
-            _value(store, cand, ob.kind, ob.key)
+            reader.value(cand, ob.kind, ob.key)
     page, token = search.paginate(search.sort_runs(found, orders), max_results, page_token)
     return PagedList([store._load_run(c.run_dir, c.info) for c in page], token)

@@ -253,7 +253,7 @@ class SqlStore(ExperimentMethods, Store):
                 raise ResourceDoesNotExist(f"Run with id={run_id} not found")
             return [
                 Metric(k, _rows.decode_value(v, special), ts, step)
-                for k, v, special, ts, step in conn.execute(_q_history, {"r": run_id, "k": key})
+                for k, v, special, ts, step in conn.execute(_q_history, {"r": run_id, "k": key}).all()
             ]
 
     def record_logged_model(self, run_id: str, model_dict: dict) -> None:

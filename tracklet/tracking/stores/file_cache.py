@@ -1,0 +1,155 @@
+"""Metric-file lines and the caches that let the file store skip re-reading files that did not change.
+
+Caches are validated on every use by ``os.stat``, so another process writing the same ``mlruns``
+folder is always seen. A file whose modification time is within :data:`RACY_NS` of the moment it was
+read is never trusted from the cache: filesystem timestamps tick coarsely (a few ms on Linux), and an
+inode number freed by ``os.replace`` can be reused, so a rewrite inside one tick could otherwise look
+unchanged (git calls this the "racy" case).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from tracklet.tracking.stores.file_io import read_bytes, read_text
+
+RACY_NS = 1_000_000_000  # files changed less than 1 s before they were read are re-read next time
+_MAX_CACHE = 200_000
+
+
+# --------------------------------------------------------------------------- metric files
+
+def format_metric_lines(rows) -> bytes:
+    """``"<timestamp_ms> <value> <step>\\n"`` per (timestamp, value, step); values as Python's repr
+    (``nan``, ``inf``, ``-inf``, ``0.1``), which both Python's and MLflow's ``float()`` read back."""
+    return "".join([f"{ts} {value!r} {step}\n" for ts, value, step in rows]).encode("ascii")
+
+
+def parse_metric_lines(data: bytes) -> list[tuple[int, float, int]]:
+    """(timestamp, value, step) per complete line; 2-field legacy lines have step 0.
+
+    A last line without its newline is ignored (a writer may be mid-append); malformed lines are skipped.
+    """
+    lines = data.split(b"\n")
+    lines.pop()  # the text after the last newline: b"" or an incomplete line
+    out = []
+    append = out.append
+    for line in lines:
+        parts = line.split()
+        try:
+            if len(parts) >= 3:
+                append((int(parts[0]), float(parts[1]), int(parts[2])))
+            elif len(parts) == 2:
+                append((int(parts[0]), float(parts[1]), 0))
+        except ValueError:
+            continue
+    return out
+
+
+def latest_row(rows, best=None):
+    """The latest of ``rows`` (and ``best``): max by (step, timestamp, value), NaN lowest on a tie."""
+    best_rank = None
+    if best is not None:
+        ts, value, step = best
+        best_rank = (step, ts, value == value, value if value == value else 0.0)
+    for row in rows:
+        ts, value, step = row
+        real = value == value
+        rank = (step, ts, real, value if real else 0.0)
+        if best_rank is None or rank > best_rank:
+            best, best_rank = row, rank
+    return best
+
+
+class LatestMetricCache:
+    """Latest (timestamp, value, step) of metric files, updated by reading only what was appended.
+
+    Metric files only grow, so an entry ``(inode, bytes parsed, latest row)`` stays valid while the inode
+    is the same and the file is not shorter; a longer file is parsed from the old end onwards.
+    """
+
+    def __init__(self):
+        self._entries: dict[str, tuple[int, int, tuple | None]] = {}
+
+    def latest(self, path: str) -> tuple[int, float, int] | None:
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        entry = self._entries.get(path)
+        if entry is None or entry[0] != st.st_ino or st.st_size < entry[1]:
+            entry = (st.st_ino, 0, None)
+        ino, offset, best = entry
+        if st.st_size > offset:
+            try:
+                data = read_bytes(path, offset)
+            except (FileNotFoundError, IsADirectoryError):
+                return None
+            end = data.rfind(b"\n") + 1
+            if end:
+                best = latest_row(parse_metric_lines(data[:end]), best)
+                offset += end
+            if len(self._entries) >= _MAX_CACHE:
+                self._entries.clear()
+            self._entries[path] = (ino, offset, best)
+        return best
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+# --------------------------------------------------------------------------- stat-validated caches
+
+class StatCache:
+    """``path -> parsed content`` cache, valid while ``os.stat`` shows the same file (see module doc)."""
+
+    def __init__(self, parse):
+        self._parse = parse
+        self._entries: dict[str, tuple[tuple, object]] = {}
+
+    def get(self, path: str):
+        """The parsed file (raises FileNotFoundError/NotADirectoryError when it is missing)."""
+        now = time.time_ns()
+        st = os.stat(path)
+        sig = (st.st_mtime_ns, st.st_size, st.st_ino)
+        entry = self._entries.get(path)
+        if entry is not None and entry[0] == sig:
+            return entry[1]
+        value = self._parse(path)
+        if st.st_mtime_ns < now - RACY_NS and value is not None:
+            if len(self._entries) >= _MAX_CACHE:
+                self._entries.clear()
+            self._entries[path] = (sig, value)
+        return value
+
+    def forget(self, path: str) -> None:
+        self._entries.pop(path, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class ImmutableFileCache:
+    """Content of files that never change once written (params): after the first read, no I/O at all."""
+
+    def __init__(self):
+        self._entries: dict[str, str] = {}
+
+    def get(self, path: str) -> str | None:
+        text = self._entries.get(path)
+        if text is not None:
+            return text
+        text = read_text(path)
+        if text:  # "" may be a foreign writer's file caught between create and write: read it again next time
+            if len(self._entries) >= _MAX_CACHE:
+                self._entries.clear()
+            self._entries[path] = text
+        return text
+
+    def forget_prefix(self, prefix: str) -> None:
+        for path in [p for p in self._entries if p.startswith(prefix)]:
+            self._entries.pop(path, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
