@@ -383,3 +383,18 @@ def test_file_uri_root_and_artifact_root(tmp_path):
     assert custom.get_experiment(eid).artifact_location == f"{(tmp_path / 'art').as_uri()}/{eid}"
     remote = FileStore(str(tmp_path / "third"), "s3://bucket/prefix/")
     assert remote.get_experiment(remote.create_experiment("e")).artifact_location == "s3://bucket/prefix/1"
+
+
+def test_a_run_moved_mid_write_is_never_recreated_at_its_old_place(root, store):
+    eid = store.create_experiment("moving")
+    rid = store.create_run(eid, "u", T0, [], "r").info.run_id
+    old_dir = str(root / eid / rid)
+    store.delete_experiment(eid)  # moves the folder, as another process could between lookup and write
+    with pytest.raises(FileNotFoundError):
+        store._append_metrics(old_dir, {"m": [(T0, 1.0, 0)]}, set())
+    with pytest.raises(FileNotFoundError):
+        file_io.atomic_write(os.path.join(old_dir, "params", "p"), "v", old_dir)
+    assert not (root / eid).exists()
+    store.restore_experiment(eid)
+    store.log_metric(rid, Metric("m", 1.0, T0, 0))
+    assert store.get_run(rid).data.metrics == {"m": 1.0}

@@ -47,7 +47,7 @@ def test_run_lifecycle_and_batch(client):
     run = client.create_run("0", run_name="r", tags={"a": "b"})
     rid = run.info.run_id
     assert run.info.status == "RUNNING" and run.info.run_name == "r"
-    ts = int(time.time() * 1000)
+    ts = int(time.time() * 1000) - 10_000
     client.log_batch(rid, metrics=[Metric("m", float(i), ts + i, i) for i in range(5)],
                      params=[Param("p", "1")], tags=[RunTag("t", "x")])
     client.log_metric(rid, "m", 10.0, step=2)  # not the latest step: latest stays step 4

@@ -18,10 +18,9 @@ and ``LGBMRanker``, whose ``fit`` calls it). Per ``train``/``fit`` one run recor
 
 from __future__ import annotations
 
-from tracklet.autolog.core import configure
-from tracklet.autolog.patching import PatchHooks, safe_patch
-
 from tracklet.autolog import _boosting as B
+from tracklet.autolog.core import configure
+from tracklet.autolog.patching import safe_patch
 
 INTEGRATION = "lightgbm"
 _TRAIN_EXCLUDE = {"params", "train_set", "valid_sets", "valid_names", "fobj", "init_model", "callbacks",
@@ -107,7 +106,7 @@ def _finish(call, booster) -> None:
         log.log_early_stopping(int(best) - 1)  # LightGBM's best_iteration is 1-based
 
 
-class TrainHooks(PatchHooks):
+class TrainHooks(B.TrainingHooks):
     """``lightgbm.train``: params, per-iteration metrics, early stopping, importance, datasets, model.
 
     Inside ``LGBMModel.fit`` (``call.parent`` set) it adds only params the wrapper did not log and leaves
@@ -123,7 +122,7 @@ class TrainHooks(PatchHooks):
 
     def after(self, call, booster) -> None:
         _finish(call, booster)
-        for importance_type in call.config.options.get("importance_types", ("split", "gain")) or ():
+        for importance_type in B.option_list(call.config, "importance_types", ("split", "gain")):
             values = booster.feature_importance(importance_type=importance_type)
             B.log_importance(call.logger, dict(zip(booster.feature_name(), values.tolist(), strict=True)),
                              importance_type)
@@ -135,7 +134,7 @@ class TrainHooks(PatchHooks):
         B.raise_callback_error(call.state)
 
 
-class CvHooks(PatchHooks):
+class CvHooks(B.TrainingHooks):
     """``lightgbm.cv``: one run with params and per-iteration ``-mean`` / ``-std`` metrics."""
 
     def before(self, call) -> None:

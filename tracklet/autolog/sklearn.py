@@ -298,9 +298,16 @@ def _log_html(call, est) -> None:
 
 
 def log_model(call, model, artifact_path: str) -> None:
-    """Log ``model`` with the sklearn flavor, with the input example/signature the config asks for."""
+    """Log ``model`` with the sklearn flavor, with the input example/signature the config asks for.
+    pyfunc predicts with ``predict``, else ``transform``; a model with neither (DBSCAN) is not logged."""
     from tracklet.flavors import sklearn as flavor
 
+    predict_fn = next((fn for fn in ("predict", "transform") if hasattr(model, fn)), None)
+    if predict_fn is None:
+        session.warn_once((INTEGRATION, "no-predict", type(model).__name__),
+                          f"tracklet: {type(model).__name__} has neither predict nor transform; it was not logged "
+                          "as a model", call.config.silent)
+        return
     cfg = call.config
     example = call.state.get("example")
     signature, input_example = False, None
@@ -308,18 +315,17 @@ def log_model(call, model, artifact_path: str) -> None:
         if cfg.log_input_examples:
             input_example = example
         if cfg.log_model_signatures:
-            signature = None if cfg.log_input_examples else _infer_signature(model, example)
+            signature = None if cfg.log_input_examples else _infer_signature(getattr(model, predict_fn), example)
     flavor.log_model(model, artifact_path=artifact_path, run_id=call.run_id, signature=signature,
                      input_example=input_example, serialization_format=option(cfg, "serialization_format"),
-                     registered_model_name=option(cfg, "registered_model_name"))
+                     registered_model_name=option(cfg, "registered_model_name"), pyfunc_predict_fn=predict_fn)
 
 
-def _infer_signature(model, example):
+def _infer_signature(predict, example):
     from tracklet.flavors.signature import infer_signature
 
-    predict = getattr(model, "predict", None) or getattr(model, "transform", None)
     try:
-        return infer_signature(example, predict(example) if predict is not None else None)
+        return infer_signature(example, predict(example))
     except Exception:  # noqa: BLE001 - the model can't predict on 5 rows: log it without a signature
         return False
 

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import functools
 
-from tracklet.autolog.core import configure
-from tracklet.autolog.patching import PatchHooks, safe_patch
-
 from tracklet.autolog import _boosting as B
+from tracklet.autolog.core import configure
+from tracklet.autolog.patching import safe_patch
 
 INTEGRATION = "xgboost"
 _TRAIN_EXCLUDE = {"params", "dtrain", "evals", "obj", "evals_result", "xgb_model", "callbacks",
@@ -136,7 +135,7 @@ def _early_stopping_active(args: dict, user_callbacks: list) -> bool:
     return bool(args.get("early_stopping_rounds")) or any(isinstance(c, EarlyStopping) for c in user_callbacks)
 
 
-class TrainHooks(PatchHooks):
+class TrainHooks(B.TrainingHooks):
     """``xgboost.train``: params, per-iteration metrics, early stopping, importance, datasets, model.
 
     Inside a scikit-learn ``fit`` (``call.parent`` set) it adds only params the wrapper did not log and
@@ -170,7 +169,7 @@ class TrainHooks(PatchHooks):
         B.raise_callback_error(state)
 
 
-class CvHooks(PatchHooks):
+class CvHooks(B.TrainingHooks):
     """``xgboost.cv``: one run with params and per-iteration ``-mean`` / ``-std`` metrics."""
 
     def before(self, call) -> None:
@@ -206,8 +205,15 @@ class FitHooks(B.SklearnFitHooks):
 def _dmatrix_head(dmatrix, n: int = 5):
     """First rows of a DMatrix as a DataFrame (feature names kept) or array; None if it can't give them."""
     try:
+        # slice first (get_data() copies the whole matrix); QuantileDMatrix can't: no example then.
         # float64: the DMatrix holds float32 copies of whatever the user had; a double signature accepts both
-        rows = dmatrix.get_data()[:n].toarray().astype("float64")  # QuantileDMatrix can't: no example then
+        import numpy as np
+
+        csr = dmatrix.slice(list(range(min(n, dmatrix.num_row())))).get_data()
+        rows = np.full(csr.shape, np.nan)  # entries absent from the CSR are missing values, not zeros
+        for i in range(csr.shape[0]):
+            lo, hi = csr.indptr[i], csr.indptr[i + 1]
+            rows[i, csr.indices[lo:hi]] = csr.data[lo:hi]
     except Exception:  # noqa: BLE001
         return None
     names = dmatrix.feature_names
@@ -224,7 +230,7 @@ def _dmatrix_head(dmatrix, n: int = 5):
 def _log_importance(call, booster) -> None:
     from tracklet._logging import get_logger
 
-    for importance_type in call.config.options.get("importance_types", ("weight",)) or ():
+    for importance_type in B.option_list(call.config, "importance_types", ("weight",)):
         try:
             scores = booster.get_score(importance_type=importance_type)
         except Exception as exc:  # noqa: BLE001 - e.g. gblinear only has "weight": not our bug

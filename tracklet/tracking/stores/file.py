@@ -14,12 +14,16 @@ Unlike MLflow's store it remembers which experiment holds each run (no scan of e
 call), writes ``meta.yaml``/params/tags atomically, appends each metric key once per batch, validates a
 whole batch before writing any of it, and serializes read-modify-write steps with a per-run lock that
 works across threads and processes. Searches read only the files the filter and order_by need, and load
-fully only the runs of the returned page (see :mod:`.file_search`).
+fully only the runs of the returned page.
+
+Modules: this one (opening, run lookup, run lifecycle), :mod:`.file_experiments` (experiments),
+:mod:`.file_logging` (log_batch, tags, history), :mod:`.file_search` (search_runs), :mod:`.file_io`
+(YAML, atomic writes, key files, locks) and :mod:`.file_cache` (metric lines, stat-validated caches).
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import pathlib
 import re
@@ -34,7 +38,6 @@ from tracklet.tracking.entities import (
     LifecycleStage,
     Metric,
     PagedList,
-    Param,
     Run,
     RunInfo,
     RunStatus,
@@ -45,10 +48,16 @@ from tracklet.tracking.stores import file_cache as fc
 from tracklet.tracking.stores import file_io as fio
 from tracklet.tracking.stores.base import Store, now_ms
 from tracklet.tracking.stores.file_experiments import RESERVED_EXPERIMENT, RESERVED_ROOT, ExperimentMethods
+from tracklet.tracking.stores.file_logging import (
+    METRICS,
+    PARAMS,
+    RUN_NAME_TAG,
+    TAGS,
+    LoggingMethods,
+    check_active,
+)
 
-RUN_NAME_TAG = "mlflow.runName"
-LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
-METRICS, PARAMS, TAGS, ARTIFACTS = "metrics", "params", "tags", "artifacts"
+ARTIFACTS = "artifacts"
 _RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
 _ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
 
@@ -77,14 +86,7 @@ def _parse_run_info(meta_path: str) -> RunInfo | None:
         return None
 
 
-def _check_active(info: RunInfo) -> None:
-    if info.lifecycle_stage != _ACTIVE:
-        raise InvalidState(
-            f"The run {info.run_id} must be in the 'active' state. Current state is {info.lifecycle_stage}."
-        )
-
-
-class FileStore(ExperimentMethods, Store):
+class FileStore(LoggingMethods, ExperimentMethods, Store):
     """Tracking store on a local ``mlruns`` folder that MLflow can read and write too.
 
     ``root_dir`` is a path or ``file://`` URI (created if missing). ``default_artifact_root`` is where
@@ -174,6 +176,26 @@ class FileStore(ExperimentMethods, Store):
     def _run_lock(self, run_dir: str):
         return fio.locked(os.path.join(run_dir, fio.LOCK_FILE))
 
+    @contextlib.contextmanager
+    def _locked_run(self, run_id: str):
+        """Hold the run's lock; yields (run folder, RunInfo) read under it. If the run's experiment is moved
+        to or from .trash meanwhile (only ever done under the root lock), follow it."""
+        for _ in range(10):
+            run_dir, _ = self._locate(run_id)
+            try:
+                handle = fio.acquire(os.path.join(run_dir, fio.LOCK_FILE))
+            except FileNotFoundError:
+                continue
+            try:
+                here, info = self._locate(run_id)
+                if here != run_dir:
+                    continue
+                yield run_dir, info
+                return
+            finally:
+                fio.release(handle)
+        raise InvalidState(f"Run {run_id} kept moving while waiting for its lock")
+
     def _rewrite_run_meta(self, run_dir: str, **changes) -> RunInfo:
         """Read-modify-write meta.yaml atomically; call with the run lock held. Unknown keys are kept."""
         meta_path = os.path.join(run_dir, fio.META)
@@ -190,10 +212,11 @@ class FileStore(ExperimentMethods, Store):
         return _parse_run_info(meta_path)
 
     def _set_run_lifecycle(self, run_dir: str, stage: str, deleted_time: int | None,
-                           only_if: str | None = None, deleted_since: int | None = None) -> None:
+                           only_if: str, deleted_since: int | None = None) -> None:
+        """Experiment deletion/restore (under the root lock): flip one run's stage if it is ``only_if``."""
         with self._run_lock(run_dir):
             info = self._run_info_at(run_dir)
-            if info is None or (only_if is not None and info.lifecycle_stage != only_if):
+            if info is None or info.lifecycle_stage != only_if:
                 return
             if deleted_since is not None:
                 meta = fio.load_yaml(os.path.join(run_dir, fio.META)) or {}
@@ -288,10 +311,8 @@ class FileStore(ExperimentMethods, Store):
         if run_name:
             validation.validate_tag(RUN_NAME_TAG, run_name)
             changes["run_name"] = str(run_name)
-        run_dir, _ = self._locate(run_id)
-        with self._run_lock(run_dir):
-            run_dir, info = self._locate(run_id)
-            _check_active(info)
+        with self._locked_run(run_id) as (run_dir, info):
+            check_active(info)
             if run_name:
                 fio.atomic_write(os.path.join(run_dir, TAGS, RUN_NAME_TAG), str(run_name), run_dir)
             if changes:
@@ -300,12 +321,13 @@ class FileStore(ExperimentMethods, Store):
 
     def delete_run(self, run_id: str) -> None:
         """Soft-delete: lifecycle_stage 'deleted' and deleted_time in meta.yaml."""
-        run_dir, _ = self._locate(run_id)
-        self._set_run_lifecycle(run_dir, _DELETED, now_ms())
+        with self._locked_run(run_id) as (run_dir, _):
+            self._rewrite_run_meta(run_dir, lifecycle_stage=_DELETED, deleted_time=now_ms())
 
     def restore_run(self, run_id: str) -> None:
-        run_dir, _ = self._locate(run_id)
-        self._set_run_lifecycle(run_dir, _ACTIVE, None)
+        """Undo :meth:`delete_run` (deleted_time is removed)."""
+        with self._locked_run(run_id) as (run_dir, _):
+            self._rewrite_run_meta(run_dir, lifecycle_stage=_ACTIVE, deleted_time=_REMOVE)
 
     def hard_delete_run(self, run_id: str) -> None:
         """Remove the run's folder (metrics, params, tags, meta; artifacts under it too)."""
@@ -314,131 +336,6 @@ class FileStore(ExperimentMethods, Store):
         self._run_infos.forget(os.path.join(run_dir, fio.META))
         self._params.forget_prefix(run_dir + os.sep)
         self._run_experiment.pop(run_id, None)
-
-    # ------------------------------------------------------------------ logging
-    def log_batch(self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag]) -> None:
-        """Validate the whole batch (values, limits, param conflicts, key paths), then write it.
-
-        A rejected batch writes nothing. Each metric key's new lines are appended with one write."""
-        validation.validate_batch(metrics, params, tags)
-        run_dir, info = self._locate(run_id)
-        _check_active(info)
-        groups: dict[str, list] = {}
-        for m in metrics:
-            groups.setdefault(m.key, []).append((int(m.timestamp), float(m.value), int(m.step or 0)))
-        if not params and not tags:
-            self._check_keys(run_dir, METRICS, groups, "metric")
-            self._append_metrics(run_dir, groups)
-            return
-        with self._run_lock(run_dir):
-            run_dir, info = self._locate(run_id)
-            _check_active(info)
-            new_params = self._check_params(run_dir, run_id, params)
-            tag_map = {t.key: "" if t.value is None else str(t.value) for t in tags}
-            self._check_keys(run_dir, TAGS, tag_map, "tag")
-            self._check_keys(run_dir, METRICS, groups, "metric")
-            for key, value in new_params.items():
-                fio.atomic_write(fio.key_path(os.path.join(run_dir, PARAMS), key), value, run_dir)
-            for key, value in tag_map.items():
-                fio.atomic_write(fio.key_path(os.path.join(run_dir, TAGS), key), value, run_dir)
-            self._append_metrics(run_dir, groups)
-            if RUN_NAME_TAG in tag_map and tag_map[RUN_NAME_TAG] != info.run_name:
-                self._rewrite_run_meta(run_dir, run_name=tag_map[RUN_NAME_TAG])
-
-    def _check_params(self, run_dir: str, run_id: str, params: list[Param]) -> dict[str, str]:
-        """The params not logged yet; INVALID_PARAMETER_VALUE if one was logged with another value."""
-        wanted = {p.key: "" if p.value is None else str(p.value) for p in params}
-        params_dir = os.path.join(run_dir, PARAMS)
-        new = {}
-        for key, value in wanted.items():
-            old = self._params.get(fio.key_path(params_dir, key))
-            if old is None:
-                new[key] = value
-            elif old != value:
-                raise InvalidParameterValue(
-                    f"Changing param values is not allowed. Param with key='{key}' was already logged with "
-                    f"value='{old}' for run ID='{run_id}'. Attempted logging new value '{value}'."
-                )
-        self._check_keys(run_dir, PARAMS, new, "param")
-        return new
-
-    def _check_keys(self, run_dir: str, sub: str, keys, kind: str) -> None:
-        """Keys become paths: reject a key that is a folder of other keys, or has a key as prefix."""
-        if not keys:
-            return
-        conflict = fio.batch_key_conflict(keys) if any("/" in k for k in keys) else None
-        base = os.path.join(run_dir, sub)
-        for key in keys:
-            if conflict:
-                break
-            path = fio.key_path(base, key)
-            if path not in self._checked_keys:
-                conflict = fio.key_path_conflict(base, key)
-        if conflict:
-            raise InvalidParameterValue(f"Invalid {kind} name: {conflict}")
-
-    def _append_metrics(self, run_dir: str, groups: dict[str, list]) -> None:
-        base = os.path.join(run_dir, METRICS)
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-        checked = self._checked_keys
-        for key, rows in groups.items():
-            path = fio.key_path(base, key)
-            try:
-                fd = os.open(path, flags, 0o666)
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                fd = os.open(path, flags, 0o666)
-            try:
-                fio.write_all(fd, fc.format_metric_lines(rows))
-            finally:
-                os.close(fd)
-            if len(checked) > 100_000:
-                checked.clear()
-            checked.add(path)
-
-    def delete_tag(self, run_id: str, key: str) -> None:
-        """Remove a run tag; RESOURCE_DOES_NOT_EXIST if the run has no such tag."""
-        run_dir, info = self._locate(run_id)
-        _check_active(info)
-        try:
-            validation.validate_key(key, "tag")
-        except InvalidParameterValue:
-            raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}") from None
-        if not fio.remove_key_file(os.path.join(run_dir, TAGS), key):
-            raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}")
-
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every logged value of ``key``, ordered by (step, timestamp) (file order on ties)."""
-        run_dir, _ = self._locate(run_id)
-        try:
-            validation.validate_key(key, "metric")
-        except InvalidParameterValue:
-            return []  # such a key cannot have been logged (and must not become a path)
-        try:
-            data = fio.read_bytes(fio.key_path(os.path.join(run_dir, METRICS), key))
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return []
-        rows = fc.parse_metric_lines(data)
-        rows.sort(key=lambda r: (r[2], r[0]))
-        return [Metric(key, value, ts, step) for ts, value, step in rows]
-
-    def record_logged_model(self, run_id: str, model_dict: dict) -> None:
-        """Append ``model_dict`` to the ``mlflow.log-model.history`` tag under the run lock, so concurrent
-        appends from threads and processes all land."""
-        run_dir, _ = self._locate(run_id)
-        with self._run_lock(run_dir):
-            run_dir, info = self._locate(run_id)
-            _check_active(info)
-            path = os.path.join(run_dir, TAGS, LOG_MODEL_HISTORY_TAG)
-            current = fio.read_text(path)
-            try:
-                history = json.loads(current) if current else []
-            except ValueError:
-                history = []
-            if not isinstance(history, list):
-                history = [history]
-            history.append(model_dict)
-            fio.atomic_write(path, json.dumps(history), run_dir)
 
     # ------------------------------------------------------------------ search
     def search_runs(self, experiment_ids: list[str], filter_string: str | None, run_view_type: int,

@@ -142,6 +142,8 @@ def atomic_write(path: str, data: str | bytes, tmp_dir: str) -> None:
         try:
             os.replace(tmp, path)
         except FileNotFoundError:
+            if not os.path.isdir(tmp_dir):
+                raise  # the folder moved away (e.g. its experiment was deleted): never recreate it
             os.makedirs(os.path.dirname(path), exist_ok=True)
             os.replace(tmp, path)
     except BaseException:
@@ -261,20 +263,42 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reinit_locks)
 
 
-@contextlib.contextmanager
-def locked(lock_path: str):
-    """Exclusive lock on ``lock_path`` across threads (a striped lock) and processes (``flock``).
+def acquire(lock_path: str) -> tuple:
+    """Take the exclusive lock on ``lock_path`` across threads (a striped lock) and processes (``flock``);
+    returns the handle for :func:`release`. FileNotFoundError when the lock file's folder is gone.
 
     Never nest two acquisitions of the same path in one thread: ``flock`` through a second descriptor
     would wait for the first.
     """
-    with _stripes[hash(lock_path) % _N_STRIPES]:
-        if fcntl is None:  # pragma: no cover
-            yield
-            return
+    stripe = _stripes[hash(lock_path) % _N_STRIPES]
+    stripe.acquire()
+    try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the flock
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+    except BaseException:
+        stripe.release()
+        raise
+    return stripe, fd
+
+
+def release(handle: tuple) -> None:
+    stripe, fd = handle
+    try:
+        os.close(fd)  # closing the descriptor releases the flock
+    finally:
+        stripe.release()
+
+
+@contextlib.contextmanager
+def locked(lock_path: str):
+    """``with locked(path):`` -- :func:`acquire` and :func:`release` around a block."""
+    handle = acquire(lock_path)
+    try:
+        yield
+    finally:
+        release(handle)

@@ -50,7 +50,7 @@ runs = sa.Table(
     sa.Column("run_uuid", sa.String(32), primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
-    sa.Column("user_id", sa.String(256), nullable=False),
+    sa.Column("user_id", sa.Text, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("start_time", sa.BigInteger, nullable=False),
     sa.Column("end_time", sa.BigInteger),
