@@ -5,8 +5,8 @@
 
 Workload: ``xgboost.train`` and ``lightgbm.train``, 300 rounds on 20,000 x 30 (binary), two eval sets
 (train, valid) with two metrics each and early stopping (50 rounds), on a SQLite store in a temp dir.
-overhead = median(time with autolog) / median(time without) - 1 (wall clock; ``cpu_overhead`` the same on
-process CPU time, all threads, which is steadier on a busy machine), autolog and plain fits interleaved; the
+overhead = median over adjacent (plain, autolog) pairs of autolog / plain - 1 (wall clock; ``cpu_overhead``
+the same on process CPU time, all threads included), pairs interleaved so both sides see the same load; the
 first autologged fit (store creation, first imports) is reported apart as ``first_fit_s``. Training is
 single-threaded so that other load on the machine disturbs the figures less.
 """
@@ -14,8 +14,10 @@ single-threaded so that other load on the machine disturbs the figures less.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -81,6 +83,7 @@ def run_one(lib: str, framework: str, log_models: bool, reps: int) -> None:
     else:
         import tracklet as mlflow
     tmp = tempfile.mkdtemp(prefix=f"bench-{lib}-")
+    atexit.register(shutil.rmtree, tmp, True)
     os.chdir(tmp)
     mlflow.set_tracking_uri(f"sqlite:///{tmp}/{lib}.db")
     fit = {"xgboost": xgboost_fit, "lightgbm": lightgbm_fit}[framework](make_data())
@@ -94,15 +97,16 @@ def run_one(lib: str, framework: str, log_models: bool, reps: int) -> None:
 
     timed(False)  # warm the framework up
     first = timed(True)[0]
-    base, auto = [], []
-    for _ in range(reps):
-        base.append(timed(False))
-        auto.append(timed(True))
-    b, a = (statistics.median(t[0] for t in base), statistics.median(t[0] for t in auto))
-    bc, ac = (statistics.median(t[1] for t in base), statistics.median(t[1] for t in auto))
-    emit(lib=lib, framework=framework, log_models=log_models, reps=reps, plain_s=round(b, 4),
-         autolog_s=round(a, 4), overhead=round(a / b - 1, 4), cpu_overhead=round(ac / bc - 1, 4),
-         first_fit_s=round(first, 4), first_overhead=round(first / b - 1, 4))
+    pairs = []
+    for i in range(reps):  # adjacent pairs see the same machine load; alternate which goes first
+        p, a = (timed(False), timed(True)) if i % 2 == 0 else reversed((timed(True), timed(False)))
+        pairs.append((p, a))
+    med = statistics.median
+    emit(lib=lib, framework=framework, log_models=log_models, reps=reps,
+         plain_s=round(med(p[0] for p, _ in pairs), 4), autolog_s=round(med(a[0] for _, a in pairs), 4),
+         overhead=round(med(a[0] / p[0] - 1 for p, a in pairs), 4),
+         cpu_overhead=round(med(a[1] / p[1] - 1 for p, a in pairs), 4),
+         first_fit_s=round(first, 4), first_overhead=round(first / med(p[0] for p, _ in pairs) - 1, 4))
 
 
 def main() -> None:

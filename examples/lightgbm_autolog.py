@@ -3,6 +3,8 @@
     python examples/lightgbm_autolog.py       # then: tracklet ui   (or tracklet runs list)
 """
 
+import warnings
+
 import lightgbm as lgb
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
@@ -11,6 +13,7 @@ import tracklet
 
 tracklet.set_experiment("lightgbm-autolog")
 tracklet.lightgbm.autolog()  # before or after importing lightgbm
+warnings.filterwarnings("ignore", message="The argument 'eval_set' is deprecated")  # lightgbm>=4.7 prefers eval_X
 
 X, y = load_breast_cancer(return_X_y=True, as_frame=True)
 X_train, X_valid, y_train, y_valid = train_test_split(X, y, random_state=0)

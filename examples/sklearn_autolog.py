@@ -23,5 +23,5 @@ mse = mean_squared_error(y_test, model.predict(X_test))  # logged as mean_square
 run = tracklet.last_active_run()
 print(f"run {run.info.run_id} ({run.info.run_name}) in {tracklet.get_tracking_uri()}")
 print("metrics:", {k: round(v, 3) for k, v in sorted(run.data.metrics.items())})
-print("model:   tracklet.sklearn.load_model('runs:/%s/model')" % run.info.run_id)
+print(f"model:   tracklet.sklearn.load_model('runs:/{run.info.run_id}/model')")
 print(f"browse:  tracklet runs describe {run.info.run_id}   (or: tracklet server, then open the UI)")

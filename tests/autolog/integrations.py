@@ -72,8 +72,72 @@ def _sk_patched():
             (sklearn.metrics, "accuracy_score")]
 
 
+# ---------------------------------------------------------------------- XGBoost
+
+def _xgb_fit():
+    import xgboost as xgb
+
+    X, y = _sk_data()
+    dtrain = xgb.DMatrix(X, label=y)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 2, "nthread": 1}, dtrain, 3,
+                        evals=[(dtrain, "train")], verbose_eval=False)
+    return booster.predict(dtrain)
+
+
+def _xgb_fit_raising(exc):
+    import xgboost as xgb
+
+    class Raise(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log):
+            raise exc
+
+    X, y = _sk_data()
+    xgb.train({"nthread": 1}, xgb.DMatrix(X, label=y), 3, callbacks=[Raise()])
+
+
+def _xgb_patched():
+    import xgboost
+    import xgboost.sklearn
+
+    return [(xgboost, "train"), (xgboost, "cv"), (xgboost.sklearn, "train"), (xgboost.sklearn.XGBModel, "fit"),
+            (xgboost.sklearn.XGBClassifier, "fit")]
+
+
+# ---------------------------------------------------------------------- LightGBM
+
+_LGB_PARAMS = {"objective": "binary", "num_leaves": 4, "min_data_in_leaf": 5, "num_threads": 1, "verbose": -1}
+
+
+def _lgb_fit():
+    import lightgbm as lgb
+
+    X, y = _sk_data()
+    dtrain = lgb.Dataset(X, label=y)
+    booster = lgb.train(_LGB_PARAMS, dtrain, 3, valid_sets=[dtrain])
+    return booster.predict(X)
+
+
+def _lgb_fit_raising(exc):
+    import lightgbm as lgb
+
+    def raise_(env):
+        raise exc
+
+    X, y = _sk_data()
+    lgb.train(_LGB_PARAMS, lgb.Dataset(X, label=y), 3, callbacks=[raise_])
+
+
+def _lgb_patched():
+    import lightgbm
+    import lightgbm.sklearn
+
+    return [(lightgbm, "train"), (lightgbm, "cv"), (lightgbm.sklearn, "train"), (lightgbm.sklearn.LGBMModel, "fit")]
+
+
 CASES: list[IntegrationCase] = [
     IntegrationCase("sklearn", "sklearn", _sk_fit, _sk_fit_raising, _sk_patched),
+    IntegrationCase("xgboost", "xgboost", _xgb_fit, _xgb_fit_raising, _xgb_patched),
+    IntegrationCase("lightgbm", "lightgbm", _lgb_fit, _lgb_fit_raising, _lgb_patched),
 ]
 
 

@@ -176,7 +176,20 @@ def test_cv_one_run_with_mean_and_std(data):
         list(enumerate(result["valid binary_logloss-mean"])))
     assert history(run.info.run_id, "valid-binary_logloss-std") == pytest.approx(
         list(enumerate(result["valid binary_logloss-stdv"])))
-    assert "model" not in artifacts(run.info.run_id)
+    assert "model" not in artifacts(run.info.run_id) and "best_iteration" not in run.data.metrics
+
+
+def test_cv_early_stopping(data):
+    dtrain, _ = datasets(data)
+    tracklet.lightgbm.autolog()
+    result = lgb.cv({**PARAMS, "metric": "binary_logloss", "learning_rate": 1.0, "num_leaves": 16}, dtrain,
+                    num_boost_round=100, nfold=3, callbacks=[lgb.early_stopping(2, verbose=False)])
+    run = last_run()
+    best = len(result["valid binary_logloss-mean"]) - 1  # cv() truncates its result to the best round
+    assert run.data.metrics["best_iteration"] == best
+    stopped = int(run.data.metrics["stopped_iteration"])
+    hist = history(run.info.run_id, "valid-binary_logloss-mean")
+    assert stopped > best and hist[-1] == (stopped + 1, pytest.approx(result["valid binary_logloss-mean"][best]))
 
 
 def test_continued_training_and_user_callbacks(data):
@@ -244,15 +257,18 @@ def test_failing_store_does_not_change_training(data, monkeypatch):
     assert len(ours) == 1, [str(w.message) for w in ours]
 
 
-def test_datasets_and_disable(data):
+def test_datasets_and_disable(data, monkeypatch):
     dtrain, dvalid = datasets(data)
+    store, captured = client().store, []  # the stores may not keep dataset inputs yet: record what we pass
+    real = store.log_inputs
+    monkeypatch.setattr(store, "log_inputs", lambda run_id, inputs: (captured.extend(inputs), real(run_id, inputs)))
     tracklet.lightgbm.autolog(log_models=False)
     lgb.train(PARAMS, dtrain, 2, valid_sets=[dtrain, dvalid], valid_names=["train", "valid"])
     run = last_run()
-    inputs = run.inputs.dataset_inputs
-    if inputs:  # stores that record dataset inputs
-        got = {(i.dataset.name, json.loads(i.dataset.profile)["num_rows"]) for i in inputs}
-        assert got == {("train", 240), ("valid", 60)}
+    got = {(i.dataset.name, {t.key: t.value for t in i.tags}["mlflow.data.context"], json.loads(i.dataset.profile)["num_rows"])
+           for i in captured}
+    assert got == {("train", "train", 240), ("valid", "eval", 60)}
+    assert all(len(i.dataset.digest) == 8 for i in captured)
     tracklet.lightgbm.autolog(disable=True)
     lgb.train(PARAMS, lgb.Dataset(data[0], label=data[1]), 2)
     assert tracklet.last_active_run().info.run_id == run.info.run_id

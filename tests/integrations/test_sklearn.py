@@ -291,6 +291,20 @@ def test_post_training_metrics_can_be_turned_off(binary):
     assert not any(not k.startswith("training_") for k in only_run().data.metrics)
 
 
+def test_patched_methods_pickle_and_copy_like_methods(binary):
+    import cloudpickle
+
+    X, y = binary
+    tracklet.autolog(log_models=False)
+    model = LogisticRegression().fit(X, y)
+    for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, cloudpickle.loads)):
+        np.testing.assert_array_equal(loads(dumps(model.predict))(X), model.predict(X))
+    copied = copy.deepcopy(model.predict)
+    assert copied.__self__ is not model
+    np.testing.assert_array_equal(copied(X), model.predict(X))
+    assert pickle.loads(pickle.dumps(LogisticRegression.fit)).__qualname__ == "LogisticRegression.fit"
+
+
 def test_patched_metric_functions_pickle_copy_and_revert():
     tracklet.autolog()
     assert accuracy_score is not _ORIGINAL["accuracy_score"]  # this module's name was re-bound
@@ -307,3 +321,24 @@ def test_nothing_is_logged_after_disable(binary):
     tracklet.sklearn.autolog(disable=True)
     LogisticRegression().fit(X, y)
     assert all_runs() == []
+
+
+def test_halving_search_and_search_without_refit(binary):
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingGridSearchCV
+
+    X, y = binary
+    tracklet.sklearn.autolog(max_tuning_runs=2, log_models=False)
+    HalvingGridSearchCV(DecisionTreeRegressor(random_state=0), {"max_depth": [1, 2, 3, 4]}, cv=2,
+                        min_resources=20).fit(X, y)
+    runs = all_runs()
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert parent.data.tags["estimator_name"] == "HalvingGridSearchCV" and len(children) == 2
+    assert {"iter", "n_resources", "mean_test_score"} <= set(children[0].data.metrics)
+    tracklet.sklearn.autolog()
+    GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=2, refit=False).fit(X, y)
+    (parent,) = [r for r in all_runs() if "mlflow.parentRunId" not in r.data.tags
+                 and r.data.tags["estimator_name"] == "GridSearchCV"]
+    assert parent.info.status == "FINISHED" and "best_C" in parent.data.params
+    assert "model" not in artifacts(parent) and not any(k.startswith("training_") for k in parent.data.metrics)

@@ -191,7 +191,20 @@ def test_cv_one_run_with_mean_and_std(dmats):
     assert run.data.params["nfold"] == "3" and run.data.params["num_boost_round"] == "4"
     assert history(run.info.run_id, "test-logloss-mean") == pytest.approx(list(enumerate(result["test-logloss-mean"])))
     assert history(run.info.run_id, "train-logloss-std") == pytest.approx(list(enumerate(result["train-logloss-std"])))
-    assert "model" not in artifacts(run.info.run_id)
+    assert "model" not in artifacts(run.info.run_id) and "best_iteration" not in run.data.metrics
+
+
+def test_cv_early_stopping(dmats):
+    dtrain, _ = dmats
+    tracklet.xgboost.autolog()
+    result = xgb.cv({"objective": "binary:logistic", "eval_metric": "logloss", "eta": 1.0, "max_depth": 5,
+                     "nthread": 1}, dtrain, num_boost_round=100, nfold=3, early_stopping_rounds=2, as_pandas=False)
+    run = last_run()
+    best = len(result["test-logloss-mean"]) - 1  # cv() truncates its result to the best round
+    assert run.data.metrics["best_iteration"] == best
+    hist = history(run.info.run_id, "test-logloss-mean")
+    stopped = int(run.data.metrics["stopped_iteration"])
+    assert stopped > best and hist[-1] == (stopped + 1, pytest.approx(result["test-logloss-mean"][best]))
 
 
 def test_user_callbacks_and_continued_training(dmats):
@@ -210,6 +223,18 @@ def test_user_callbacks_and_continued_training(dmats):
     xgb.train(PARAMS, dtrain, 2, evals=[(dvalid, "valid")], xgb_model=first, verbose_eval=False)
     run = last_run()
     assert [s for s, _ in history(run.info.run_id, "valid-logloss")] == [3, 4]  # steps continue
+
+
+def test_round_a_stopping_user_callback_cut_short_is_still_logged(dmats):
+    dtrain, dvalid = dmats
+
+    class Stop(xgb.callback.TrainingCallback):  # xgboost skips later callbacks once one returns True
+        def after_iteration(self, model, epoch, evals_log):
+            return epoch == 2
+
+    tracklet.xgboost.autolog(log_models=False)
+    xgb.train(PARAMS, dtrain, 10, evals=[(dvalid, "valid")], callbacks=[Stop()], verbose_eval=False)
+    assert [s for s, _ in history(last_run().info.run_id, "valid-auc")] == [0, 1, 2]
 
 
 def test_user_callback_error_propagates_and_run_fails(dmats):
@@ -251,15 +276,18 @@ def test_failing_store_does_not_change_training(dmats, monkeypatch):
     assert len(ours) == 1, [str(w.message) for w in ours]
 
 
-def test_disable_and_datasets(dmats):
+def test_datasets_and_disable(dmats, monkeypatch):
     dtrain, dvalid = dmats
+    store, captured = client().store, []  # the stores may not keep dataset inputs yet: record what we pass
+    real = store.log_inputs
+    monkeypatch.setattr(store, "log_inputs", lambda run_id, inputs: (captured.extend(inputs), real(run_id, inputs)))
     tracklet.xgboost.autolog(log_models=False)
     xgb.train(PARAMS, dtrain, 2, evals=[(dtrain, "train"), (dvalid, "valid")], verbose_eval=False)
     run = last_run()
-    inputs = run.inputs.dataset_inputs
-    if inputs:  # stores that record dataset inputs
-        got = {(i.dataset.name, json.loads(i.dataset.profile)["num_rows"]) for i in inputs}
-        assert got == {("train", 180), ("valid", 60)}
+    got = {(i.dataset.name, {t.key: t.value for t in i.tags}["mlflow.data.context"], json.loads(i.dataset.profile)["num_rows"])
+           for i in captured}
+    assert got == {("train", "train", 180), ("valid", "eval", 60)}
+    assert all(len(i.dataset.digest) == 8 for i in captured)
     tracklet.xgboost.autolog(disable=True)
     xgb.train(PARAMS, dtrain, 2)
     assert tracklet.last_active_run().info.run_id == run.info.run_id  # no new run

@@ -30,13 +30,14 @@ def _session():
 def autolog(log_models: bool = True, log_input_examples: bool = False, log_model_signatures: bool = True,
             log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
             disable_for_unsupported_versions: bool = False, silent: bool = False, extra_tags: dict | None = None,
-            exclude_flavors: list[str] | None = None) -> None:
+            exclude_flavors: list[str] | None = None, log_traces: bool = True) -> None:
     """Autolog every supported framework: each ``fit``/``train`` call records params, metrics and the
     model into a run (the active run, or a new one tagged ``mlflow.autologging=<framework>``).
 
     Frameworks not imported yet are patched when they are imported. A framework configured explicitly
     (``tracklet.sklearn.autolog(...)``) keeps its own settings; ``disable=True`` turns every framework
-    off. ``exclude_flavors`` names frameworks to leave untouched, e.g. ``["xgboost"]``.
+    off. ``exclude_flavors`` names frameworks to leave untouched, e.g. ``["xgboost"]``. ``log_traces`` is
+    accepted for MLflow compatibility and ignored (tracklet does no GenAI tracing).
 
     >>> import tracklet
     >>> tracklet.autolog()
@@ -44,6 +45,7 @@ def autolog(log_models: bool = True, log_input_examples: bool = False, log_model
     """
     opts = dict(locals())
     opts.pop("exclude_flavors")
+    opts.pop("log_traces")
     excluded = _check_excluded(exclude_flavors)
     _config.build_config(dict(opts))  # validate before changing anything
     for name in INTEGRATIONS:

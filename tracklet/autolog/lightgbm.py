@@ -165,4 +165,4 @@ def _log_datasets(call, args: dict) -> None:
     B.log_dataset_inputs(call, [
         B.dataset_input(name, context, d.num_data(), d.num_feature(), label=d.get_label(),
                         feature_names=d.get_feature_name())
-        for name, context, d in ((n, c, d) for d, n, c in sets)])
+        for d, name, context in sets])

@@ -31,9 +31,31 @@ from tracklet.autolog.config import AutologConfig, get_config, lock
 _MISSING = object()
 
 
+class _BoundWrapper(wrapt.BoundFunctionWrapper):
+    """A patched method bound to an instance: pickles and deep-copies like a bound method (joblib with
+    processes pickles ``model.predict``)."""
+
+    def __reduce_ex__(self, protocol):
+        if self._self_instance is None:  # reached through the class: a plain function
+            return (session.resolve_global, (self.__module__, self.__qualname__))
+        return (getattr, (self._self_instance, self.__name__))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        import copy
+
+        if self._self_instance is None:
+            return self
+        return getattr(copy.deepcopy(self._self_instance, memo), self.__name__)
+
+
 class _Wrapper(wrapt.FunctionWrapper):
     """A FunctionWrapper that copies as itself and pickles as the original (a worker process unpickles
     the unpatched function), like a plain function would."""
+
+    __bound_function_wrapper__ = _BoundWrapper
 
     def __copy__(self):
         return self
@@ -268,16 +290,6 @@ def replace_attribute(integration: str, owner, attribute: str, replacement) -> N
         original = _own_attribute(owner, attribute)
         setattr(owner, attribute, replacement)
         _patches.setdefault(integration, []).append(_Patch(integration, owner, attribute, original, replacement))
-
-
-def original_of(owner, attribute: str):
-    """The unpatched object behind ``owner.attribute`` (the attribute itself if not patched)."""
-    current = _own_attribute(owner, attribute)
-    for ps in _patches.values():
-        for p in ps:
-            if p.wrapper is current and p.owner is owner:
-                return p.original if p.original is not _MISSING else _raw_attribute(owner, attribute)
-    return current
 
 
 def revert_patches(integration: str) -> None:

@@ -13,7 +13,7 @@ the outermost call):
   ``validation_curve``, ``permutation_test_score``: their internal fits never create runs.
 * ``sklearn.utils.parallel.Parallel``: tasks run in joblib worker threads inherit the autolog context,
   so the internal fits of a threaded search are not logged as runs either.
-* post-training metrics (``predict``/``score``/``sklearn.metrics``): see :mod:`.sklearn_metrics`.
+* post-training metrics (``predict``/``score``/``sklearn.metrics``): see :mod:`.sklearn_post_metrics`.
 
 A run records params (``get_params(deep=True)``; ``deep=False`` for searches), the tags
 ``estimator_name``/``estimator_class``, ``training_*`` metrics on the training data, ``estimator.html``,
@@ -28,7 +28,7 @@ import math
 from tracklet.autolog import session
 from tracklet.autolog.config import get_config
 from tracklet.autolog.core import configure
-from tracklet.autolog.patching import PatchHooks, safe_patch, wrap_raw
+from tracklet.autolog.patching import LightHooks, PatchHooks, safe_patch, wrap_raw
 from tracklet.exceptions import InvalidParameterValue
 
 INTEGRATION = "sklearn"
@@ -138,7 +138,7 @@ def defining_classes(classes, method: str) -> list[type]:
 
 def install(module, config) -> None:
     """Patch scikit-learn (called once ``sklearn`` is imported and autologging is enabled)."""
-    from tracklet.autolog import sklearn_metrics
+    from tracklet.autolog import sklearn_post_metrics
 
     included, excluded = _estimator_classes()
     _eligibility.clear()
@@ -150,7 +150,7 @@ def install(module, config) -> None:
             safe_patch(INTEGRATION, owner, method, hooks)
     _patch_no_logging_functions()
     _patch_parallel()
-    sklearn_metrics.install(included)
+    sklearn_post_metrics.install(included)
 
 
 def _patch_no_logging_functions() -> None:
@@ -162,24 +162,25 @@ def _patch_no_logging_functions() -> None:
     wrap_functions_everywhere(INTEGRATION, {getattr(ms, n): hooks for n in NO_LOGGING_FUNCTIONS if hasattr(ms, n)})
 
 
-class _SuppressHooks:
+class _SuppressHooks(LightHooks):
+    """cross_val_score & co.: the many fits inside are not runs."""
+
     def before(self, instance, args, kwargs):
         return session._suppressed.set(True)
 
-    def after(self, state, instance, args, kwargs, result):
-        pass
-
-    def cleanup(self, token):
+    def cleanup(self, token) -> None:
         session._suppressed.reset(token)
 
 
 def _patch_parallel() -> None:
     """Hand the autolog context to sklearn's joblib tasks (threads start with an empty context)."""
+    import threading
     import weakref
 
     from sklearn.utils import parallel
 
-    contexts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    contexts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # task -> the caller's context
+    lock = threading.Lock()
 
     def parallel_call(wrapped, instance, args, kwargs):
         captured = session.capture_context()
@@ -189,7 +190,8 @@ def _patch_parallel() -> None:
         def tagged(iterable):
             for func, a, k in iterable:
                 try:
-                    contexts[func] = captured
+                    with lock:
+                        contexts[func] = captured
                 except TypeError:
                     pass
                 yield func, a, k
@@ -197,7 +199,10 @@ def _patch_parallel() -> None:
         return wrapped(tagged(args[0]), *args[1:], **kwargs)
 
     def task_call(wrapped, instance, args, kwargs):
-        captured = contexts.pop(instance, None) if instance is not None else None
+        if instance is None or not contexts:
+            return wrapped(*args, **kwargs)
+        with lock:
+            captured = contexts.pop(instance, None)
         if captured is None:
             return wrapped(*args, **kwargs)
         return captured.copy().run(wrapped, *args, **kwargs)
@@ -267,19 +272,20 @@ class FitHooks(PatchHooks):
             call.state["example"] = head_rows(X)
 
     def after(self, call, result) -> None:
-        from tracklet.autolog import sklearn_metrics, sklearn_search
+        from tracklet.autolog import sklearn_metrics, sklearn_post_metrics, sklearn_search
 
         est, cfg, st = call.instance, call.config, call.state
-        sklearn_metrics.register_model(est, call.run_id)
+        sklearn_post_metrics.register_model(est, call.run_id)
         search = _is_search(est)
         if search and hasattr(est, "best_estimator_"):
-            sklearn_metrics.register_model(est.best_estimator_, call.run_id)
-        if st["y"] is not None or not _is_supervised(est):
+            sklearn_post_metrics.register_model(est.best_estimator_, call.run_id)
+        refit = not search or hasattr(est, "best_estimator_")  # a search with refit=False can't predict
+        if refit and (st["y"] is not None or not _is_supervised(est)):
             sklearn_metrics.log_training_metrics(call, est, st["X"], st["y"], st["sample_weight"])
         _log_html(call, est)
         if search:
             sklearn_search.log_search(call, est)
-        if cfg.log_models:
+        if cfg.log_models and refit:
             log_model(call, est, "model")
         if cfg.log_datasets and st["X"] is not None:
             call.logger.log_dataset(st["X"], st["y"], "train")
@@ -343,9 +349,9 @@ def enabled_option(name: str) -> bool:
 
 
 def _reset_for_tests() -> None:
-    from tracklet.autolog import sklearn_metrics
+    from tracklet.autolog import sklearn_post_metrics as post
 
-    with sklearn_metrics._lock:
-        sklearn_metrics._models.clear()
-        sklearn_metrics._predictions.clear()
-        sklearn_metrics._runs.clear()
+    with post._lock:
+        post._models.clear()
+        post._predictions.clear()
+        post._runs.clear()

@@ -12,7 +12,6 @@ import math
 from tracklet.autolog import session
 from tracklet.autolog.sklearn import INTEGRATION, finite, option
 
-
 # ---------------------------------------------------------------------- training metrics
 
 class _Collector:

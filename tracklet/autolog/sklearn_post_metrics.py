@@ -1,7 +1,9 @@
-"""scikit-learn post-training metrics: ``predict``/``predict_proba``/``predict_log_proba``/``transform`` of an
-autologged model remember their result object (by identity, with a weak reference, so a recycled
-``id()`` never links the wrong object; numpy views of it such as ``proba[:, 1]`` link too) together with the model's run and the *variable name* of the
-input, found in the caller's frames (``X_test``; ``unknown_dataset`` if it has none). A later
+"""scikit-learn post-training metrics.
+
+``predict``/``predict_proba``/``predict_log_proba``/``transform`` of an autologged model remember their
+result object (by identity, with a weak reference, so a recycled ``id()`` never links the wrong object;
+numpy views of it such as ``proba[:, 1]`` link too) together with the model's run and the *variable name*
+of the input, found in the caller's frames (``X_test``; ``unknown_dataset`` if it has none). A later
 ``sklearn.metrics`` call that receives that exact object logs ``<metric>_<dataset>`` to the run
 (``accuracy_score_X_test``; ``accuracy_score-2_X_test`` when the same metric is logged again on the same
 dataset), and ``model.score(X_test, y)`` logs ``<Class>_score_X_test``; ``metric_info.json`` maps each key

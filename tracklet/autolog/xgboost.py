@@ -66,6 +66,8 @@ def _callback_class():
             super().__init__()
             self.log, self.errors = log, errors
             self.start = 0
+            self.seen = 0  # rounds recorded
+            self.history = None  # xgboost's evals log: one dict, updated in place
             self.model = None
             self._keys: dict = {}
 
@@ -76,25 +78,43 @@ def _callback_class():
                 self.errors.append(exc)
             return model
 
+        def before_iteration(self, model, epoch, evals_log) -> bool:
+            self.history = evals_log
+            return False
+
         def after_iteration(self, model, epoch, evals_log) -> bool:
+            self.history = evals_log
+            self._record(epoch, -1)
+            return False
+
+        def after_training(self, model):
+            self.model = model
+            # xgboost 2.x keeps callbacks in a set and stops asking them once one returns True (early
+            # stopping): we may have missed the last round(s); the evals log has them.
+            try:
+                by_metric = next(iter(self.history.values()), {}) if self.history else {}
+                rounds = len(next(iter(by_metric.values()), ()))
+                for epoch in range(self.seen, rounds):
+                    self._record(epoch, epoch)
+            except Exception as exc:  # noqa: BLE001
+                self.errors.append(exc)
+            return model
+
+        def _record(self, epoch: int, index: int) -> None:
             try:
                 metrics = {}
-                for data_name, by_metric in evals_log.items():
+                for data_name, by_metric in self.history.items():
                     for metric_name, values in by_metric.items():
-                        value = values[-1]
+                        value = values[index]
                         if isinstance(value, tuple):  # xgboost.cv: (mean, std)
                             metrics[self._key(data_name, metric_name, "mean")] = float(value[0])
                             metrics[self._key(data_name, metric_name, "std")] = float(value[1])
                         else:
                             metrics[self._key(data_name, metric_name)] = float(value)
                 self.log.record(self.start + epoch, metrics)
+                self.seen = epoch + 1
             except Exception as exc:  # noqa: BLE001 - logging must never stop training
                 self.errors.append(exc)
-            return False
-
-        def after_training(self, model):
-            self.model = model
-            return model
 
         def _key(self, *parts):
             key = self._keys.get(parts)
@@ -121,12 +141,18 @@ def _params_dict(params) -> dict:
     return out
 
 
-def _inject_callback(call, args: dict, state: dict):
-    """Append our callback to the user's ``callbacks`` (their list is copied, never mutated)."""
+def _start(call) -> dict:
+    """Log params and append our callback to the user's callbacks (their list is copied, never mutated)."""
+    args = B.all_arguments(call)
+    params = _params_dict(args.get("params"))
+    extra = {k: v for k, v in B.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
+    B.log_params(call, {**params, **extra})
     log = B.IterationLog(call.logger, call.config.options.get("log_every_n_iter", 1))
-    callback = _callback_class()(log, state.setdefault("errors", []))
-    state.update(log=log, callback=callback, user_callbacks=list(args.get("callbacks") or ()))
-    call.kwargs["callbacks"] = state["user_callbacks"] + [callback]  # keyword-only in train() and cv()
+    callback = _callback_class()(log, call.state.setdefault("errors", []))
+    user_callbacks = list(args.get("callbacks") or ())
+    call.state.update(args=args, log=log, callback=callback, user_callbacks=user_callbacks)
+    B.set_argument(call, "callbacks", user_callbacks + [callback])
+    return args
 
 
 def _early_stopping_active(args: dict, user_callbacks: list) -> bool:
@@ -145,12 +171,7 @@ class TrainHooks(B.TrainingHooks):
     allow_nested_from = (INTEGRATION,)
 
     def before(self, call) -> None:
-        args = B.all_arguments(call)
-        params = _params_dict(args.get("params"))
-        extra = {k: v for k, v in B.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
-        B.log_params(call, {**params, **extra})
-        call.state["args"] = args
-        _inject_callback(call, args, call.state)
+        args = _start(call)
         if call.parent is None and B.wants_example(call.config):
             call.state["example"] = _dmatrix_head(args.get("dtrain"))
 
@@ -173,12 +194,7 @@ class CvHooks(B.TrainingHooks):
     """``xgboost.cv``: one run with params and per-iteration ``-mean`` / ``-std`` metrics."""
 
     def before(self, call) -> None:
-        args = B.all_arguments(call)
-        params = _params_dict(args.get("params"))
-        extra = {k: v for k, v in B.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
-        B.log_params(call, {**params, **extra})
-        call.state["args"] = args
-        _inject_callback(call, args, call.state)
+        _start(call)
 
     def after(self, call, result) -> None:
         state = call.state
