@@ -185,7 +185,7 @@ class RunLogger:
         """Queue params; values are ``str()``'d, and values over 6000 characters truncated with a warning."""
         out = []
         for k, v in params.items():
-            value = "" if v is None else str(v)
+            value = str(v)  # MLflow logs None as "None"
             if len(value) > V.MAX_PARAM_VALUE_LENGTH:
                 warn_once((self.integration, "truncate", str(k)),
                           f"tracklet: the value of param {k!r} has {len(value)} characters; it was truncated "

@@ -266,7 +266,9 @@ def last_active_run() -> Run | None:
     run_id = run.info.run_id if run else (_last_run_id.get() or _last_run_id_global)
     if run_id is None:
         return None
-    return _client().get_run(run_id)
+    client = _client()
+    client.flush_async_logging()  # show what autolog / synchronous=False queued
+    return client.get_run(run_id)
 
 
 def get_run(run_id: str) -> Run:
