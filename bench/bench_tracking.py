@@ -94,7 +94,7 @@ def bench_search(lib: str, kind: str, n_runs: int, reps: int = 5) -> float:
             rid = client.create_run(exp).info.run_id
             client.log_batch(rid, metrics=[Metric(f"m{k}", ((i * 37 + k) % 100) / 100, now, 0) for k in range(5)],
                              params=[Param(f"p{k}", "abc"[(i + k) % 3]) for k in range(5)],
-                             tags=[RunTag("team", "t%d" % (i % 4))])
+                             tags=[RunTag("team", f"t{i % 4}")])
         query = "metrics.m0 > 0.5 and params.p1 = 'b'"
         times = []
         for _ in range(reps):

@@ -335,7 +335,7 @@ def test_run_logger_truncates_long_params_and_drops_bad_keys_with_a_warning(toy_
     messages = " ".join(str(w.message) for w in caught)
     assert "truncated to 6000" in messages and "'bad key!'" in messages and "'flag'" in messages
     data = only_run().data
-    assert len(data.params["long"]) == 6000 and data.params["none"] == ""
+    assert len(data.params["long"]) == 6000 and data.params["none"] == "None"
     assert "bad key!" not in data.params and data.metrics == {"ok": 1.0}
 
 

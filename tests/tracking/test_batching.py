@@ -102,11 +102,12 @@ def test_pending_entries_are_written_at_interpreter_exit(tmp_path):
     import sys
 
     db = tmp_path / "exit.db"
+    uri = f"sqlite:///{db}"
     code = (
-        "import tracklet; tracklet.set_tracking_uri(%r);"
+        f"import tracklet; tracklet.set_tracking_uri({uri!r});"
         "r = tracklet.start_run();"
         "[tracklet.log_metric('m', float(i), step=i, synchronous=False) for i in range(500)];"
-        "print(r.info.run_id)" % f"sqlite:///{db}"
+        "print(r.info.run_id)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     run_id = out.stdout.strip()

@@ -272,14 +272,14 @@ def test_log_image_variants(tmp_path):
         "pil.png": (Image.new("RGB", (3, 3)), "RGB"),
     }
     with tracklet.start_run() as run:
-        for name, (img, _) in cases.items():
+        for name, (img, _mode) in cases.items():
             tracklet.log_image(img, f"img/{name}")
         with pytest.raises(InvalidParameterValue, match=r"range \[0, 255\]"):
             tracklet.log_image(np.full((2, 2), 300), "img/bad.png")
         with pytest.raises(InvalidParameterValue, match="shape"):
             tracklet.log_image(np.zeros((2, 2, 2)), "img/bad.png")
     out = tracklet.MlflowClient().download_artifacts(run.info.run_id, "img", str(tmp_path))
-    for name, (img, mode) in cases.items():
+    for name, (_img, mode) in cases.items():
         with Image.open(os.path.join(out, name)) as loaded:
             assert loaded.mode == mode
     with Image.open(os.path.join(out, "bool.png")) as loaded:

@@ -21,7 +21,6 @@ from tracklet.tracking.entities import (
     PagedList,
     Param,
     Run,
-    RunInfo,
     RunStatus,
     RunTag,
     ViewType,

@@ -187,3 +187,51 @@ def validate_artifact_path(path: str | None) -> str:
             f"Invalid artifact path {path!r}: must be relative and stay inside the run's artifact root"
         )
     return "" if norm == "." else norm
+
+
+# ---- dataset inputs (log_inputs)
+MAX_DATASETS_PER_REQUEST = 1000
+DATASET_LIMITS = {"name": 500, "digest": 36, "source_type": 36, "source": 65536, "schema": 1048576, "profile": 16777216}
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+MAX_INPUT_TAG_KEY_LENGTH, MAX_INPUT_TAG_VALUE_LENGTH = 255, 500
+
+
+def validate_dataset_inputs(inputs) -> list:
+    """Check every DatasetInput of a ``log_inputs`` call and drop repeats of the same dataset and context.
+
+    Returns ``[(dataset, {tag key: value})]`` in first-seen order. Name and digest are required; name,
+    digest, source, schema and profile must fit :data:`DATASET_LIMITS` (characters)."""
+    inputs = list(inputs or [])
+    if len(inputs) > MAX_DATASETS_PER_REQUEST:
+        raise InvalidParameterValue(
+            f"A log_inputs request can contain at most {MAX_DATASETS_PER_REQUEST} datasets; got {len(inputs)}"
+        )
+    out: dict[tuple, tuple] = {}
+    for item in inputs:
+        ds = getattr(item, "dataset", None)
+        if ds is None:
+            raise InvalidParameterValue(f"Invalid dataset input {item!r}: expected a DatasetInput")
+        for field in ("name", "digest"):
+            value = getattr(ds, field, None)
+            if not isinstance(value, str) or not value:
+                raise InvalidParameterValue(f"Dataset {field} must be a non-empty string; got {value!r}")
+        for field, limit in DATASET_LIMITS.items():
+            value = getattr(ds, field, None)
+            if value is not None and len(str(value)) > limit:
+                raise InvalidParameterValue(
+                    f"Dataset {field} of dataset '{ds.name[:100]}' has length {len(str(value))}, "
+                    f"which exceeds the limit of {limit}"
+                )
+        tags: dict[str, str] = {}
+        for t in getattr(item, "tags", None) or ():
+            if not isinstance(t.key, str) or not t.key:
+                raise InvalidParameterValue(f"Dataset input tag key must be a non-empty string; got {t.key!r}")
+            value = "" if t.value is None else str(t.value)
+            if len(t.key) > MAX_INPUT_TAG_KEY_LENGTH or len(value) > MAX_INPUT_TAG_VALUE_LENGTH:
+                raise InvalidParameterValue(
+                    f"Dataset input tag '{t.key[:100]}' is too long: keys are limited to "
+                    f"{MAX_INPUT_TAG_KEY_LENGTH} characters and values to {MAX_INPUT_TAG_VALUE_LENGTH}"
+                )
+            tags[t.key] = value
+        out.setdefault((ds.name, ds.digest, tags.get(DATASET_CONTEXT_TAG)), (ds, tags))
+    return list(out.values())

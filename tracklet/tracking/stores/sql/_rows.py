@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import sqlalchemy as sa
 
-from tracklet.tracking.entities import Experiment, Metric, Run, RunInfo, make_run_data
+from tracklet.tracking.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    Metric,
+    Run,
+    RunInfo,
+    RunInputs,
+    RunTag,
+    make_run_data,
+)
 from tracklet.tracking.stores.sql.compile import NAN, NEG_INF, POS_INF
-from tracklet.tracking.stores.sql.schema import experiment_tags, latest_metrics, params, tags
+from tracklet.tracking.stores.sql.schema import datasets, experiment_tags, inputs, latest_metrics, params, tags
 
 _INF = math.inf
 _CHUNK = 500  # ids per IN (...) list, well under every database's bound-parameter limit
@@ -22,6 +33,15 @@ _q_params = sa.select(params.c.run_uuid, params.c.key, params.c.value).where(
 )
 _q_tags = sa.select(tags.c.run_uuid, tags.c.key, tags.c.value).where(
     tags.c.run_uuid.in_(sa.bindparam("ids", expanding=True))
+)
+_q_inputs = (
+    sa.select(
+        inputs.c.run_uuid, inputs.c.tags, datasets.c.name, datasets.c.digest, datasets.c.source_type,
+        datasets.c.source, datasets.c.schema, datasets.c.profile,
+    )
+    .select_from(inputs.join(datasets, datasets.c.dataset_uuid == inputs.c.dataset_uuid))
+    .where(inputs.c.run_uuid.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(inputs.c.run_uuid, inputs.c.position)
 )
 _q_exp_tags = sa.select(experiment_tags.c.experiment_id, experiment_tags.c.key, experiment_tags.c.value).where(
     experiment_tags.c.experiment_id.in_(sa.bindparam("ids", expanding=True))
@@ -73,6 +93,7 @@ def load_runs(conn, run_rows) -> list[Run]:
     metrics: dict[str, list[Metric]] = {rid: [] for rid in ids}
     param_maps: dict[str, dict[str, str]] = {rid: {} for rid in ids}
     tag_maps: dict[str, dict[str, str]] = {rid: {} for rid in ids}
+    input_lists: dict[str, list[DatasetInput]] = {rid: [] for rid in ids}
     for chunk in _chunks(ids):
         bind = {"ids": chunk}
         for rid, key, value, special, timestamp, step in conn.execute(_q_latest, bind).all():
@@ -81,12 +102,28 @@ def load_runs(conn, run_rows) -> list[Run]:
             param_maps[rid][key] = value
         for rid, key, value in conn.execute(_q_tags, bind).all():
             tag_maps[rid][key] = value
+        for rid, input_tags, *fields in conn.execute(_q_inputs, bind).all():
+            input_lists[rid].append(_dataset_input(input_tags, *fields))
     out = []
     for row in run_rows:
         rid = row[0]
         ms = sorted(metrics[rid], key=lambda m: m.key)
-        out.append(Run(info=run_info_from_row(row), data=make_run_data(ms, param_maps[rid], tag_maps[rid])))
+        out.append(Run(
+            info=run_info_from_row(row), data=make_run_data(ms, param_maps[rid], tag_maps[rid]),
+            inputs=RunInputs(tuple(input_lists[rid])),
+        ))
     return out
+
+
+def _dataset_input(input_tags: str, name, digest, source_type, source, schema, profile) -> DatasetInput:
+    try:
+        tag_map = json.loads(input_tags) if input_tags else {}
+    except ValueError:
+        tag_map = {}
+    return DatasetInput(
+        Dataset(name=name, digest=digest, source_type=source_type, source=source, schema=schema, profile=profile),
+        tuple(RunTag(k, v) for k, v in tag_map.items()),
+    )
 
 
 def load_experiments(conn, exp_rows) -> list[Experiment]:

@@ -14,8 +14,10 @@ from tracklet.exceptions import InvalidParameterValue
 from tracklet.tracking import search
 from tracklet.tracking.search import ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Comparison, OrderBy
 from tracklet.tracking.stores.sql.schema import (
+    datasets,
     experiment_tags,
     experiments,
+    inputs,
     latest_metrics,
     params,
     runs,
@@ -34,6 +36,7 @@ _EXPERIMENT_COLUMNS = {
     "creation_time": experiments.c.creation_time, "last_update_time": experiments.c.last_update_time,
     "lifecycle_stage": experiments.c.lifecycle_stage, "artifact_location": experiments.c.artifact_location,
 }
+_DATASET_COLUMNS = ("name", "digest")
 _NULLABLE_ATTRIBUTES = {"end_time", "creation_time", "last_update_time"}
 _BINARY_COLLATION = {"postgresql": "C", "mysql": "utf8mb4_bin"}
 
@@ -106,7 +109,12 @@ class _Compiler:
             cond = self.string_condition(table.c.value, c.op, c.value)
             return sa.exists().where(table.c.run_uuid == runs.c.run_uuid, table.c.key == c.key, cond)
         if c.kind == DATASET:
-            return sa.false()  # this store records no dataset inputs, so nothing matches
+            if c.key not in _DATASET_COLUMNS:
+                return sa.false()  # as search.run_matches: a dataset field no dataset has matches nothing
+            i, d = inputs.alias(), datasets.alias()
+            return sa.exists().select_from(i.join(d, d.c.dataset_uuid == i.c.dataset_uuid)).where(
+                i.c.run_uuid == runs.c.run_uuid, self.string_condition(getattr(d.c, c.key), c.op, c.value)
+            )
         raise InvalidParameterValue(f"Invalid filter on {c.kind!r}")
 
     # ---- run ordering

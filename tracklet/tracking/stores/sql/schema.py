@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 
 from tracklet.exceptions import TrackletException
@@ -99,17 +100,50 @@ tags = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-DATA_TABLES = (experiments, experiment_tags, runs, metrics, latest_metrics, params, tags)
+# MySQL's TEXT holds 64 KB; dataset sources, schemas and profiles may be larger
+_LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql")
+
+# Datasets are per experiment, identified by (name, digest); runs link to them through ``inputs``.
+datasets = sa.Table(
+    "datasets", metadata,
+    sa.Column("dataset_uuid", sa.String(32), primary_key=True),
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("digest", sa.String(36), nullable=False),
+    sa.Column("source_type", sa.String(36), nullable=False),
+    sa.Column("source", _LongText, nullable=False),
+    sa.Column("schema", _LongText),
+    sa.Column("profile", _LongText),
+    sa.UniqueConstraint("experiment_id", "name", "digest", name="uq_datasets_experiment_name_digest"),
+)
+
+# One row per (run, dataset, context); ``tags`` is the input's tags as a JSON object.
+inputs = sa.Table(
+    "inputs", metadata,
+    sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
+    sa.Column("dataset_uuid", sa.String(32), sa.ForeignKey("datasets.dataset_uuid"), primary_key=True),
+    sa.Column("context", sa.String(500), primary_key=True),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # logging order, for a stable get_run order
+)
+
+V1_TABLES = (experiments, experiment_tags, runs, metrics, latest_metrics, params, tags)
+DATA_TABLES = (*V1_TABLES, datasets, inputs)
 
 
 # --------------------------------------------------------------------------- migrations
 
 def _create_v1(conn: Connection) -> None:
     """Version 1: the initial schema."""
-    metadata.create_all(conn, tables=list(DATA_TABLES), checkfirst=True)
+    metadata.create_all(conn, tables=list(V1_TABLES), checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1]
+def _create_v2(conn: Connection) -> None:
+    """Version 2: dataset inputs (tables ``datasets`` and ``inputs``)."""
+    metadata.create_all(conn, tables=[datasets, inputs], checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _create_v2]
 LATEST_VERSION = len(MIGRATIONS)
 
 

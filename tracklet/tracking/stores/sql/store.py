@@ -204,7 +204,7 @@ class SqlStore(ExperimentMethods, Store):
         with self._write() as conn:
             if conn.execute(self._q_lock_run, {"r": run_id}).scalar() is None:
                 raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-            for table in (metrics, latest_metrics, params, tags, runs):
+            for table in (metrics, latest_metrics, params, tags, schema.inputs, runs):
                 conn.execute(sa.delete(table).where(table.c.run_uuid == run_id))
 
     # ------------------------------------------------------------------ logging
@@ -271,6 +271,56 @@ class SqlStore(ExperimentMethods, Store):
                 history = [history]
             history.append(model_dict)
             _writer.write_tags(writer, run_id, {LOG_MODEL_HISTORY_TAG: json.dumps(history)})
+
+    def log_inputs(self, run_id: str, datasets: list) -> None:
+        """Link dataset inputs to the run: each dataset is stored once per experiment (by name and digest),
+        and each (dataset, ``mlflow.data.context``) once per run; a repeat is ignored."""
+        entries = validation.validate_dataset_inputs(datasets)
+        with self._write() as conn:
+            self._lock_active_run(conn, run_id)
+            experiment_id = conn.execute(sa.select(runs.c.experiment_id).where(runs.c.run_uuid == run_id)).scalar()
+            linked = {
+                (d, ctx) for d, ctx in conn.execute(
+                    sa.select(schema.inputs.c.dataset_uuid, schema.inputs.c.context)
+                    .where(schema.inputs.c.run_uuid == run_id)
+                )
+            }
+            position = len(linked)
+            for dataset, input_tags in entries:
+                dataset_uuid = self._dataset_uuid(conn, experiment_id, dataset)
+                context = input_tags.get(validation.DATASET_CONTEXT_TAG, "")
+                if (dataset_uuid, context) in linked:
+                    continue
+                linked.add((dataset_uuid, context))
+                position += 1
+                conn.execute(sa.insert(schema.inputs).values(
+                    run_uuid=run_id, dataset_uuid=dataset_uuid, context=context,
+                    tags=json.dumps(input_tags), position=position,
+                ))
+
+    def _dataset_uuid(self, conn, experiment_id: int, dataset) -> str:
+        """The id of the experiment's dataset with this name and digest, inserting it if new."""
+        t = schema.datasets
+        query = sa.select(t.c.dataset_uuid).where(
+            t.c.experiment_id == experiment_id, t.c.name == dataset.name, t.c.digest == dataset.digest
+        )
+        found = conn.execute(query).scalar()
+        if found is not None:
+            return found
+        row = {
+            "dataset_uuid": uuid.uuid4().hex, "experiment_id": experiment_id, "name": dataset.name,
+            "digest": dataset.digest, "source_type": dataset.source_type or "", "source": dataset.source or "",
+            "schema": dataset.schema, "profile": dataset.profile,
+        }
+        if self._dialect == "sqlite":  # BEGIN IMMEDIATE: no other writer can insert it meanwhile
+            conn.execute(sa.insert(t).values(**row))
+            return row["dataset_uuid"]
+        try:  # another run of the experiment may insert the same dataset concurrently
+            with conn.begin_nested():
+                conn.execute(sa.insert(t).values(**row))
+            return row["dataset_uuid"]
+        except sa.exc.IntegrityError:
+            return conn.execute(query).scalar_one()
 
     # ------------------------------------------------------------------ search
     def search_runs(self, experiment_ids: list[str], filter_string: str | None, run_view_type: int,
