@@ -75,11 +75,8 @@ def read_artifact(run, path):
         return f.read()
 
 
-def test_binary_classifier_run(binary, monkeypatch):
+def test_binary_classifier_run(binary):
     X, y = binary
-    inputs = []  # the SQL store doesn't keep dataset inputs yet: record what reaches it
-    store = tracklet.tracking.fluent._client().store
-    monkeypatch.setattr(store, "log_inputs", lambda run_id, datasets: inputs.append((run_id, datasets)))
     tracklet.autolog()
     model = LogisticRegression(C=0.5).fit(X, y)
     tracklet.autolog(disable=True)  # the checks below call metrics on the model's predictions
@@ -107,8 +104,7 @@ def test_binary_classifier_run(binary, monkeypatch):
     assert "signature" in mlmodel and "input_example.json" not in artifacts(run, "model")
     loaded = tracklet.sklearn.load_model(f"runs:/{run.info.run_id}/model")
     np.testing.assert_array_equal(loaded.predict(X), y_pred)
-    ((run_id, (dataset,)),) = inputs
-    assert run_id == run.info.run_id
+    (dataset,) = run.inputs.dataset_inputs
     assert dict((t.key, t.value) for t in dataset.tags) == {"mlflow.data.context": "train"}
     assert json.loads(dataset.dataset.profile)["features_shape"] == [60, 3]
 

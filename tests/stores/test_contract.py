@@ -650,3 +650,74 @@ def test_thread_safety_smoke(store):
     workers = store.search_runs(["0"], "params.worker != ''", ViewType.ACTIVE_ONLY, 100, None, None)
     assert len(workers) == 4
     assert all(r.data.metrics["loss"] == 1.0 / 20 for r in workers)
+
+
+# ============================================================================ dataset inputs
+
+def dataset_input(name="iris", digest="d1", context="train", **fields):
+    from tracklet.tracking.entities import Dataset, DatasetInput
+
+    ds = Dataset(name=name, digest=digest, source_type=fields.get("source_type", "code"),
+                 source=fields.get("source", '{"uri": "x"}'), schema=fields.get("schema"),
+                 profile=fields.get("profile", '{"num_rows": 3}'))
+    return DatasetInput(ds, (RunTag("mlflow.data.context", context),))
+
+
+def input_summary(run) -> set:
+    return {(i.dataset.name, i.dataset.digest, {t.key: t.value for t in i.tags}.get("mlflow.data.context"))
+            for i in run.inputs.dataset_inputs}
+
+
+def test_log_inputs_roundtrip_and_dedup(store):
+    run_id = new_run(store).info.run_id
+    train, valid = dataset_input(schema='{"cols": ["a"]}'), dataset_input("iris-valid", "d2", "eval")
+    store.log_inputs(run_id, [train, train, valid])
+    store.log_inputs(run_id, [train, dataset_input(context="eval")])  # same dataset, new context: recorded
+    inputs = store.get_run(run_id).inputs.dataset_inputs
+    assert len(inputs) == 3
+    assert input_summary(store.get_run(run_id)) == {
+        ("iris", "d1", "train"), ("iris-valid", "d2", "eval"), ("iris", "d1", "eval"),
+    }
+    got = next(i.dataset for i in inputs if i.dataset.name == "iris")
+    assert got == train.dataset  # every field survives
+    other = new_run(store).info.run_id  # the same dataset in another run of the experiment
+    store.log_inputs(other, [train])
+    assert input_summary(store.get_run(other)) == {("iris", "d1", "train")}
+    assert new_run(store).inputs.dataset_inputs == ()
+    assert store.get_run(new_run(store).info.run_id).inputs.dataset_inputs == ()
+
+
+@pytest.mark.parametrize("field, size", [("name", 501), ("digest", 37), ("source", 65537)])
+def test_log_inputs_validates_lengths(store, field, size):
+    run_id = new_run(store).info.run_id
+    fields = {"name": "n", "digest": "d", "source": "s"} | {field: "x" * size}
+    with pytest.raises(InvalidParameterValue, match=field):
+        store.log_inputs(run_id, [dataset_input("ok", "ok"), dataset_input(**fields)])
+    assert store.get_run(run_id).inputs.dataset_inputs == ()  # nothing written
+
+
+def test_log_inputs_rejects_deleted_and_unknown_runs(store):
+    run_id = new_run(store).info.run_id
+    store.delete_run(run_id)
+    with pytest.raises(InvalidState):
+        store.log_inputs(run_id, [dataset_input()])
+    with pytest.raises(ResourceDoesNotExist):
+        store.log_inputs("0" * 32, [dataset_input()])
+
+
+def test_search_runs_by_dataset(store):
+    a, b, c = (new_run(store, name=n, start_time=T0 + i) for i, n in enumerate("abc"))
+    store.log_inputs(a.info.run_id, [dataset_input("iris", "d1")])
+    store.log_inputs(b.info.run_id, [dataset_input("wine", "d2"), dataset_input("iris", "d3", "eval")])
+
+    def found(filter_string):
+        return sorted(names(store.search_runs(["0"], filter_string, ViewType.ACTIVE_ONLY, 100, None, None)))
+
+    assert found("datasets.name = 'iris'") == ["a", "b"]
+    assert found("datasets.name = 'wine'") == ["b"]
+    assert found("datasets.digest = 'd1'") == ["a"]
+    assert found("datasets.digest IN ('d2', 'd1')") == ["a", "b"]
+    assert found("datasets.name LIKE 'wi%'") == ["b"]
+    assert found("datasets.name = 'iris' AND datasets.digest = 'd3'") == ["b"]
+    assert found("datasets.name = 'none'") == []
+    assert c.info.run_name not in found("datasets.name != 'zzz'")

@@ -48,6 +48,7 @@ from tracklet.tracking.stores import file_cache as fc
 from tracklet.tracking.stores import file_io as fio
 from tracklet.tracking.stores.base import Store, now_ms
 from tracklet.tracking.stores.file_experiments import RESERVED_EXPERIMENT, RESERVED_ROOT, ExperimentMethods
+from tracklet.tracking.stores.file_inputs import InputMethods, load_run_inputs
 from tracklet.tracking.stores.file_logging import (
     METRICS,
     PARAMS,
@@ -86,7 +87,7 @@ def _parse_run_info(meta_path: str) -> RunInfo | None:
         return None
 
 
-class FileStore(LoggingMethods, ExperimentMethods, Store):
+class FileStore(LoggingMethods, InputMethods, ExperimentMethods, Store):
     """Tracking store on a local ``mlruns`` folder that MLflow can read and write too.
 
     ``root_dir`` is a path or ``file://`` URI (created if missing). ``default_artifact_root`` is where
@@ -298,7 +299,7 @@ class FileStore(LoggingMethods, ExperimentMethods, Store):
         tags = fio.read_key_files(os.path.join(run_dir, TAGS))
         if not info.run_name and tags.get(RUN_NAME_TAG):
             info = replace(info, run_name=tags[RUN_NAME_TAG])
-        return Run(info=info, data=make_run_data(metrics, params, tags))
+        return Run(info=info, data=make_run_data(metrics, params, tags), inputs=load_run_inputs(run_dir))
 
     def update_run_info(self, run_id: str, run_status: str | None, end_time: int | None,
                         run_name: str | None) -> RunInfo:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 
 from tracklet.tracking import search, validation
-from tracklet.tracking.entities import PagedList, RunInputs, ViewType
+from tracklet.tracking.entities import PagedList, ViewType
 from tracklet.tracking.stores import file_io as fio
+from tracklet.tracking.stores.file_inputs import load_run_inputs
 
 _SUBDIR = {search.METRIC: "metrics", search.PARAM: "params", search.TAG: "tags"}
 _COST = {search.ATTRIBUTE: 0, search.PARAM: 1, search.TAG: 1, search.METRIC: 2, search.DATASET: 3}
@@ -40,7 +41,7 @@ class _Candidate:
         self.run_dir = run_dir
         self.info = info
         self.data = _Values()
-        self.inputs = RunInputs()
+        self.inputs = None  # the run's RunInputs, read when a dataset filter needs them
 
 
 class _Reader:
@@ -91,7 +92,11 @@ class _Reader:
     def matches(self, cand: _Candidate, comparisons) -> bool:
         for c in comparisons:
             if c.kind == search.DATASET:
-                return False  # the file store records no dataset inputs
+                if cand.inputs is None:
+                    cand.inputs = load_run_inputs(cand.run_dir)
+                if not search.run_matches(cand, (c,)):
+                    return False
+                continue
             if not search.compare(c.op, self.value(cand, c.kind, c.key), c.value):
                 return False
         return True

@@ -19,7 +19,14 @@ from tracklet.tracking.entities import (
     make_run_data,
 )
 from tracklet.tracking.stores.sql.compile import NAN, NEG_INF, POS_INF
-from tracklet.tracking.stores.sql.schema import datasets, experiment_tags, inputs, latest_metrics, params, tags
+from tracklet.tracking.stores.sql.schema import (
+    datasets,
+    experiment_tags,
+    inputs,
+    latest_metrics,
+    params,
+    tags,
+)
 
 _INF = math.inf
 _CHUNK = 500  # ids per IN (...) list, well under every database's bound-parameter limit
@@ -88,7 +95,7 @@ def run_info_from_row(row) -> RunInfo:
 
 
 def load_runs(conn, run_rows) -> list[Run]:
-    """Build Run entities for ``run_rows`` (rows of schema.runs) with three bulk queries per chunk."""
+    """Build Run entities for ``run_rows`` (rows of schema.runs) with four bulk queries per chunk."""
     ids = [row[0] for row in run_rows]
     metrics: dict[str, list[Metric]] = {rid: [] for rid in ids}
     param_maps: dict[str, dict[str, str]] = {rid: {} for rid in ids}
