@@ -7,6 +7,7 @@ import math
 import numbers
 import posixpath
 import re
+from functools import lru_cache
 
 from tracklet.exceptions import InvalidParameterValue
 
@@ -29,6 +30,17 @@ _EXPERIMENT_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
 
 def validate_key(key, kind: str = "key") -> str:
     """A metric/param/tag key: <= 250 chars of ``[/\\w.\\- :]`` forming a normalized relative path."""
+    if type(key) is str:
+        return _validate_str_key(key, kind)  # cached: training loops log the same few keys over and over
+    return _check_key(key, kind)
+
+
+@lru_cache(maxsize=4096)
+def _validate_str_key(key: str, kind: str) -> str:
+    return _check_key(key, kind)
+
+
+def _check_key(key, kind: str) -> str:
     if key is None or key == "":
         raise InvalidParameterValue(f"A {kind} name must be provided.")
     if not isinstance(key, str):
@@ -77,6 +89,9 @@ def validate_experiment_tag(key, value) -> tuple[str, str]:
 def validate_metric(key, value, timestamp, step) -> tuple[str, float, int, int]:
     """Metric values are numbers (NaN and +/-inf allowed; bool rejected); timestamp a non-negative int."""
     validate_key(key, "metric")
+    tv = type(value)
+    if tv is float and type(timestamp) is int and timestamp >= 0 and (step is None or type(step) is int):
+        return key, value, timestamp, step or 0  # fast path for the common case
     if isinstance(value, bool) or not isinstance(value, numbers.Number):
         # numpy scalars are numbers.Number; strings and None are not
         raise InvalidParameterValue(
