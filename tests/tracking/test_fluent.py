@@ -331,6 +331,7 @@ def test_git_and_source_tags_from_a_script(tmp_path):
 
 
 def test_mlflow_tutorial_code_runs_unchanged(tmp_path):
+    pytest.importorskip("pandas")  # search_runs returns a DataFrame by default, as in MLflow
     script = tmp_path / "tutorial.py"
     script.write_text(textwrap.dedent("""
         import tracklet as mlflow
