@@ -1,6 +1,6 @@
 """LightGBM autologging: the native API with early stopping, then the scikit-learn API.
 
-    python examples/lightgbm_autolog.py       # then: tracklet ui   (or tracklet runs list)
+    python examples/lightgbm_autolog.py       # then: tracklet runs list
 """
 
 import warnings
@@ -36,4 +36,4 @@ print(f"sklearn run {sk_run.info.run_id}: metrics {sorted(sk_run.data.metrics)}"
 model = tracklet.pyfunc.load_model(f"runs:/{sk_run.info.run_id}/model")
 print("reloaded model predicts:", model.predict(X_valid.head(3)))
 print(f"stored in {tracklet.get_tracking_uri()}; see it: tracklet runs describe {native_run.info.run_id}"
-      " (or browse: tracklet ui)")
+      " (or: tracklet runs list)")

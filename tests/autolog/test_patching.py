@@ -249,7 +249,7 @@ def test_one_info_line_per_managed_run_unless_silent(toy_module):
         mod.train({}, [1])
         run = only_run()
         msgs = [r.getMessage() for r in records if r.levelno == logging.INFO]
-        assert msgs == [f"tracklet: autologging run '{run.info.run_name}' (id {run.info.run_id}) in experiment "
+        assert msgs == [f"autologging run '{run.info.run_name}' (id {run.info.run_id}) in experiment "
                         f"'Default' stored at {tracklet.get_tracking_uri()}"]
         records.clear()
         toy.autolog(silent=True, extra_tags={"mlflow.autologging": "x"})

@@ -143,7 +143,7 @@ def _announce(run) -> None:
     name = _experiment_names.get(key)
     if name is None:
         name = _experiment_names[key] = client.get_experiment(run.info.experiment_id).name
-    _log.info("tracklet: autologging run '%s' (id %s) in experiment '%s' stored at %s",
+    _log.info("autologging run '%s' (id %s) in experiment '%s' stored at %s",
               run.info.run_name, run.info.run_id, name, client.tracking_uri)
 
 
