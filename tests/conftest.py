@@ -9,14 +9,14 @@ import sys
 
 import pytest
 
+import tracklet
+from tracklet.tracking import fluent
+
 # The core suite runs with no ML stack installed; suites that need numpy/pandas are left out then
 # (the per-framework suites skip themselves at module level).
 collect_ignore: list[str] = []
 if importlib.util.find_spec("numpy") is None or importlib.util.find_spec("pandas") is None:
     collect_ignore = ["flavors", "autolog/test_contract.py", "autolog/test_datasets.py"]
-
-import tracklet
-from tracklet.tracking import fluent
 
 
 @pytest.fixture(autouse=True)

@@ -721,3 +721,6 @@ def test_search_runs_by_dataset(store):
     assert found("datasets.name = 'iris' AND datasets.digest = 'd3'") == ["b"]
     assert found("datasets.name = 'none'") == []
     assert c.info.run_name not in found("datasets.name != 'zzz'")
+    assert found("datasets.context = 'eval'") == ["b"]
+    assert found("datasets.context = 'eval' AND datasets.name = 'iris'") == ["b"]
+    assert found("datasets.context IN ('train', 'eval')") == ["a", "b"]

@@ -332,10 +332,17 @@ def run_value(run, kind: str, key: str):
     return None
 
 
+def _dataset_value(dataset_input, key: str):
+    """``datasets.name``/``digest``/... from the dataset; ``datasets.context`` from the input's context tag."""
+    if key == "context":
+        return next((t.value for t in dataset_input.tags if t.key == "mlflow.data.context"), None)
+    return getattr(dataset_input.dataset, key, None)
+
+
 def run_matches(run, comparisons) -> bool:
     for c in comparisons:
         if c.kind == DATASET:
-            names = {getattr(d.dataset, c.key, None) for d in run.inputs.dataset_inputs}
+            names = {_dataset_value(d, c.key) for d in run.inputs.dataset_inputs}
             if not any(compare(c.op, n, c.value) for n in names if n is not None):
                 return False
             continue

@@ -109,11 +109,12 @@ class _Compiler:
             cond = self.string_condition(table.c.value, c.op, c.value)
             return sa.exists().where(table.c.run_uuid == runs.c.run_uuid, table.c.key == c.key, cond)
         if c.kind == DATASET:
-            if c.key not in _DATASET_COLUMNS:
+            if c.key not in _DATASET_COLUMNS and c.key != "context":
                 return sa.false()  # as search.run_matches: a dataset field no dataset has matches nothing
             i, d = inputs.alias(), datasets.alias()
+            column = i.c.context if c.key == "context" else getattr(d.c, c.key)
             return sa.exists().select_from(i.join(d, d.c.dataset_uuid == i.c.dataset_uuid)).where(
-                i.c.run_uuid == runs.c.run_uuid, self.string_condition(getattr(d.c, c.key), c.op, c.value)
+                i.c.run_uuid == runs.c.run_uuid, self.string_condition(column, c.op, c.value)
             )
         raise InvalidParameterValue(f"Invalid filter on {c.kind!r}")
 
