@@ -173,7 +173,8 @@ class RunLogger:
     def _submit(self, metrics=(), params=(), tags=()) -> None:
         if not (metrics or params or tags):
             return
-        fut = self.client.log_batch(self.run_id, metrics, params, tags, synchronous=False)
+        # entities were validated above: enqueue them as they are (the training thread's only cost)
+        fut = self.client._logger.submit(self.run_id, metrics, params, tags)
         with self._lock:
             self._futures.append(fut)
 

@@ -130,16 +130,10 @@ class TrackletClient:
         """Create a RUNNING run. A memorable name is generated when neither ``run_name`` nor the
         ``mlflow.runName`` tag is given."""
         tag_list = _as_tags(tags)
-        for t in tag_list:
-            V.validate_tag(t.key, t.value)
-        tag_dict = {t.key: t.value for t in tag_list}
-        if run_name is not None and ctx.RUN_NAME in tag_dict and tag_dict[ctx.RUN_NAME] != run_name:
-            raise InvalidParameterValue(
-                f"Both run_name ({run_name!r}) and the tag {ctx.RUN_NAME} ({tag_dict[ctx.RUN_NAME]!r}) were "
-                "given with different values; give one of them"
-            )
-        if run_name is None:
-            run_name = tag_dict.get(ctx.RUN_NAME) or ctx.generate_run_name()
+        given = run_name
+        tag_dict, run_name = V.resolve_run_name_and_tags(tag_list, run_name)
+        if given is None and not run_name:
+            run_name = ctx.generate_run_name()
         user = tag_dict.get(ctx.USER) or ctx.current_user()
         experiment_id = V.validate_experiment_id(experiment_id)
         return self.store.create_run(experiment_id, user, start_time or _now_ms(), tag_list, run_name)

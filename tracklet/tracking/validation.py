@@ -250,3 +250,31 @@ def validate_dataset_inputs(inputs) -> list:
             tags[t.key] = value
         out.setdefault((ds.name, ds.digest, tags.get(DATASET_CONTEXT_TAG)), (ds, tags))
     return list(out.values())
+
+
+RUN_NAME_TAG = "mlflow.runName"
+
+
+def resolve_run_name_and_tags(tags, run_name: str | None) -> tuple[dict[str, str], str]:
+    """Validate a new run's tags and reconcile ``run_name`` with the ``mlflow.runName`` tag.
+
+    Returns (tags as a dict, run name or ''); the tag is set to the name so the two always agree.
+    Both given with different values -> InvalidParameterValue.
+    """
+    tag_map: dict[str, str] = {}
+    for t in tags or []:
+        key, value = validate_tag(t.key, t.value)
+        tag_map[key] = value
+    tag_name = tag_map.get(RUN_NAME_TAG)
+    if run_name is None:
+        run_name = tag_name
+    elif tag_name is not None and tag_name != run_name:
+        raise InvalidParameterValue(
+            f"Both 'run_name' argument ({run_name!r}) and the '{RUN_NAME_TAG}' tag ({tag_name!r}) were "
+            "specified with different values; give only one, or the same value"
+        )
+    run_name = "" if run_name is None else str(run_name)
+    if run_name:
+        validate_tag(RUN_NAME_TAG, run_name)
+        tag_map[RUN_NAME_TAG] = run_name
+    return tag_map, run_name

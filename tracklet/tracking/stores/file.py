@@ -231,22 +231,7 @@ class FileStore(LoggingMethods, InputMethods, ExperimentMethods, Store):
     def create_run(self, experiment_id: str, user_id: str, start_time: int, tags: list[RunTag],
                    run_name: str | None) -> Run:
         """Create a RUNNING run; ``run_name`` and the ``mlflow.runName`` tag are kept equal."""
-        tag_map: dict[str, str] = {}
-        for t in tags or []:
-            key, value = validation.validate_tag(t.key, t.value)
-            tag_map[key] = value
-        tag_name = tag_map.get(RUN_NAME_TAG)
-        if run_name is None:
-            run_name = tag_name
-        elif tag_name is not None and tag_name != run_name:
-            raise InvalidParameterValue(
-                f"Both 'run_name' argument ({run_name!r}) and the '{RUN_NAME_TAG}' tag ({tag_name!r}) were "
-                "specified with different values; give only one, or the same value"
-            )
-        run_name = "" if run_name is None else str(run_name)
-        if run_name:
-            validation.validate_tag(RUN_NAME_TAG, run_name)
-            tag_map[RUN_NAME_TAG] = run_name
+        tag_map, run_name = validation.resolve_run_name_and_tags(tags, run_name)
         conflict = fio.batch_key_conflict(tag_map)
         if conflict:
             raise InvalidParameterValue(f"Invalid run tags: {conflict}")

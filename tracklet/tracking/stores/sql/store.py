@@ -16,7 +16,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from tracklet.exceptions import InvalidParameterValue, InvalidState, ResourceDoesNotExist
+from tracklet.exceptions import InvalidState, ResourceDoesNotExist
 from tracklet.tracking import search, validation
 from tracklet.tracking.entities import (
     LifecycleStage,
@@ -115,22 +115,7 @@ class SqlStore(ExperimentMethods, Store):
     def create_run(self, experiment_id: str, user_id: str, start_time: int, tags: list[RunTag],
                    run_name: str | None) -> Run:
         """Create a RUNNING run; ``run_name`` and the ``mlflow.runName`` tag are kept equal."""
-        tag_map: dict[str, str] = {}
-        for t in tags or []:
-            key, value = validation.validate_tag(t.key, t.value)
-            tag_map[key] = value
-        tag_name = tag_map.get(RUN_NAME_TAG)
-        if run_name is None:
-            run_name = tag_name
-        elif tag_name is not None and tag_name != run_name:
-            raise InvalidParameterValue(
-                f"Both 'run_name' argument ({run_name!r}) and the '{RUN_NAME_TAG}' tag ({tag_name!r}) were "
-                "specified with different values; give only one, or the same value"
-            )
-        run_name = "" if run_name is None else str(run_name)
-        if run_name:
-            validation.validate_tag(RUN_NAME_TAG, run_name)
-            tag_map[RUN_NAME_TAG] = run_name
+        tag_map, run_name = validation.resolve_run_name_and_tags(tags, run_name)
         run_id = uuid.uuid4().hex
         start_time = now_ms() if start_time is None else int(start_time)
         with self._write() as conn:
