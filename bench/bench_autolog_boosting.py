@@ -46,12 +46,23 @@ def xgboost_fit(data):
 
     Xt, yt, Xv, yv = data
     dtrain, dvalid = xgb.DMatrix(Xt, label=yt), xgb.DMatrix(Xv, label=yv)
-    params = {"objective": "binary:logistic", "eval_metric": ["logloss", "auc"], "eta": 0.05, "max_depth": 6,
-              "nthread": 1}
+    params = {
+        "objective": "binary:logistic",
+        "eval_metric": ["logloss", "auc"],
+        "eta": 0.05,
+        "max_depth": 6,
+        "nthread": 1,
+    }
 
     def fit():
-        return xgb.train(params, dtrain, num_boost_round=300, evals=[(dtrain, "train"), (dvalid, "valid")],
-                         early_stopping_rounds=50, verbose_eval=False)
+        return xgb.train(
+            params,
+            dtrain,
+            num_boost_round=300,
+            evals=[(dtrain, "train"), (dvalid, "valid")],
+            early_stopping_rounds=50,
+            verbose_eval=False,
+        )
 
     return fit
 
@@ -60,14 +71,26 @@ def lightgbm_fit(data):
     import lightgbm as lgb
 
     Xt, yt, Xv, yv = data
-    params = {"objective": "binary", "metric": ["binary_logloss", "auc"], "learning_rate": 0.05,
-              "num_leaves": 63, "num_threads": 1, "verbose": -1}
+    params = {
+        "objective": "binary",
+        "metric": ["binary_logloss", "auc"],
+        "learning_rate": 0.05,
+        "num_leaves": 63,
+        "num_threads": 1,
+        "verbose": -1,
+    }
 
     def fit():
         dtrain = lgb.Dataset(Xt, label=yt)
         dvalid = lgb.Dataset(Xv, label=yv, reference=dtrain)
-        return lgb.train(params, dtrain, num_boost_round=300, valid_sets=[dtrain, dvalid],
-                         valid_names=["train", "valid"], callbacks=[lgb.early_stopping(50, verbose=False)])
+        return lgb.train(
+            params,
+            dtrain,
+            num_boost_round=300,
+            valid_sets=[dtrain, dvalid],
+            valid_names=["train", "valid"],
+            callbacks=[lgb.early_stopping(50, verbose=False)],
+        )
 
     return fit
 
@@ -102,11 +125,18 @@ def run_one(lib: str, framework: str, log_models: bool, reps: int) -> None:
         p, a = (timed(False), timed(True)) if i % 2 == 0 else reversed((timed(True), timed(False)))
         pairs.append((p, a))
     med = statistics.median
-    emit(lib=lib, framework=framework, log_models=log_models, reps=reps,
-         plain_s=round(med(p[0] for p, _ in pairs), 4), autolog_s=round(med(a[0] for _, a in pairs), 4),
-         overhead=round(med(a[0] / p[0] - 1 for p, a in pairs), 4),
-         cpu_overhead=round(med(a[1] / p[1] - 1 for p, a in pairs), 4),
-         first_fit_s=round(first, 4), first_overhead=round(first / med(p[0] for p, _ in pairs) - 1, 4))
+    emit(
+        lib=lib,
+        framework=framework,
+        log_models=log_models,
+        reps=reps,
+        plain_s=round(med(p[0] for p, _ in pairs), 4),
+        autolog_s=round(med(a[0] for _, a in pairs), 4),
+        overhead=round(med(a[0] / p[0] - 1 for p, a in pairs), 4),
+        cpu_overhead=round(med(a[1] / p[1] - 1 for p, a in pairs), 4),
+        first_fit_s=round(first, 4),
+        first_overhead=round(first / med(p[0] for p, _ in pairs) - 1, 4),
+    )
 
 
 def main() -> None:
@@ -127,9 +157,17 @@ def main() -> None:
     for framework in frameworks:
         for log_models in models:
             for lib in libs:
-                cmd = [sys.executable, __file__, "--lib", lib, "--framework", framework, "--reps", str(opts.reps)]
-                out = subprocess.run(cmd + (["--log-models"] if log_models else []), capture_output=True,
-                                     text=True)
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--lib",
+                    lib,
+                    "--framework",
+                    framework,
+                    "--reps",
+                    str(opts.reps),
+                ]
+                out = subprocess.run(cmd + (["--log-models"] if log_models else []), capture_output=True, text=True)
                 lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
                 if out.returncode or not lines:
                     emit(lib=lib, framework=framework, log_models=log_models, error=out.stderr[-2000:])
@@ -141,8 +179,13 @@ def main() -> None:
         for log_models in models:
             t, m = by.get((framework, log_models, "tracklet")), by.get((framework, log_models, "mlflow"))
             if t is not None and m is not None:
-                emit(framework=framework, log_models=log_models, tracklet_overhead=t, mlflow_overhead=m,
-                     ratio=round(t / m, 3) if m > 0 else None)
+                emit(
+                    framework=framework,
+                    log_models=log_models,
+                    tracklet_overhead=t,
+                    mlflow_overhead=m,
+                    ratio=round(t / m, 3) if m > 0 else None,
+                )
 
 
 if __name__ == "__main__":

@@ -51,14 +51,25 @@ def autolog_call_ms(lib: str, calls: int) -> dict:
     times, imports, heavy = [], [], ""
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(calls):
-            out = subprocess.run([sys.executable, "-c", _CALL_SCRIPT.format(lib=lib, kwargs=kwargs)], cwd=tmp,
-                                 capture_output=True, text=True, check=True).stdout.split()
+            out = subprocess.run(
+                [sys.executable, "-c", _CALL_SCRIPT.format(lib=lib, kwargs=kwargs)],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
             times.append(float(out[0]))
             imports.append(float(out[1]))
             heavy = out[2] if len(out) > 2 else ""
-    return {"lib": lib, "metric": "autolog_call_ms", "min": round(min(times), 1),
-            "median": round(statistics.median(times), 1), "calls": calls,
-            "import_lib_ms_median": round(statistics.median(imports), 1), "imported_after_autolog": heavy}
+    return {
+        "lib": lib,
+        "metric": "autolog_call_ms",
+        "min": round(min(times), 1),
+        "median": round(statistics.median(times), 1),
+        "calls": calls,
+        "import_lib_ms_median": round(statistics.median(imports), 1),
+        "imported_after_autolog": heavy,
+    }
 
 
 def fit_overhead(lib: str, rounds: int, rows: int) -> list[dict]:
@@ -98,12 +109,29 @@ def fit_overhead(lib: str, rounds: int, rows: int) -> list[dict]:
         b = statistics.median(v[i] for v in base)
         a = statistics.median(v[i] for v in auto)
         out += [
-            {"lib": lib, "metric": f"fit_{clock}_s", "mode": "baseline", "median": round(b, 3),
-             "all": [round(v[i], 3) for v in base]},
-            {"lib": lib, "metric": f"fit_{clock}_s", "mode": "autolog", "median": round(a, 3),
-             "first": round(first[i], 3), "all": [round(v[i], 3) for v in auto]},
-            {"lib": lib, "metric": f"overhead_{clock}_s", "median": round(a - b, 3),
-             "first_fit": round(first[i] - b, 3), "rows": rows, "n_estimators": 50},
+            {
+                "lib": lib,
+                "metric": f"fit_{clock}_s",
+                "mode": "baseline",
+                "median": round(b, 3),
+                "all": [round(v[i], 3) for v in base],
+            },
+            {
+                "lib": lib,
+                "metric": f"fit_{clock}_s",
+                "mode": "autolog",
+                "median": round(a, 3),
+                "first": round(first[i], 3),
+                "all": [round(v[i], 3) for v in auto],
+            },
+            {
+                "lib": lib,
+                "metric": f"overhead_{clock}_s",
+                "median": round(a - b, 3),
+                "first_fit": round(first[i] - b, 3),
+                "rows": rows,
+                "n_estimators": 50,
+            },
         ]
     return out
 

@@ -79,15 +79,19 @@ def bench_log_batch(lib, store, points: int, batch: int = 1000) -> dict:
     run_id = _new_run(store, "log-batch")
     now = int(time.time() * 1000)
     batches = [
-        [Metric(f"m{j % 10}", float(j), now + b, b * batch + j) for j in range(batch)]
-        for b in range(points // batch)
+        [Metric(f"m{j % 10}", float(j), now + b, b * batch + j) for j in range(batch)] for b in range(points // batch)
     ]
     start = time.perf_counter()
     for metrics in batches:
         store.log_batch(run_id, metrics, [], [])
     elapsed = time.perf_counter() - start
-    return {"figure": "log_batch", "value": round(points / elapsed, 1), "unit": "points/s", "n": points,
-            "batch": batch}
+    return {
+        "figure": "log_batch",
+        "value": round(points / elapsed, 1),
+        "unit": "points/s",
+        "n": points,
+        "batch": batch,
+    }
 
 
 def bench_search(lib, store, runs: int, repeats: int = 5) -> dict:
@@ -99,10 +103,16 @@ def bench_search(lib, store, runs: int, repeats: int = 5) -> dict:
         run_id = _new_run(store, f"run-{i}", experiment_id)
         store.log_batch(
             run_id,
-            [Metric("acc", (i * 37 % 1000) / 1000, now, 0), Metric("loss", (i * 11 % 997) / 997, now, 0),
-             Metric("f1", (i % 7) / 7, now, 0)],
-            [Param("model", "rf" if i % 3 else "linear"), Param("lr", str(0.001 * (i % 5))),
-             Param("depth", str(i % 9))],
+            [
+                Metric("acc", (i * 37 % 1000) / 1000, now, 0),
+                Metric("loss", (i * 11 % 997) / 997, now, 0),
+                Metric("f1", (i % 7) / 7, now, 0),
+            ],
+            [
+                Param("model", "rf" if i % 3 else "linear"),
+                Param("lr", str(0.001 * (i % 5))),
+                Param("depth", str(i % 9)),
+            ],
             [RunTag("team", "a" if i % 2 else "b")],
         )
     setup = time.perf_counter() - setup
@@ -116,10 +126,17 @@ def bench_search(lib, store, runs: int, repeats: int = 5) -> dict:
         cpu.append(time.process_time() - start_cpu)
         found = len(result)
     # cpu_ms (this process's CPU time, SQLite included) is steadier than wall time on a shared machine
-    return {"figure": "search_runs", "value": round(statistics.median(times) * 1000, 2), "unit": "ms",
-            "cpu_ms": round(statistics.median(cpu) * 1000, 2),
-            "runs": runs, "matched": found, "filter": filter_string, "order_by": order_by,
-            "setup_s": round(setup, 1)}
+    return {
+        "figure": "search_runs",
+        "value": round(statistics.median(times) * 1000, 2),
+        "unit": "ms",
+        "cpu_ms": round(statistics.median(cpu) * 1000, 2),
+        "runs": runs,
+        "matched": found,
+        "filter": filter_string,
+        "order_by": order_by,
+        "setup_s": round(setup, 1),
+    }
 
 
 def run_lib(lib: str, kinds: list[str], args) -> list[dict]:
@@ -131,8 +148,11 @@ def run_lib(lib: str, kinds: list[str], args) -> list[dict]:
             except ImportError as exc:
                 out.append(_emit({"lib": lib, "store": kind, "skipped": str(exc)}))
                 continue
-            for fn, size in ((bench_log_metric, args.calls), (bench_log_batch, args.points),
-                             (bench_search, args.runs)):
+            for fn, size in (
+                (bench_log_metric, args.calls),
+                (bench_log_batch, args.points),
+                (bench_search, args.runs),
+            ):
                 if args.only and fn.__name__.removeprefix("bench_") not in args.only:
                     continue
                 figure = fn(lib, store, size)
@@ -155,8 +175,9 @@ def main(argv=None) -> None:
     parser.add_argument("--calls", type=int, default=5000, help="sequential log_metric calls")
     parser.add_argument("--points", type=int, default=200_000, help="metric points through log_batch")
     parser.add_argument("--runs", type=int, default=2000, help="runs searched")
-    parser.add_argument("--only", nargs="*", choices=["log_metric", "log_batch", "search"],
-                        help="run only these figures")
+    parser.add_argument(
+        "--only", nargs="*", choices=["log_metric", "log_batch", "search"], help="run only these figures"
+    )
     parser.add_argument("--quick", action="store_true", help="1,000 calls, 20,000 points, 300 runs")
     args = parser.parse_args(argv)
     if args.quick:

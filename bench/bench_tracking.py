@@ -29,8 +29,16 @@ def emit(**kw):
 def import_time(lib: str, reps: int = 5) -> float:
     times = []
     for _ in range(reps):
-        out = subprocess.run([sys.executable, "-c", f"import time; t=time.perf_counter(); import {lib}; "
-                              "print(time.perf_counter()-t)"], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import time; t=time.perf_counter(); import {lib}; print(time.perf_counter()-t)",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(times)
 
@@ -76,8 +84,10 @@ def bench_log_batch(lib: str, kind: str, points: int) -> float:
         client = Client(store_uri(kind, tmp))
         run = client.create_run("0")
         now = int(time.time() * 1000)
-        batches = [[Metric(f"m{(b * 1000 + i) % 10}", float(i), now + i, b * 100 + i // 10) for i in range(1000)]
-                   for b in range(points // 1000)]
+        batches = [
+            [Metric(f"m{(b * 1000 + i) % 10}", float(i), now + i, b * 100 + i // 10) for i in range(1000)]
+            for b in range(points // 1000)
+        ]
         t0 = time.perf_counter()
         for batch in batches:
             client.log_batch(run.info.run_id, metrics=batch)
@@ -92,9 +102,12 @@ def bench_search(lib: str, kind: str, n_runs: int, reps: int = 5) -> float:
         now = int(time.time() * 1000)
         for i in range(n_runs):
             rid = client.create_run(exp).info.run_id
-            client.log_batch(rid, metrics=[Metric(f"m{k}", ((i * 37 + k) % 100) / 100, now, 0) for k in range(5)],
-                             params=[Param(f"p{k}", "abc"[(i + k) % 3]) for k in range(5)],
-                             tags=[RunTag("team", f"t{i % 4}")])
+            client.log_batch(
+                rid,
+                metrics=[Metric(f"m{k}", ((i * 37 + k) % 100) / 100, now, 0) for k in range(5)],
+                params=[Param(f"p{k}", "abc"[(i + k) % 3]) for k in range(5)],
+                tags=[RunTag("team", f"t{i % 4}")],
+            )
         query = "metrics.m0 > 0.5 and params.p1 = 'b'"
         times = []
         for _ in range(reps):
@@ -113,9 +126,18 @@ def run_lib(lib: str, quick: bool) -> None:
     emit(lib=lib, bench="log_metric_sync_calls_per_s", value=round(bench_log_metric(lib, n_metric, True), 1))
     emit(lib=lib, bench="log_metric_async_calls_per_s", value=round(bench_log_metric(lib, n_metric, False), 1))
     for kind in ("sqlite", "file"):
-        emit(lib=lib, bench=f"log_batch_points_per_s_{kind}", value=round(bench_log_batch(lib, kind, points), 1))
+        emit(
+            lib=lib,
+            bench=f"log_batch_points_per_s_{kind}",
+            value=round(bench_log_batch(lib, kind, points), 1),
+        )
     for kind in ("sqlite", "file"):
-        emit(lib=lib, bench=f"search_runs_s_{kind}", n_runs=n_runs, value=round(bench_search(lib, kind, n_runs), 5))
+        emit(
+            lib=lib,
+            bench=f"search_runs_s_{kind}",
+            n_runs=n_runs,
+            value=round(bench_search(lib, kind, n_runs), 5),
+        )
 
 
 def main() -> None:
@@ -140,12 +162,17 @@ def main() -> None:
                 results[(lib, rec["bench"])] = rec["value"]
     t, m = "tracklet", "mlflow"
     ratios = {}
-    for bench in ("log_metric_sync_calls_per_s", "log_batch_points_per_s_sqlite", "log_batch_points_per_s_file"):
+    for bench in (
+        "log_metric_sync_calls_per_s",
+        "log_batch_points_per_s_sqlite",
+        "log_batch_points_per_s_file",
+    ):
         if (t, bench) in results and (m, bench) in results:
             ratios[bench] = round(results[(t, bench)] / results[(m, bench)], 2)
     if (t, "log_metric_async_calls_per_s") in results and (m, "log_metric_sync_calls_per_s") in results:
         ratios["log_metric_async_vs_mlflow_sync"] = round(
-            results[(t, "log_metric_async_calls_per_s")] / results[(m, "log_metric_sync_calls_per_s")], 2)
+            results[(t, "log_metric_async_calls_per_s")] / results[(m, "log_metric_sync_calls_per_s")], 2
+        )
     for kind in ("sqlite", "file"):
         key = f"search_runs_s_{kind}"
         if (t, key) in results and (m, key) in results:

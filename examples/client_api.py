@@ -1,6 +1,6 @@
 """The explicit client API: experiments, runs, batches, search, history, artifacts.
 
-    python examples/client_api.py
+python examples/client_api.py
 """
 
 import time
@@ -20,8 +20,9 @@ for lr in (0.01, 0.1, 0.3):
     client.log_dict(run.info.run_id, {"lr": lr}, "config.json")
     client.set_terminated(run.info.run_id)
 
-best = client.search_runs([exp_id], "params.lr != '0.01' and tags.kind = 'sweep'", order_by=["metrics.loss ASC"],
-                          max_results=1)[0]
+best = client.search_runs(
+    [exp_id], "params.lr != '0.01' and tags.kind = 'sweep'", order_by=["metrics.loss ASC"], max_results=1
+)[0]
 history = client.get_metric_history(best.info.run_id, "loss")
 print(f"best run {best.info.run_name}: loss={best.data.metrics['loss']:.4f} after {len(history)} steps")
 print("artifacts:", [f.path for f in client.list_artifacts(best.info.run_id)])

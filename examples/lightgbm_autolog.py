@@ -1,6 +1,6 @@
 """LightGBM autologging: the native API with early stopping, then the scikit-learn API.
 
-    python examples/lightgbm_autolog.py       # then: tracklet runs list
+python examples/lightgbm_autolog.py       # then: tracklet runs list
 """
 
 import warnings
@@ -22,8 +22,14 @@ X_train, X_valid, y_train, y_valid = train_test_split(X, y, random_state=0)
 dtrain = lgb.Dataset(X_train, label=y_train)
 dvalid = lgb.Dataset(X_valid, label=y_valid, reference=dtrain)
 params = {"objective": "binary", "metric": ["binary_logloss", "auc"], "learning_rate": 0.1, "verbose": -1}
-booster = lgb.train(params, dtrain, num_boost_round=200, valid_sets=[dtrain, dvalid], valid_names=["train", "valid"],
-                    callbacks=[lgb.early_stopping(10, verbose=False)])
+booster = lgb.train(
+    params,
+    dtrain,
+    num_boost_round=200,
+    valid_sets=[dtrain, dvalid],
+    valid_names=["train", "valid"],
+    callbacks=[lgb.early_stopping(10, verbose=False)],
+)
 native_run = tracklet.last_active_run()
 print(f"native run {native_run.info.run_id}: best_iteration={native_run.data.metrics['best_iteration']:.0f}")
 
@@ -35,5 +41,7 @@ print(f"sklearn run {sk_run.info.run_id}: metrics {sorted(sk_run.data.metrics)}"
 
 model = tracklet.pyfunc.load_model(f"runs:/{sk_run.info.run_id}/model")
 print("reloaded model predicts:", model.predict(X_valid.head(3)))
-print(f"stored in {tracklet.get_tracking_uri()}; see it: tracklet runs describe {native_run.info.run_id}"
-      " (or: tracklet runs list)")
+print(
+    f"stored in {tracklet.get_tracking_uri()}; see it: tracklet runs describe {native_run.info.run_id}"
+    " (or: tracklet runs list)"
+)

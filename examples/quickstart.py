@@ -1,6 +1,6 @@
 """Quickstart: a real run with params, metrics over steps, a figure and an artifact — then autolog a fit.
 
-    python examples/quickstart.py
+python examples/quickstart.py
 """
 
 import math
@@ -51,7 +51,9 @@ stored = tracklet.get_run(run.info.run_id)
 print(f"Run '{stored.info.run_name}' ({stored.info.run_id}) finished: {stored.info.status}")
 print(f"  metrics: { {k: round(v, 4) for k, v in stored.data.metrics.items()} }")
 if autolog_run is not None:
-    print(f"Autologged run '{autolog_run.info.run_name}' ({autolog_run.info.run_id}):"
-          f" {len(autolog_run.data.params)} params, metrics {sorted(autolog_run.data.metrics)}")
+    print(
+        f"Autologged run '{autolog_run.info.run_name}' ({autolog_run.info.run_id}):"
+        f" {len(autolog_run.data.params)} params, metrics {sorted(autolog_run.data.metrics)}"
+    )
 print(f"Stored in: {tracklet.get_tracking_uri()}  (artifacts: {stored.info.artifact_uri})")
 print("See it with:  tracklet runs list   |   tracklet runs describe " + stored.info.run_id)

@@ -1,7 +1,7 @@
 """Zero-code scikit-learn tracking: one call before training, then train as usual.
 
-    pip install "tracklet[sklearn]"
-    python examples/sklearn_autolog.py
+pip install "tracklet[sklearn]"
+python examples/sklearn_autolog.py
 """
 
 import tracklet

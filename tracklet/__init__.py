@@ -51,10 +51,28 @@ from tracklet.tracking.fluent import (
 __version__ = "0.1.0"
 
 # submodules loaded lazily on attribute access (tracklet.sklearn, tracklet.pyfunc, ...)
-_LAZY_SUBMODULES = frozenset({
-    "autolog", "entities", "exceptions", "tracking", "pyfunc", "models", "sklearn", "xgboost", "lightgbm",
-    "keras", "tensorflow", "gluon", "pyspark", "spark", "client", "cli", "server", "flavors",
-})
+_LAZY_SUBMODULES = frozenset(
+    {
+        "autolog",
+        "entities",
+        "exceptions",
+        "tracking",
+        "pyfunc",
+        "models",
+        "sklearn",
+        "xgboost",
+        "lightgbm",
+        "keras",
+        "tensorflow",
+        "gluon",
+        "pyspark",
+        "spark",
+        "client",
+        "cli",
+        "server",
+        "flavors",
+    }
+)
 _LAZY_ATTRS = {
     "TrackletClient": ("tracklet.tracking.client", "TrackletClient"),
     "MlflowClient": ("tracklet.tracking.client", "TrackletClient"),

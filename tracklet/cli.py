@@ -53,6 +53,7 @@ def _view(args) -> int:
 
 # ------------------------------------------------------------------ experiments
 
+
 def cmd_experiments_create(args):
     exp_id = _client(args).create_experiment(args.name, args.artifact_location)
     _emit(args, {"experiment_id": exp_id}, lambda: f"Created experiment {args.name!r} with id {exp_id}")
@@ -66,15 +67,23 @@ def cmd_experiments_search(args):
         token = page.token
         if not token:
             break
-    _emit(args, [e.to_dict() for e in exps], lambda: _table(
-        [[e.experiment_id, e.name, e.lifecycle_stage, _ts(e.creation_time), e.artifact_location] for e in exps],
-        ["experiment_id", "name", "lifecycle_stage", "created", "artifact_location"]))
+    _emit(
+        args,
+        [e.to_dict() for e in exps],
+        lambda: _table(
+            [[e.experiment_id, e.name, e.lifecycle_stage, _ts(e.creation_time), e.artifact_location] for e in exps],
+            ["experiment_id", "name", "lifecycle_stage", "created", "artifact_location"],
+        ),
+    )
 
 
 def cmd_experiments_rename(args):
     _client(args).rename_experiment(args.experiment_id, args.new_name)
-    _emit(args, {"experiment_id": args.experiment_id, "name": args.new_name},
-          lambda: f"Renamed experiment {args.experiment_id} to {args.new_name!r}")
+    _emit(
+        args,
+        {"experiment_id": args.experiment_id, "name": args.new_name},
+        lambda: f"Renamed experiment {args.experiment_id} to {args.new_name!r}",
+    )
 
 
 def cmd_experiments_delete(args):
@@ -89,16 +98,35 @@ def cmd_experiments_restore(args):
 
 # ------------------------------------------------------------------ runs
 
+
 def cmd_runs_list(args):
     client = _client(args)
-    exp_ids = [args.experiment_id] if args.experiment_id else [
-        e.experiment_id for e in client.search_experiments(max_results=50000)]
+    exp_ids = (
+        [args.experiment_id]
+        if args.experiment_id
+        else [e.experiment_id for e in client.search_experiments(max_results=50000)]
+    )
     order = [args.order_by] if args.order_by else None
     runs = client.search_runs(exp_ids, args.filter or "", _view(args), args.max_results, order)
-    _emit(args, [r.to_dictionary() for r in runs], lambda: _table(
-        [[r.info.run_id, r.info.run_name, r.info.experiment_id, r.info.status, _ts(r.info.start_time),
-          len(r.data.metrics), len(r.data.params)] for r in runs],
-        ["run_id", "run_name", "experiment_id", "status", "started", "metrics", "params"]))
+    _emit(
+        args,
+        [r.to_dictionary() for r in runs],
+        lambda: _table(
+            [
+                [
+                    r.info.run_id,
+                    r.info.run_name,
+                    r.info.experiment_id,
+                    r.info.status,
+                    _ts(r.info.start_time),
+                    len(r.data.metrics),
+                    len(r.data.params),
+                ]
+                for r in runs
+            ],
+            ["run_id", "run_name", "experiment_id", "status", "started", "metrics", "params"],
+        ),
+    )
 
 
 def cmd_runs_describe(args):
@@ -106,9 +134,15 @@ def cmd_runs_describe(args):
 
     def text():
         i = run.info
-        lines = [f"Run {i.run_id} ({i.run_name})", f"  experiment: {i.experiment_id}", f"  status: {i.status}",
-                 f"  lifecycle: {i.lifecycle_stage}", f"  started: {_ts(i.start_time)}", f"  ended: {_ts(i.end_time)}",
-                 f"  artifacts: {i.artifact_uri}"]
+        lines = [
+            f"Run {i.run_id} ({i.run_name})",
+            f"  experiment: {i.experiment_id}",
+            f"  status: {i.status}",
+            f"  lifecycle: {i.lifecycle_stage}",
+            f"  started: {_ts(i.start_time)}",
+            f"  ended: {_ts(i.end_time)}",
+            f"  artifacts: {i.artifact_uri}",
+        ]
         for title, d in (("params", run.data.params), ("metrics", run.data.metrics), ("tags", run.data.tags)):
             lines.append(f"  {title}:")
             lines += [f"    {k}: {d[k]}" for k in sorted(d)]
@@ -131,8 +165,11 @@ def cmd_gc(args):
     run_ids = args.run_ids.split(",") if args.run_ids else None
     exp_ids = args.experiment_ids.split(",") if args.experiment_ids else None
     removed = _client(args).gc(run_ids=run_ids, experiment_ids=exp_ids)
-    _emit(args, {"removed": removed}, lambda: f"Permanently removed {len(removed)} deleted run(s)" +
-          "".join(f"\n  {r}" for r in removed))
+    _emit(
+        args,
+        {"removed": removed},
+        lambda: f"Permanently removed {len(removed)} deleted run(s)" + "".join(f"\n  {r}" for r in removed),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,7 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--max-results", type=int, default=100)
     lst.add_argument("--view", default="ACTIVE_ONLY", choices=["ACTIVE_ONLY", "DELETED_ONLY", "ALL"])
     lst.set_defaults(func=cmd_runs_list)
-    for name, fn in (("describe", cmd_runs_describe), ("delete", cmd_runs_delete), ("restore", cmd_runs_restore)):
+    for name, fn in (
+        ("describe", cmd_runs_describe),
+        ("delete", cmd_runs_delete),
+        ("restore", cmd_runs_restore),
+    ):
         x = runs.add_parser(name, parents=[common], help=f"{name} a run")
         x.add_argument("run_id")
         x.set_defaults(func=fn)

@@ -1,4 +1,5 @@
-"""scikit-learn models and autologging, as ``mlflow.sklearn``: ``save_model``, ``log_model``, ``load_model``, ``autolog``.
+"""scikit-learn models and autologging, as ``mlflow.sklearn``:
+``save_model``, ``log_model``, ``load_model``, ``autolog``.
 
 Importing this module imports neither scikit-learn nor the autolog patches; ``autolog()`` loads them on call.
 """

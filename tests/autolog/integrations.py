@@ -28,6 +28,7 @@ class IntegrationCase:
 
 # ---------------------------------------------------------------------- scikit-learn
 
+
 def _sk_data():
     import numpy as np
 
@@ -67,20 +68,31 @@ def _sk_patched():
     def owner(cls, attribute):  # patches sit on the class that defines the method
         return next(k for k in cls.__mro__ if attribute in vars(k)), attribute
 
-    return [owner(LogisticRegression, "fit"), owner(Pipeline, "fit"), owner(BaseSearchCV, "fit"),
-            owner(TransformerMixin, "fit_transform"), owner(LogisticRegression, "predict"),
-            (sklearn.metrics, "accuracy_score")]
+    return [
+        owner(LogisticRegression, "fit"),
+        owner(Pipeline, "fit"),
+        owner(BaseSearchCV, "fit"),
+        owner(TransformerMixin, "fit_transform"),
+        owner(LogisticRegression, "predict"),
+        (sklearn.metrics, "accuracy_score"),
+    ]
 
 
 # ---------------------------------------------------------------------- XGBoost
+
 
 def _xgb_fit():
     import xgboost as xgb
 
     X, y = _sk_data()
     dtrain = xgb.DMatrix(X, label=y)
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 2, "nthread": 1}, dtrain, 3,
-                        evals=[(dtrain, "train")], verbose_eval=False)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 2, "nthread": 1},
+        dtrain,
+        3,
+        evals=[(dtrain, "train")],
+        verbose_eval=False,
+    )
     return booster.predict(dtrain)
 
 
@@ -99,8 +111,13 @@ def _xgb_patched():
     import xgboost
     import xgboost.sklearn
 
-    return [(xgboost, "train"), (xgboost, "cv"), (xgboost.sklearn, "train"), (xgboost.sklearn.XGBModel, "fit"),
-            (xgboost.sklearn.XGBClassifier, "fit")]
+    return [
+        (xgboost, "train"),
+        (xgboost, "cv"),
+        (xgboost.sklearn, "train"),
+        (xgboost.sklearn.XGBModel, "fit"),
+        (xgboost.sklearn.XGBClassifier, "fit"),
+    ]
 
 
 # ---------------------------------------------------------------------- LightGBM
@@ -131,7 +148,12 @@ def _lgb_patched():
     import lightgbm
     import lightgbm.sklearn
 
-    return [(lightgbm, "train"), (lightgbm, "cv"), (lightgbm.sklearn, "train"), (lightgbm.sklearn.LGBMModel, "fit")]
+    return [
+        (lightgbm, "train"),
+        (lightgbm, "cv"),
+        (lightgbm.sklearn, "train"),
+        (lightgbm.sklearn.LGBMModel, "fit"),
+    ]
 
 
 CASES: list[IntegrationCase] = [

@@ -85,10 +85,22 @@ def test_every_import_order_in_a_fresh_process(case, tmp_path):
     env = dict(os.environ, TRACKLET_AUTOLOG_STRICT="1")
     procs = []
     for i, steps in enumerate(orders):
-        script = _ORDER_SCRIPT.format(tests_dir=TESTS_DIR, uri=f"sqlite:///{tmp_path}/order{i}.db",
-                                      name=case.name, steps=list(steps))
-        procs.append((steps, subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                                              stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)))
+        script = _ORDER_SCRIPT.format(
+            tests_dir=TESTS_DIR, uri=f"sqlite:///{tmp_path}/order{i}.db", name=case.name, steps=list(steps)
+        )
+        procs.append(
+            (
+                steps,
+                subprocess.Popen(
+                    [sys.executable, "-c", script],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                    cwd=tmp_path,
+                ),
+            )
+        )
     for steps, proc in procs:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, f"{steps}: {err}"

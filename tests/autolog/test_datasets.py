@@ -20,8 +20,12 @@ def test_numpy_features_and_targets():
     assert ds.name == "dataset" and ds.source_type == "code" and len(ds.digest) == 8
     spec = json.loads(ds.schema)["mlflow_tensorspec"]
     assert json.loads(spec["features"]) == [{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 3]}}]
-    assert json.loads(ds.profile) == {"features_shape": [4, 3], "features_size": 12, "features_nbytes": 96,
-                                      "targets_shape": [4]}
+    assert json.loads(ds.profile) == {
+        "features_shape": [4, 3],
+        "features_size": 12,
+        "features_nbytes": 96,
+        "targets_shape": [4],
+    }
     assert dataset_input(X.copy(), y).dataset.digest == ds.digest  # content-based
     X2 = X.copy()
     X2[0, 0] = 99

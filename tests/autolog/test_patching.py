@@ -32,8 +32,11 @@ def toy_module(tmp_path, monkeypatch):
     src.mkdir()
     (src / f"{name}.py").write_text(toy.FRAMEWORK_SOURCE)
     monkeypatch.syspath_prepend(str(src))
-    monkeypatch.setitem(INTEGRATIONS, "toy", Integration("toy", name, f"{toy.__name__}:install", "tracklet",
-                                                         "0.0.0", "99.0.0"))
+    monkeypatch.setitem(
+        INTEGRATIONS,
+        "toy",
+        Integration("toy", name, f"{toy.__name__}:install", "tracklet", "0.0.0", "99.0.0"),
+    )
     monkeypatch.setitem(toy.BEHAVIOUR, "fail_in", None)
     toy.SEEN.clear()
     yield name
@@ -74,8 +77,9 @@ def test_import_before_autolog_patches_at_once(toy_module):
 
 def test_disable_restores_the_originals_exactly(toy_module):
     mod = importlib.import_module(toy_module)
-    originals = {(o, a): vars(o)[a] for o, a in ((mod, "train"), (mod, "outer"), (mod.Model, "fit"),
-                                                   (mod.SubModel, "fit"))}
+    originals = {
+        (o, a): vars(o)[a] for o, a in ((mod, "train"), (mod, "outer"), (mod.Model, "fit"), (mod.SubModel, "fit"))
+    }
     toy.autolog()
     toy.autolog()  # re-enabling replaces the patches, never stacks them
     assert all(vars(o)[a] is not orig for (o, a), orig in originals.items())
@@ -114,8 +118,11 @@ def test_the_post_import_hook_is_registered_once(toy_module):
 
 def test_a_failing_install_never_breaks_the_users_import(toy_module, monkeypatch):
     monkeypatch.delenv("TRACKLET_AUTOLOG_STRICT")
-    monkeypatch.setitem(INTEGRATIONS, "toy", Integration("toy", toy_module, f"{toy.__name__}:no_such_install",
-                                                         "tracklet", "0.0.0", "99.0.0"))
+    monkeypatch.setitem(
+        INTEGRATIONS,
+        "toy",
+        Integration("toy", toy_module, f"{toy.__name__}:no_such_install", "tracklet", "0.0.0", "99.0.0"),
+    )
     toy.autolog()
     with pytest.warns(AutologWarning, match="could not enable toy autologging"):
         mod = importlib.import_module(toy_module)
@@ -249,8 +256,10 @@ def test_one_info_line_per_managed_run_unless_silent(toy_module):
         mod.train({}, [1])
         run = only_run()
         msgs = [r.getMessage() for r in records if r.levelno == logging.INFO]
-        assert msgs == [f"autologging run '{run.info.run_name}' (id {run.info.run_id}) in experiment "
-                        f"'Default' stored at {tracklet.get_tracking_uri()}"]
+        assert msgs == [
+            f"autologging run '{run.info.run_name}' (id {run.info.run_id}) in experiment "
+            f"'Default' stored at {tracklet.get_tracking_uri()}"
+        ]
         records.clear()
         toy.autolog(silent=True, extra_tags={"mlflow.autologging": "x"})
         with warnings.catch_warnings():
@@ -307,8 +316,11 @@ def test_bad_arguments_raise_naming_the_field():
 
 
 def test_version_gating(toy_module, monkeypatch):
-    monkeypatch.setitem(INTEGRATIONS, "toy", Integration("toy", toy_module, f"{toy.__name__}:install",
-                                                         "tracklet", "0.0.0", "0.0.1"))
+    monkeypatch.setitem(
+        INTEGRATIONS,
+        "toy",
+        Integration("toy", toy_module, f"{toy.__name__}:install", "tracklet", "0.0.0", "0.0.1"),
+    )
     mod = importlib.import_module(toy_module)
     with pytest.warns(AutologWarning, match="autologging may not work"):
         toy.autolog()

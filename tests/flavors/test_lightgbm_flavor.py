@@ -31,8 +31,12 @@ def test_booster_round_trip(tmp_path, booster, binary_data):
     X, _, _ = binary_data
     tracklet.lightgbm.save_model(booster, str(tmp_path / "m"), input_example=X[:2])
     mlmodel = yaml.safe_load((tmp_path / "m" / "MLmodel").read_text())
-    assert mlmodel["flavors"]["lightgbm"] == {"data": "model.lgb", "model_class": "lightgbm.basic.Booster",
-                                              "lgb_version": lgb.__version__, "code": None}
+    assert mlmodel["flavors"]["lightgbm"] == {
+        "data": "model.lgb",
+        "model_class": "lightgbm.basic.Booster",
+        "lgb_version": lgb.__version__,
+        "code": None,
+    }
     pyfunc_conf = mlmodel["flavors"]["python_function"]
     assert pyfunc_conf["loader_module"] == "mlflow.lightgbm" and pyfunc_conf["data"] == "model.lgb"
     assert (tmp_path / "m" / "model.lgb").read_text().startswith("tree")  # LightGBM's text format

@@ -80,9 +80,10 @@ def test_tracklet_loads_mlflow_sklearn_model(tmp_path, sk_model, binary_data, fm
         pytest.importorskip("skops")
     _, _, df = binary_data
     path = str(tmp_path / "m")
-    mlflow.sklearn.save_model(sk_model, path, serialization_format=fmt, pip_requirements=REQS,
-                              input_example=df.head(2))
-    np.testing.assert_array_equal(tracklet.pyfunc.load_model(path).predict(df), mlflow.pyfunc.load_model(path).predict(df))
+    mlflow.sklearn.save_model(sk_model, path, serialization_format=fmt, pip_requirements=REQS, input_example=df.head(2))
+    np.testing.assert_array_equal(
+        tracklet.pyfunc.load_model(path).predict(df), mlflow.pyfunc.load_model(path).predict(df)
+    )
     np.testing.assert_array_equal(tracklet.sklearn.load_model(path).predict(df), sk_model.predict(df))
     meta = tracklet.pyfunc.load_model(path).metadata
     assert meta.signature.inputs.input_names() == ["a", "b", "c"] and meta.mlflow_version == mlflow.__version__
@@ -96,8 +97,9 @@ def test_tracklet_loads_mlflow_logged_model(tmp_path, monkeypatch, sk_model, bin
     mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
     try:
         with mlflow.start_run():
-            info = mlflow.sklearn.log_model(sk_model, name="model", pip_requirements=REQS,
-                                            serialization_format="cloudpickle")
+            info = mlflow.sklearn.log_model(
+                sk_model, name="model", pip_requirements=REQS, serialization_format="cloudpickle"
+            )
         local = mlflow.artifacts.download_artifacts(info.model_uri)
     finally:
         mlflow.set_tracking_uri(previous)

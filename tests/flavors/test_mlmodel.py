@@ -41,8 +41,15 @@ def test_model_dict_round_trip_and_yaml(tmp_path):
 
 
 def test_model_omits_none_keys_and_keeps_unknown_ones():
-    m = Model.from_dict({"flavors": {}, "model_uuid": "u", "utc_time_created": "t", "model_id": "m-1",
-                         "mlflow_version": "3.1.0"})
+    m = Model.from_dict(
+        {
+            "flavors": {},
+            "model_uuid": "u",
+            "utc_time_created": "t",
+            "model_id": "m-1",
+            "mlflow_version": "3.1.0",
+        }
+    )
     d = m.to_dict()
     assert "artifact_path" not in d and "run_id" not in d and "signature" not in d
     assert d["model_id"] == "m-1" and d["mlflow_version"] == "3.1.0"
@@ -66,17 +73,29 @@ def test_model_load_missing_file(tmp_path):
 
 # ---------------------------------------------------------------------- signatures
 def test_infer_signature_dataframe_types_match_mlflow_names():
-    df = pd.DataFrame({
-        "l": np.array([1, 2], dtype="int64"), "i": np.array([1, 2], dtype="int32"),
-        "d": [1.0, 2.0], "f": np.array([1, 2], dtype="float32"), "s": ["x", "y"], "b": [True, False],
-        "t": pd.to_datetime(["2020-01-01", "2020-01-02"]), "by": [b"a", b"b"], "n": ["x", None],
-    })
+    df = pd.DataFrame(
+        {
+            "l": np.array([1, 2], dtype="int64"),
+            "i": np.array([1, 2], dtype="int32"),
+            "d": [1.0, 2.0],
+            "f": np.array([1, 2], dtype="float32"),
+            "s": ["x", "y"],
+            "b": [True, False],
+            "t": pd.to_datetime(["2020-01-01", "2020-01-02"]),
+            "by": [b"a", b"b"],
+            "n": ["x", None],
+        }
+    )
     sig = infer_signature(df, pd.Series([0.5, 0.1], name="p"))
     assert json.loads(sig.to_dict()["inputs"]) == [
-        {"type": "long", "name": "l", "required": True}, {"type": "integer", "name": "i", "required": True},
-        {"type": "double", "name": "d", "required": True}, {"type": "float", "name": "f", "required": True},
-        {"type": "string", "name": "s", "required": True}, {"type": "boolean", "name": "b", "required": True},
-        {"type": "datetime", "name": "t", "required": True}, {"type": "binary", "name": "by", "required": True},
+        {"type": "long", "name": "l", "required": True},
+        {"type": "integer", "name": "i", "required": True},
+        {"type": "double", "name": "d", "required": True},
+        {"type": "float", "name": "f", "required": True},
+        {"type": "string", "name": "s", "required": True},
+        {"type": "boolean", "name": "b", "required": True},
+        {"type": "datetime", "name": "t", "required": True},
+        {"type": "binary", "name": "by", "required": True},
         {"type": "string", "name": "n", "required": False},
     ]
     assert json.loads(sig.to_dict()["outputs"]) == [{"type": "double", "name": "p", "required": True}]
@@ -92,8 +111,12 @@ def test_infer_signature_tensors():
 
 
 def test_schema_json_round_trip_keeps_unknown_types():
-    text = json.dumps([{"type": "array", "items": {"type": "double"}, "name": "v", "required": True},
-                       {"type": "double", "name": "x", "required": True}])
+    text = json.dumps(
+        [
+            {"type": "array", "items": {"type": "double"}, "name": "v", "required": True},
+            {"type": "double", "name": "x", "required": True},
+        ]
+    )
     schema = Schema.from_json(text)
     assert json.loads(schema.to_json()) == json.loads(text)
     assert schema.input_names() == ["v", "x"]
@@ -168,8 +191,11 @@ def test_input_example_ndarray_format(tmp_path):
     save_input_example(m, np.array([[1.0, np.nan], [3.0, 4.0]]), str(tmp_path))
     assert json.loads((tmp_path / "input_example.json").read_text()) == [[1.0, None], [3.0, 4.0]]
     assert json.loads((tmp_path / "serving_input_example.json").read_text()) == {"inputs": [[1.0, None], [3.0, 4.0]]}
-    assert m.saved_input_example_info == {"artifact_path": "input_example.json", "type": "ndarray",
-                                          "serving_input_path": "serving_input_example.json"}
+    assert m.saved_input_example_info == {
+        "artifact_path": "input_example.json",
+        "type": "ndarray",
+        "serving_input_path": "serving_input_example.json",
+    }
     m.signature = infer_signature(np.zeros((1, 2)))
     back = load_input_example(m, str(tmp_path))
     assert back.dtype == np.float64 and back.shape == (2, 2)
@@ -180,7 +206,9 @@ def test_input_example_dataframe_split_orient(tmp_path):
     df = pd.DataFrame({"a": [1, 2], "s": ["x", None]})
     save_input_example(m, df, str(tmp_path))
     assert json.loads((tmp_path / "input_example.json").read_text()) == {
-        "columns": ["a", "s"], "data": [[1, "x"], [2, None]]}
+        "columns": ["a", "s"],
+        "data": [[1, "x"], [2, None]],
+    }
     assert json.loads((tmp_path / "serving_input_example.json").read_text())["dataframe_split"]["columns"] == ["a", "s"]
     assert m.saved_input_example_info["type"] == "dataframe"
     assert m.saved_input_example_info["pandas_orient"] == "split"
@@ -211,7 +239,10 @@ def test_env_pip_requirements_and_extra(tmp_path):
     default = ["numpy==1.0", "pandas==2.0"]
     assert fenv.resolve_requirements(default, pip_requirements=["foo==1"])[0] == ["foo==1"]
     assert fenv.resolve_requirements(default, extra_pip_requirements=["numpy>=2", "bar"])[0] == [
-        "pandas==2.0", "numpy>=2", "bar"]
+        "pandas==2.0",
+        "numpy>=2",
+        "bar",
+    ]
     req_file = tmp_path / "reqs.txt"
     req_file.write_text("# comment\nbaz==3\n\n")
     assert fenv.resolve_requirements(default, pip_requirements=str(req_file))[0] == ["baz==3"]
@@ -240,13 +271,19 @@ def test_flavor_modules_import_no_framework():
     code = (
         "import sys, json\n"
         "import tracklet.flavors.mlmodel, tracklet.flavors.signature, tracklet.flavors.enforce, tracklet.flavors.env\n"
-        "import tracklet.flavors.pyfunc, tracklet.flavors.sklearn, tracklet.flavors.xgboost, tracklet.flavors.lightgbm\n"
+        "import tracklet.flavors.pyfunc, tracklet.flavors.sklearn\n"
+        "import tracklet.flavors.xgboost, tracklet.flavors.lightgbm\n"
         "import tracklet.pyfunc, tracklet.models, tracklet.sklearn, tracklet.xgboost, tracklet.lightgbm\n"
         "heavy = ['numpy', 'pandas', 'sklearn', 'xgboost', 'lightgbm', 'scipy', 'mlflow']\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
     assert json.loads(out.stdout) == []
 
 

@@ -31,13 +31,24 @@ def test_save_and_load_round_trip(tmp_path, clf, iris_like):
     _, _, df = iris_like
     path = tmp_path / "model"
     tracklet.sklearn.save_model(clf, str(path), input_example=df.head(3))
-    assert sorted(os.listdir(path)) == ["MLmodel", "conda.yaml", "input_example.json", "model.pkl",
-                                        "python_env.yaml", "requirements.txt", "serving_input_example.json"]
+    assert sorted(os.listdir(path)) == [
+        "MLmodel",
+        "conda.yaml",
+        "input_example.json",
+        "model.pkl",
+        "python_env.yaml",
+        "requirements.txt",
+        "serving_input_example.json",
+    ]
     mlmodel = yaml.safe_load((path / "MLmodel").read_text())
     import sklearn
 
-    assert mlmodel["flavors"]["sklearn"] == {"pickled_model": "model.pkl", "sklearn_version": sklearn.__version__,
-                                             "serialization_format": "cloudpickle", "code": None}
+    assert mlmodel["flavors"]["sklearn"] == {
+        "pickled_model": "model.pkl",
+        "sklearn_version": sklearn.__version__,
+        "serialization_format": "cloudpickle",
+        "code": None,
+    }
     pyfunc_conf = mlmodel["flavors"]["python_function"]
     assert pyfunc_conf["loader_module"] == "mlflow.sklearn" and pyfunc_conf["model_path"] == "model.pkl"
     assert pyfunc_conf["predict_fn"] == "predict"
@@ -46,7 +57,8 @@ def test_save_and_load_round_trip(tmp_path, clf, iris_like):
     # signature inferred from the example and the model's prediction on it
     assert [c["name"] for c in json.loads(mlmodel["signature"]["inputs"])] == list(df.columns)
     assert json.loads(mlmodel["signature"]["outputs"]) == [
-        {"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}]
+        {"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}
+    ]
     reqs = (path / "requirements.txt").read_text().splitlines()
     assert f"scikit-learn=={sklearn.__version__}" in reqs and any(r.startswith("cloudpickle==") for r in reqs)
     assert not any(r.startswith("mlflow") for r in reqs)
@@ -84,8 +96,14 @@ def test_save_model_errors(tmp_path, clf):
 
 def test_pyfunc_predict_fn_and_metadata(tmp_path, clf, iris_like):
     _, _, df = iris_like
-    tracklet.sklearn.save_model(clf, str(tmp_path / "m"), pyfunc_predict_fn="predict_proba",
-                                metadata={"owner": "me"}, signature=False, input_example=df.head(2))
+    tracklet.sklearn.save_model(
+        clf,
+        str(tmp_path / "m"),
+        pyfunc_predict_fn="predict_proba",
+        metadata={"owner": "me"},
+        signature=False,
+        input_example=df.head(2),
+    )
     pyf = tracklet.pyfunc.load_model(str(tmp_path / "m"))
     np.testing.assert_allclose(pyf.predict(df), clf.predict_proba(df))
     assert pyf.metadata.metadata == {"owner": "me"} and pyf.metadata.signature is None
@@ -157,8 +175,9 @@ def test_log_model_to_explicit_run_and_argument_checks(iris_like):
     handler = _ListHandler()
     logging.getLogger("tracklet.flavors").addHandler(handler)  # the tracklet logger does not propagate
     try:
-        info = tracklet.sklearn.log_model(model, "m", run_id=run.info.run_id, registered_model_name="prod",
-                                          await_registration_for=5)
+        info = tracklet.sklearn.log_model(
+            model, "m", run_id=run.info.run_id, registered_model_name="prod", await_registration_for=5
+        )
     finally:
         logging.getLogger("tracklet.flavors").removeHandler(handler)
     assert info.model_uri == f"runs:/{run.info.run_id}/m"

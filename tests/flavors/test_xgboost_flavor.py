@@ -30,12 +30,18 @@ def test_booster_round_trip(tmp_path, booster, binary_data):
     X, _, _ = binary_data
     tracklet.xgboost.save_model(booster, str(tmp_path / "m"), input_example=X[:2])
     mlmodel = yaml.safe_load((tmp_path / "m" / "MLmodel").read_text())
-    assert mlmodel["flavors"]["xgboost"] == {"data": "model.ubj", "model_class": "xgboost.core.Booster",
-                                             "model_format": "ubj", "xgb_version": xgb.__version__, "code": None}
+    assert mlmodel["flavors"]["xgboost"] == {
+        "data": "model.ubj",
+        "model_class": "xgboost.core.Booster",
+        "model_format": "ubj",
+        "xgb_version": xgb.__version__,
+        "code": None,
+    }
     assert mlmodel["flavors"]["python_function"]["loader_module"] == "mlflow.xgboost"
     assert mlmodel["flavors"]["python_function"]["data"] == "model.ubj"
     assert json.loads(mlmodel["signature"]["outputs"]) == [
-        {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1]}}]
+        {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1]}}
+    ]
     reqs = (tmp_path / "m" / "requirements.txt").read_text().splitlines()
     assert f"xgboost=={xgb.__version__}" in reqs and not any(r.startswith("scikit-learn") for r in reqs)
 
@@ -51,8 +57,9 @@ def test_other_model_formats(tmp_path, booster, binary_data, fmt):
     X, _, _ = binary_data
     tracklet.xgboost.save_model(booster, str(tmp_path / "m"), model_format=fmt)
     assert (tmp_path / "m" / f"model.{fmt}").exists()
-    np.testing.assert_allclose(tracklet.pyfunc.load_model(str(tmp_path / "m")).predict(X),
-                               booster.predict(xgb.DMatrix(X)))
+    np.testing.assert_allclose(
+        tracklet.pyfunc.load_model(str(tmp_path / "m")).predict(X), booster.predict(xgb.DMatrix(X))
+    )
 
 
 def test_sklearn_api_model_reloads_as_its_class(tmp_path, classifier, binary_data):

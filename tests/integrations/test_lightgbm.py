@@ -26,8 +26,15 @@ def data():
     return X.iloc[:240], y.iloc[:240], X.iloc[240:], y.iloc[240:]
 
 
-PARAMS = {"objective": "binary", "metric": ["binary_logloss", "auc"], "num_leaves": 4, "learning_rate": 0.3,
-          "min_data_in_leaf": 5, "num_threads": 1, "verbose": -1}
+PARAMS = {
+    "objective": "binary",
+    "metric": ["binary_logloss", "auc"],
+    "num_leaves": 4,
+    "learning_rate": 0.3,
+    "min_data_in_leaf": 5,
+    "num_threads": 1,
+    "verbose": -1,
+}
 
 
 def datasets(data):
@@ -50,6 +57,12 @@ def history(run_id, key):
     return [(m.step, m.value) for m in sorted(client().get_metric_history(run_id, key), key=lambda m: m.step)]
 
 
+def assert_history(got, values):
+    """`got` is [(step, value), ...]: steps 0..n-1 exactly, values approximately (pytest.approx takes no tuples)."""
+    assert [step for step, _ in got] == list(range(len(values)))
+    assert [value for _, value in got] == pytest.approx(list(values))
+
+
 def artifacts(run_id, path=None):
     return {f.path for f in client().list_artifacts(run_id, path)}
 
@@ -63,8 +76,14 @@ def test_train_logs_params_metrics_and_importance(data):
     dtrain, dvalid = datasets(data)
     tracklet.lightgbm.autolog(log_models=False)
     evals = {}
-    booster = lgb.train(PARAMS, dtrain, num_boost_round=4, valid_sets=[dtrain, dvalid], valid_names=["train", "valid"],
-                        callbacks=[lgb.record_evaluation(evals)])
+    booster = lgb.train(
+        PARAMS,
+        dtrain,
+        num_boost_round=4,
+        valid_sets=[dtrain, dvalid],
+        valid_names=["train", "valid"],
+        callbacks=[lgb.record_evaluation(evals)],
+    )
     run = last_run()
     assert run.info.status == "FINISHED" and run.data.tags["mlflow.autologging"] == "lightgbm"
     p = run.data.params
@@ -72,22 +91,29 @@ def test_train_logs_params_metrics_and_importance(data):
     assert p["num_boost_round"] == "4" and p["keep_training_booster"] == "False"
     for name in ("train", "valid"):
         for metric in ("binary_logloss", "auc"):
-            assert history(run.info.run_id, f"{name}-{metric}") == pytest.approx(list(enumerate(evals[name][metric])))
+            assert_history(history(run.info.run_id, f"{name}-{metric}"), evals[name][metric])
     assert "best_iteration" not in run.data.metrics
-    assert artifacts(run.info.run_id) == {f"feature_importance_{t}.{e}" for t in ("split", "gain")
-                                          for e in ("json", "png")}
+    assert artifacts(run.info.run_id) == {
+        f"feature_importance_{t}.{e}" for t in ("split", "gain") for e in ("json", "png")
+    }
     split = read_json(run.info.run_id, "feature_importance_split.json")
-    assert split == dict(zip([f"feat_{i}" for i in range(5)], booster.feature_importance("split").tolist(),
-                             strict=True))
+    assert split == dict(
+        zip([f"feat_{i}" for i in range(5)], booster.feature_importance("split").tolist(), strict=True)
+    )
 
 
 def test_early_stopping_convention_is_zero_based(data):
     dtrain, dvalid = datasets(data)
     tracklet.lightgbm.autolog(log_models=False)
     evals = {}
-    booster = lgb.train({**PARAMS, "learning_rate": 1.0, "num_leaves": 16}, dtrain, num_boost_round=200,
-                        valid_sets=[dvalid], valid_names=["valid"],
-                        callbacks=[lgb.early_stopping(3, verbose=False), lgb.record_evaluation(evals)])
+    booster = lgb.train(
+        {**PARAMS, "learning_rate": 1.0, "num_leaves": 16},
+        dtrain,
+        num_boost_round=200,
+        valid_sets=[dvalid],
+        valid_names=["valid"],
+        callbacks=[lgb.early_stopping(3, verbose=False), lgb.record_evaluation(evals)],
+    )
     run = last_run()
     n = len(evals["valid"]["auc"])
     assert n < 200
@@ -109,9 +135,22 @@ def test_early_stopping_from_params_ndcg_and_custom_feval(data):
         return "my_metric", float(np.mean(preds)), False
 
     tracklet.lightgbm.autolog(log_models=False, log_every_n_iter=2)
-    booster = lgb.train({"objective": "lambdarank", "metric": "ndcg", "eval_at": [3], "early_stopping_round": 50,
-                         "num_threads": 1, "verbose": -1, "min_data_in_leaf": 5}, dtrain, num_boost_round=5,
-                        valid_sets=[dvalid], valid_names=["valid"], feval=my_metric)
+    booster = lgb.train(
+        {
+            "objective": "lambdarank",
+            "metric": "ndcg",
+            "eval_at": [3],
+            "early_stopping_round": 50,
+            "num_threads": 1,
+            "verbose": -1,
+            "min_data_in_leaf": 5,
+        },
+        dtrain,
+        num_boost_round=5,
+        valid_sets=[dvalid],
+        valid_names=["valid"],
+        feval=my_metric,
+    )
     run = last_run()
     steps = [s for s, _ in history(run.info.run_id, "valid-ndcg_at_3")]
     assert steps[:3] == [0, 2, 4]  # every 2nd round (plus the best round again at step 5)
@@ -130,8 +169,7 @@ def test_train_logs_model_that_reloads(data):
     Xv = data[2]
     loaded = tracklet.lightgbm.load_model(f"runs:/{run_id}/model")
     assert np.allclose(loaded.predict(Xv), booster.predict(Xv))
-    assert np.allclose(np.ravel(tracklet.pyfunc.load_model(f"runs:/{run_id}/model").predict(Xv)),
-                       booster.predict(Xv))
+    assert np.allclose(np.ravel(tracklet.pyfunc.load_model(f"runs:/{run_id}/model").predict(Xv)), booster.predict(Xv))
 
 
 def test_sklearn_classifier(data):
@@ -160,7 +198,8 @@ def test_sklearn_regressor_and_ranker(data):
     run = last_run()
     assert [s for s, _ in history(run.info.run_id, "valid_0-l2")] == [0, 1, 2]
     lgb.LGBMRanker(n_estimators=3, n_jobs=1, verbose=-1, min_child_samples=5).fit(
-        Xt, yt, group=[10] * 24, eval_set=[(Xv, yv)], eval_group=[[10] * 6], eval_at=[2])
+        Xt, yt, group=[10] * 24, eval_set=[(Xv, yv)], eval_group=[[10] * 6], eval_at=[2]
+    )
     run = last_run()
     assert run.data.params["min_child_samples"] == "5"
     assert [s for s, _ in history(run.info.run_id, "valid_0-ndcg_at_2")] == [0, 1, 2]
@@ -172,24 +211,30 @@ def test_cv_one_run_with_mean_and_std(data):
     result = lgb.cv({**PARAMS, "metric": "binary_logloss"}, dtrain, num_boost_round=4, nfold=3)
     run = last_run()
     assert run.data.params["nfold"] == "3"
-    assert history(run.info.run_id, "valid-binary_logloss-mean") == pytest.approx(
-        list(enumerate(result["valid binary_logloss-mean"])))
-    assert history(run.info.run_id, "valid-binary_logloss-std") == pytest.approx(
-        list(enumerate(result["valid binary_logloss-stdv"])))
+    assert_history(history(run.info.run_id, "valid-binary_logloss-mean"), result["valid binary_logloss-mean"])
+    assert_history(history(run.info.run_id, "valid-binary_logloss-std"), result["valid binary_logloss-stdv"])
     assert "model" not in artifacts(run.info.run_id) and "best_iteration" not in run.data.metrics
 
 
 def test_cv_early_stopping(data):
     dtrain, _ = datasets(data)
     tracklet.lightgbm.autolog()
-    result = lgb.cv({**PARAMS, "metric": "binary_logloss", "learning_rate": 1.0, "num_leaves": 16}, dtrain,
-                    num_boost_round=100, nfold=3, callbacks=[lgb.early_stopping(2, verbose=False)])
+    result = lgb.cv(
+        {**PARAMS, "metric": "binary_logloss", "learning_rate": 1.0, "num_leaves": 16},
+        dtrain,
+        num_boost_round=100,
+        nfold=3,
+        callbacks=[lgb.early_stopping(2, verbose=False)],
+    )
     run = last_run()
     best = len(result["valid binary_logloss-mean"]) - 1  # cv() truncates its result to the best round
     assert run.data.metrics["best_iteration"] == best
     stopped = int(run.data.metrics["stopped_iteration"])
     hist = history(run.info.run_id, "valid-binary_logloss-mean")
-    assert stopped > best and hist[-1] == (stopped + 1, pytest.approx(result["valid binary_logloss-mean"][best]))
+    assert stopped > best and hist[-1] == (
+        stopped + 1,
+        pytest.approx(result["valid binary_logloss-mean"][best]),
+    )
 
 
 def test_continued_training_and_user_callbacks(data):
@@ -263,8 +308,14 @@ def test_datasets_and_disable(data):
     lgb.train(PARAMS, dtrain, 2, valid_sets=[dtrain, dvalid], valid_names=["train", "valid"])
     run = last_run()
     captured = client().get_run(run.info.run_id).inputs.dataset_inputs
-    got = {(i.dataset.name, {t.key: t.value for t in i.tags}["mlflow.data.context"], json.loads(i.dataset.profile)["num_rows"])
-           for i in captured}
+    got = {
+        (
+            i.dataset.name,
+            {t.key: t.value for t in i.tags}["mlflow.data.context"],
+            json.loads(i.dataset.profile)["num_rows"],
+        )
+        for i in captured
+    }
     assert got == {("train", "train", 240), ("valid", "eval", 60)}
     assert all(len(i.dataset.digest) == 8 for i in captured)
     tracklet.lightgbm.autolog(disable=True)

@@ -97,8 +97,13 @@ def test_binary_classifier_run(binary):
         "training_score": model.score(X, y),
     }
     assert metrics == pytest.approx(expected)
-    assert artifacts(run) == ["estimator.html", "model", "training_confusion_matrix.png",
-                              "training_precision_recall_curve.png", "training_roc_curve.png"]
+    assert artifacts(run) == [
+        "estimator.html",
+        "model",
+        "training_confusion_matrix.png",
+        "training_precision_recall_curve.png",
+        "training_roc_curve.png",
+    ]
     assert "LogisticRegression" in read_artifact(run, "estimator.html")
     mlmodel = yaml.safe_load(read_artifact(run, "model/MLmodel"))
     assert "signature" in mlmodel and "input_example.json" not in artifacts(run, "model")
@@ -122,7 +127,8 @@ def test_multiclass_classifier_with_sample_weight(multiclass):
     assert m["training_f1_score"] == pytest.approx(skm.f1_score(y, y_pred, average="weighted", sample_weight=w))
     assert m["training_log_loss"] == pytest.approx(skm.log_loss(y, proba, sample_weight=w))
     assert m["training_roc_auc"] == pytest.approx(
-        skm.roc_auc_score(y, proba, multi_class="ovr", average="weighted", sample_weight=w))
+        skm.roc_auc_score(y, proba, multi_class="ovr", average="weighted", sample_weight=w)
+    )
     assert m["training_score"] == pytest.approx(model.score(X, y, sample_weight=w))
     assert "training_roc_curve.png" not in artifacts(run)  # curves only for binary problems
 
@@ -145,10 +151,15 @@ def test_regressor_metrics(regression):
     run = only_run()
     y_pred = model.predict(X)
     mse = skm.mean_squared_error(y, y_pred)
-    assert run.data.metrics == pytest.approx({
-        "training_mean_squared_error": mse, "training_root_mean_squared_error": np.sqrt(mse),
-        "training_mean_absolute_error": skm.mean_absolute_error(y, y_pred),
-        "training_r2_score": skm.r2_score(y, y_pred), "training_score": model.score(X, y)})
+    assert run.data.metrics == pytest.approx(
+        {
+            "training_mean_squared_error": mse,
+            "training_root_mean_squared_error": np.sqrt(mse),
+            "training_mean_absolute_error": skm.mean_absolute_error(y, y_pred),
+            "training_r2_score": skm.r2_score(y, y_pred),
+            "training_score": model.score(X, y),
+        }
+    )
     assert artifacts(run) == ["estimator.html", "model"]
     assert "input_example.json" in artifacts(run, "model")
     example = json.loads(read_artifact(run, "model/input_example.json"))  # a numpy example: a list of rows
@@ -271,9 +282,16 @@ def test_post_training_metrics(binary):
     f1_score(y_test, y_pred2)
     metrics = only_run().data.metrics
     post = {k: v for k, v in metrics.items() if not k.startswith("training_")}
-    assert post == pytest.approx({
-        "accuracy_score_X_test": acc, "accuracy_score-2_X_test": acc, "f1_score_X_test": f1,
-        "roc_auc_score_X_test": auc, "LogisticRegression_score_X_test": score, "f1_score_X_test-2": f1})
+    assert post == pytest.approx(
+        {
+            "accuracy_score_X_test": acc,
+            "accuracy_score-2_X_test": acc,
+            "f1_score_X_test": f1,
+            "roc_auc_score_X_test": auc,
+            "LogisticRegression_score_X_test": score,
+            "f1_score_X_test-2": f1,
+        }
+    )
     info = json.loads(read_artifact(only_run(), "metric_info.json"))
     assert info["accuracy_score_X_test"] == "accuracy_score(y_true=y_test, y_pred=y_pred)"
     assert info["LogisticRegression_score_X_test"] == "LogisticRegression.score(X=X_test, y=y_test)"
@@ -308,7 +326,9 @@ def test_patched_metric_functions_pickle_copy_and_revert():
     scorer = skm.get_scorer("accuracy")  # deep-copies a scorer holding the wrapper
     assert copy.deepcopy(skm.accuracy_score) is skm.accuracy_score and scorer is not None
     tracklet.autolog(disable=True)
-    assert globals()["accuracy_score"] is _ORIGINAL["accuracy_score"] and skm.accuracy_score is _ORIGINAL["accuracy_score"]
+    assert (
+        globals()["accuracy_score"] is _ORIGINAL["accuracy_score"] and skm.accuracy_score is _ORIGINAL["accuracy_score"]
+    )
 
 
 def test_nothing_is_logged_after_disable(binary):
@@ -325,8 +345,9 @@ def test_halving_search_and_search_without_refit(binary):
 
     X, y = binary
     tracklet.sklearn.autolog(max_tuning_runs=2, log_models=False)
-    HalvingGridSearchCV(DecisionTreeRegressor(random_state=0), {"max_depth": [1, 2, 3, 4]}, cv=2,
-                        min_resources=20).fit(X, y)
+    HalvingGridSearchCV(DecisionTreeRegressor(random_state=0), {"max_depth": [1, 2, 3, 4]}, cv=2, min_resources=20).fit(
+        X, y
+    )
     runs = all_runs()
     (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
@@ -334,7 +355,10 @@ def test_halving_search_and_search_without_refit(binary):
     assert {"iter", "n_resources", "mean_test_score"} <= set(children[0].data.metrics)
     tracklet.sklearn.autolog()
     GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=2, refit=False).fit(X, y)
-    (parent,) = [r for r in all_runs() if "mlflow.parentRunId" not in r.data.tags
-                 and r.data.tags["estimator_name"] == "GridSearchCV"]
+    (parent,) = [
+        r
+        for r in all_runs()
+        if "mlflow.parentRunId" not in r.data.tags and r.data.tags["estimator_name"] == "GridSearchCV"
+    ]
     assert parent.info.status == "FINISHED" and "best_C" in parent.data.params
     assert "model" not in artifacts(parent) and not any(k.startswith("training_") for k in parent.data.metrics)

@@ -29,8 +29,13 @@ def dmats(data):
     return xgb.DMatrix(Xt, label=yt), xgb.DMatrix(Xv, label=yv)
 
 
-PARAMS = {"objective": "binary:logistic", "eval_metric": ["logloss", "auc"], "max_depth": 2, "eta": 0.3,
-          "nthread": 1}
+PARAMS = {
+    "objective": "binary:logistic",
+    "eval_metric": ["logloss", "auc"],
+    "max_depth": 2,
+    "eta": 0.3,
+    "nthread": 1,
+}
 
 
 def client():
@@ -47,6 +52,12 @@ def history(run_id, key):
     return [(m.step, m.value) for m in sorted(client().get_metric_history(run_id, key), key=lambda m: m.step)]
 
 
+def assert_history(got, values):
+    """`got` is [(step, value), ...]: steps 0..n-1 exactly, values approximately (pytest.approx takes no tuples)."""
+    assert [step for step, _ in got] == list(range(len(values)))
+    assert [value for _, value in got] == pytest.approx(list(values))
+
+
 def artifacts(run_id, path=None):
     return {f.path for f in client().list_artifacts(run_id, path)}
 
@@ -55,8 +66,14 @@ def test_train_logs_params_metrics_and_artifacts(dmats):
     dtrain, dvalid = dmats
     tracklet.xgboost.autolog(log_models=False)
     evals_result = {}
-    booster = xgb.train(PARAMS, dtrain, num_boost_round=4, evals=[(dtrain, "train"), (dvalid, "valid")],
-                        evals_result=evals_result, verbose_eval=False)
+    booster = xgb.train(
+        PARAMS,
+        dtrain,
+        num_boost_round=4,
+        evals=[(dtrain, "train"), (dvalid, "valid")],
+        evals_result=evals_result,
+        verbose_eval=False,
+    )
     run = last_run()
     assert run.info.status == "FINISHED"
     assert run.data.tags["mlflow.autologging"] == "xgboost"
@@ -68,7 +85,7 @@ def test_train_logs_params_metrics_and_artifacts(dmats):
     for data_name in ("train", "valid"):
         for metric in ("logloss", "auc"):
             got = history(run.info.run_id, f"{data_name}-{metric}")
-            assert got == pytest.approx(list(enumerate(evals_result[data_name][metric])))
+            assert_history(got, evals_result[data_name][metric])
     assert "best_iteration" not in run.data.metrics
     assert artifacts(run.info.run_id) == {"feature_importance_weight.json", "feature_importance_weight.png"}
     imp = json.loads(open(client().download_artifacts(run.info.run_id, "feature_importance_weight.json")).read())
@@ -80,9 +97,15 @@ def test_early_stopping_convention(dmats):
     dtrain, dvalid = dmats
     tracklet.xgboost.autolog(log_models=False)
     evals_result = {}
-    booster = xgb.train({**PARAMS, "eta": 1.0, "max_depth": 4}, dtrain, num_boost_round=200,
-                        evals=[(dtrain, "train"), (dvalid, "valid")], early_stopping_rounds=3,
-                        evals_result=evals_result, verbose_eval=False)
+    booster = xgb.train(
+        {**PARAMS, "eta": 1.0, "max_depth": 4},
+        dtrain,
+        num_boost_round=200,
+        evals=[(dtrain, "train"), (dvalid, "valid")],
+        early_stopping_rounds=3,
+        evals_result=evals_result,
+        verbose_eval=False,
+    )
     run = last_run()
     n = len(evals_result["valid"]["auc"])
     assert n < 200  # it did stop early
@@ -105,8 +128,14 @@ def test_ranking_metric_names_custom_metric_and_every_n(data):
         return "my_error", float(np.mean((predt > 0.5) != dmat.get_label()))
 
     tracklet.xgboost.autolog(log_models=False, log_every_n_iter=2)
-    xgb.train({"objective": "rank:ndcg", "eval_metric": ["ndcg@3"], "nthread": 1}, dtrain, num_boost_round=5,
-              evals=[(dtrain, "train")], custom_metric=my_error, verbose_eval=False)
+    xgb.train(
+        {"objective": "rank:ndcg", "eval_metric": ["ndcg@3"], "nthread": 1},
+        dtrain,
+        num_boost_round=5,
+        evals=[(dtrain, "train")],
+        custom_metric=my_error,
+        verbose_eval=False,
+    )
     run = last_run()
     assert [s for s, _ in history(run.info.run_id, "train-ndcg_at_3")] == [0, 2, 4]
     assert [s for s, _ in history(run.info.run_id, "train-my_error")] == [0, 2, 4]
@@ -119,13 +148,17 @@ def test_importance_types_and_multiclass_linear(data):
     tracklet.xgboost.autolog(log_models=False, importance_types=["weight", "gain", "total_cover"])
     xgb.train({"objective": "multi:softprob", "num_class": 3, "nthread": 1}, xgb.DMatrix(Xt, label=y3), 3)
     run_id = last_run().info.run_id
-    assert artifacts(run_id) == {f"feature_importance_{t}.{e}" for t in ("weight", "gain", "total_cover")
-                                 for e in ("json", "png")}
+    assert artifacts(run_id) == {
+        f"feature_importance_{t}.{e}" for t in ("weight", "gain", "total_cover") for e in ("json", "png")
+    }
     # gblinear: per-class weights (lists); "gain" does not exist for it and is skipped
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        xgb.train({"objective": "multi:softprob", "num_class": 3, "booster": "gblinear", "nthread": 1},
-                  xgb.DMatrix(Xt, label=y3), 3)
+        xgb.train(
+            {"objective": "multi:softprob", "num_class": 3, "booster": "gblinear", "nthread": 1},
+            xgb.DMatrix(Xt, label=y3),
+            3,
+        )
     run_id = last_run().info.run_id
     assert "feature_importance_gain.json" not in artifacts(run_id)
     imp = json.loads(open(client().download_artifacts(run_id, "feature_importance_weight.json")).read())
@@ -143,15 +176,22 @@ def test_train_logs_model_signature_and_example(dmats, data):
     loaded = tracklet.xgboost.load_model(f"runs:/{run_id}/model")
     Xv = data[2]
     assert np.allclose(loaded.predict(xgb.DMatrix(Xv)), booster.predict(xgb.DMatrix(Xv)))
-    assert np.allclose(tracklet.pyfunc.load_model(f"runs:/{run_id}/model").predict(Xv),
-                       booster.predict(xgb.DMatrix(Xv)))
+    assert np.allclose(
+        tracklet.pyfunc.load_model(f"runs:/{run_id}/model").predict(Xv), booster.predict(xgb.DMatrix(Xv))
+    )
 
 
 def test_sklearn_classifier(data):
     Xt, yt, Xv, yv = data
     tracklet.xgboost.autolog()
-    model = xgb.XGBClassifier(n_estimators=30, max_depth=3, learning_rate=1.0, early_stopping_rounds=3,
-                              eval_metric="logloss", n_jobs=1)
+    model = xgb.XGBClassifier(
+        n_estimators=30,
+        max_depth=3,
+        learning_rate=1.0,
+        early_stopping_rounds=3,
+        eval_metric="logloss",
+        n_jobs=1,
+    )
     model.fit(Xt, yt, eval_set=[(Xt, yt), (Xv, yv)], verbose=False)
     run = last_run()
     p = run.data.params
@@ -175,8 +215,14 @@ def test_sklearn_regressor_and_ranker(data):
     run = last_run()
     assert [s for s, _ in history(run.info.run_id, "validation_0-rmse")] == [0, 1, 2]
     ranker = xgb.XGBRanker(n_estimators=3, n_jobs=1, eval_metric="ndcg@2")
-    ranker.fit(Xt, yt, qid=np.repeat(np.arange(18), 10), eval_set=[(Xt, yt)],
-               eval_qid=[np.repeat(np.arange(18), 10)], verbose=False)
+    ranker.fit(
+        Xt,
+        yt,
+        qid=np.repeat(np.arange(18), 10),
+        eval_set=[(Xt, yt)],
+        eval_qid=[np.repeat(np.arange(18), 10)],
+        verbose=False,
+    )
     run = last_run()
     assert run.data.params["eval_metric"] == "ndcg@2"
     assert [s for s, _ in history(run.info.run_id, "validation_0-ndcg_at_2")] == [0, 1, 2]
@@ -185,20 +231,31 @@ def test_sklearn_regressor_and_ranker(data):
 def test_cv_one_run_with_mean_and_std(dmats):
     dtrain, _ = dmats
     tracklet.xgboost.autolog()
-    result = xgb.cv({"objective": "binary:logistic", "eval_metric": "logloss", "nthread": 1}, dtrain,
-                    num_boost_round=4, nfold=3, as_pandas=False)
+    result = xgb.cv(
+        {"objective": "binary:logistic", "eval_metric": "logloss", "nthread": 1},
+        dtrain,
+        num_boost_round=4,
+        nfold=3,
+        as_pandas=False,
+    )
     run = last_run()
     assert run.data.params["nfold"] == "3" and run.data.params["num_boost_round"] == "4"
-    assert history(run.info.run_id, "test-logloss-mean") == pytest.approx(list(enumerate(result["test-logloss-mean"])))
-    assert history(run.info.run_id, "train-logloss-std") == pytest.approx(list(enumerate(result["train-logloss-std"])))
+    assert_history(history(run.info.run_id, "test-logloss-mean"), result["test-logloss-mean"])
+    assert_history(history(run.info.run_id, "train-logloss-std"), result["train-logloss-std"])
     assert "model" not in artifacts(run.info.run_id) and "best_iteration" not in run.data.metrics
 
 
 def test_cv_early_stopping(dmats):
     dtrain, _ = dmats
     tracklet.xgboost.autolog()
-    result = xgb.cv({"objective": "binary:logistic", "eval_metric": "logloss", "eta": 1.0, "max_depth": 5,
-                     "nthread": 1}, dtrain, num_boost_round=100, nfold=3, early_stopping_rounds=2, as_pandas=False)
+    result = xgb.cv(
+        {"objective": "binary:logistic", "eval_metric": "logloss", "eta": 1.0, "max_depth": 5, "nthread": 1},
+        dtrain,
+        num_boost_round=100,
+        nfold=3,
+        early_stopping_rounds=2,
+        as_pandas=False,
+    )
     run = last_run()
     best = len(result["test-logloss-mean"]) - 1  # cv() truncates its result to the best round
     assert run.data.metrics["best_iteration"] == best
@@ -282,8 +339,14 @@ def test_datasets_and_disable(dmats):
     xgb.train(PARAMS, dtrain, 2, evals=[(dtrain, "train"), (dvalid, "valid")], verbose_eval=False)
     run = last_run()
     captured = client().get_run(run.info.run_id).inputs.dataset_inputs
-    got = {(i.dataset.name, {t.key: t.value for t in i.tags}["mlflow.data.context"], json.loads(i.dataset.profile)["num_rows"])
-           for i in captured}
+    got = {
+        (
+            i.dataset.name,
+            {t.key: t.value for t in i.tags}["mlflow.data.context"],
+            json.loads(i.dataset.profile)["num_rows"],
+        )
+        for i in captured
+    }
     assert got == {("train", "train", 180), ("valid", "eval", 60)}
     assert all(len(i.dataset.digest) == 8 for i in captured)
     tracklet.xgboost.autolog(disable=True)

@@ -30,6 +30,7 @@ def names(runs) -> list[str]:
 
 # ============================================================================ experiments
 
+
 def test_default_experiment_exists(store):
     exp = store.get_experiment("0")
     assert exp.experiment_id == "0"
@@ -169,6 +170,7 @@ def test_search_experiments_filter_order_and_paging(store):
 
 # ============================================================================ runs
 
+
 def test_create_run_fields(store):
     eid = store.create_experiment("runs")
     run = store.create_run(eid, "alice", T0, [RunTag("k", "v")], "my-run")
@@ -271,6 +273,7 @@ def test_hard_delete_run(store):
 
 
 # ============================================================================ log_batch, params, metrics
+
 
 def test_log_batch_roundtrip(store):
     rid = new_run(store).info.run_id
@@ -386,7 +389,10 @@ def test_metric_history_ordered_by_step_then_timestamp(store):
     store.log_metric(rid, Metric("other", 7.0, T0, 0))
     history = store.get_metric_history(rid, "m")
     assert [(m.step, m.timestamp, m.value) for m in history] == [
-        (0, T0 + 2, 0.5), (0, T0 + 9, 1.0), (1, T0 + 1, 2.0), (2, T0 + 5, 3.0),
+        (0, T0 + 2, 0.5),
+        (0, T0 + 9, 1.0),
+        (1, T0 + 1, 2.0),
+        (2, T0 + 5, 3.0),
     ]
     assert all(m.key == "m" for m in history)
     assert store.get_metric_history(rid, "never-logged") == []
@@ -396,9 +402,14 @@ def test_nan_and_inf_round_trip(store):
     rid = new_run(store).info.run_id
     store.log_batch(
         rid,
-        [Metric("nan", math.nan, T0, 0), Metric("pinf", math.inf, T0, 0), Metric("ninf", -math.inf, T0, 0),
-         Metric("int", 3, T0, 0)],
-        [], [],
+        [
+            Metric("nan", math.nan, T0, 0),
+            Metric("pinf", math.inf, T0, 0),
+            Metric("ninf", -math.inf, T0, 0),
+            Metric("int", 3, T0, 0),
+        ],
+        [],
+        [],
     )
     data = store.get_run(rid).data
     assert math.isnan(data.metrics["nan"])
@@ -430,15 +441,28 @@ def test_run_tags_set_overwrite_delete(store):
 
 # ============================================================================ search_runs
 
+
 @pytest.fixture
 def populated(store):
     """Four runs with distinct start times (alpha oldest) in a fresh experiment."""
     eid = store.create_experiment("search")
     spec = [
-        ("alpha", 1000, RunStatus.FINISHED, [("acc", 0.9), ("loss", 0.3)],
-         {"model": "RandomForest", "depth": "3"}, {"team": "vision", "path": "a*b[c]?_%"}),
-        ("beta", 2000, RunStatus.RUNNING, [("acc", 0.7), ("loss", math.nan)],
-         {"model": "linear", "depth": "5"}, {"team": "Vision"}),
+        (
+            "alpha",
+            1000,
+            RunStatus.FINISHED,
+            [("acc", 0.9), ("loss", 0.3)],
+            {"model": "RandomForest", "depth": "3"},
+            {"team": "vision", "path": "a*b[c]?_%"},
+        ),
+        (
+            "beta",
+            2000,
+            RunStatus.RUNNING,
+            [("acc", 0.7), ("loss", math.nan)],
+            {"model": "linear", "depth": "5"},
+            {"team": "Vision"},
+        ),
         ("gamma", 3000, RunStatus.FAILED, [("acc", 0.95)], {"model": "randomforest"}, {}),
         ("delta", 4000, RunStatus.RUNNING, [], {}, {"team": "nlp"}),
     ]
@@ -522,8 +546,17 @@ def test_search_returns_full_runs(populated):
     assert run.data.metrics == {"acc": 0.9, "loss": 0.3}
 
 
-@pytest.mark.parametrize("bad", ["metrics.acc > 'x'", "params.a > '1'", "foo = 'x'", "metrics.a = 1 OR metrics.b = 2",
-                                 "tags.t LIKE", "unknown.a = '1'"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "metrics.acc > 'x'",
+        "params.a > '1'",
+        "foo = 'x'",
+        "metrics.a = 1 OR metrics.b = 2",
+        "tags.t LIKE",
+        "unknown.a = '1'",
+    ],
+)
 def test_search_invalid_filter_raises(populated, bad):
     store, eid, _ = populated
     with pytest.raises(InvalidParameterValue):
@@ -590,6 +623,7 @@ def test_search_view_types_and_experiments(populated):
 
 # ============================================================================ logged models, threads
 
+
 def test_record_logged_model_appends(store):
     rid = new_run(store).info.run_id
     first = {"run_id": rid, "artifact_path": "model", "flavors": {"python_function": {"loader_module": "x"}}}
@@ -654,18 +688,26 @@ def test_thread_safety_smoke(store):
 
 # ============================================================================ dataset inputs
 
+
 def dataset_input(name="iris", digest="d1", context="train", **fields):
     from tracklet.tracking.entities import Dataset, DatasetInput
 
-    ds = Dataset(name=name, digest=digest, source_type=fields.get("source_type", "code"),
-                 source=fields.get("source", '{"uri": "x"}'), schema=fields.get("schema"),
-                 profile=fields.get("profile", '{"num_rows": 3}'))
+    ds = Dataset(
+        name=name,
+        digest=digest,
+        source_type=fields.get("source_type", "code"),
+        source=fields.get("source", '{"uri": "x"}'),
+        schema=fields.get("schema"),
+        profile=fields.get("profile", '{"num_rows": 3}'),
+    )
     return DatasetInput(ds, (RunTag("mlflow.data.context", context),))
 
 
 def input_summary(run) -> set:
-    return {(i.dataset.name, i.dataset.digest, {t.key: t.value for t in i.tags}.get("mlflow.data.context"))
-            for i in run.inputs.dataset_inputs}
+    return {
+        (i.dataset.name, i.dataset.digest, {t.key: t.value for t in i.tags}.get("mlflow.data.context"))
+        for i in run.inputs.dataset_inputs
+    }
 
 
 def test_log_inputs_roundtrip_and_dedup(store):
@@ -676,7 +718,9 @@ def test_log_inputs_roundtrip_and_dedup(store):
     inputs = store.get_run(run_id).inputs.dataset_inputs
     assert len(inputs) == 3
     assert input_summary(store.get_run(run_id)) == {
-        ("iris", "d1", "train"), ("iris-valid", "d2", "eval"), ("iris", "d1", "eval"),
+        ("iris", "d1", "train"),
+        ("iris-valid", "d2", "eval"),
+        ("iris", "d1", "eval"),
     }
     got = next(i.dataset for i in inputs if i.dataset.name == "iris")
     assert got == train.dataset  # every field survives

@@ -21,11 +21,30 @@ from tracklet.tracking.stores.file import FileStore
 
 T0 = 1_700_000_000_000
 RUN_META_KEYS = {
-    "artifact_uri", "end_time", "entry_point_name", "experiment_id", "lifecycle_stage", "run_id", "run_uuid",
-    "run_name", "source_name", "source_type", "source_version", "start_time", "status", "tags", "user_id",
+    "artifact_uri",
+    "end_time",
+    "entry_point_name",
+    "experiment_id",
+    "lifecycle_stage",
+    "run_id",
+    "run_uuid",
+    "run_name",
+    "source_name",
+    "source_type",
+    "source_version",
+    "start_time",
+    "status",
+    "tags",
+    "user_id",
 }
-EXPERIMENT_META_KEYS = {"artifact_location", "creation_time", "experiment_id", "last_update_time",
-                        "lifecycle_stage", "name"}
+EXPERIMENT_META_KEYS = {
+    "artifact_location",
+    "creation_time",
+    "experiment_id",
+    "last_update_time",
+    "lifecycle_stage",
+    "name",
+}
 
 
 @pytest.fixture
@@ -52,6 +71,7 @@ def _all_files(root: pathlib.Path) -> list[str]:
 
 
 # ============================================================================ layout
+
 
 def test_default_experiment_and_trash_created(root, store):
     assert (root / ".trash").is_dir()
@@ -84,8 +104,13 @@ def test_run_layout_on_disk(root, store):
 
     store.log_batch(
         rid,
-        [Metric("acc", 0.5, T0, 0), Metric("acc", math.nan, T0 + 1, 1), Metric("loss/train", math.inf, T0, 2),
-         Metric("neg", -math.inf, T0, 0), Metric("int", 3, T0, 0)],
+        [
+            Metric("acc", 0.5, T0, 0),
+            Metric("acc", math.nan, T0 + 1, 1),
+            Metric("loss/train", math.inf, T0, 2),
+            Metric("neg", -math.inf, T0, 0),
+            Metric("int", 3, T0, 0),
+        ],
         [Param("lr", "0.01"), Param("none", None)],
         [RunTag("note", "line1\nline2")],
     )
@@ -177,6 +202,7 @@ def test_rejected_batch_writes_no_file(root, store):
 
 # ============================================================================ reading foreign and legacy files
 
+
 def test_legacy_mlflow_1x_run_is_read(root, store):
     """1.x wrote no run_name (the tag held it), an int experiment_id, and 2-field metric lines."""
     run_dir = root / "0" / ("a" * 32)
@@ -229,9 +255,45 @@ def test_malformed_and_foreign_folders_are_ignored(root, store):
 
 
 def test_flat_meta_parser_agrees_with_yaml():
-    values = ["", "0", "01", "-3", "1.5", "1e3", "true", "No", "null", "~", "a b", "a: b", "a #b", "x'y", "'q'",
-              '"q"', "file:///tmp/a b", "run-1", "2023-01-01", "0x1F", "0b1", "1:20", ".inf", "é", "a\nb", " lead",
-              "trail ", "word " * 30, "-x", "[a]", "a\tb", "4f2a9c", "123", None, 7, [], {}]
+    values = [
+        "",
+        "0",
+        "01",
+        "-3",
+        "1.5",
+        "1e3",
+        "true",
+        "No",
+        "null",
+        "~",
+        "a b",
+        "a: b",
+        "a #b",
+        "x'y",
+        "'q'",
+        '"q"',
+        "file:///tmp/a b",
+        "run-1",
+        "2023-01-01",
+        "0x1F",
+        "0b1",
+        "1:20",
+        ".inf",
+        "é",
+        "a\nb",
+        " lead",
+        "trail ",
+        "word " * 30,
+        "-x",
+        "[a]",
+        "a\tb",
+        "4f2a9c",
+        "123",
+        None,
+        7,
+        [],
+        {},
+    ]
     for value in values:
         text = file_io.dump_yaml({"k": value, "status": 3, "experiment_id": "12"})
         parsed = file_io.parse_flat_yaml(text)
@@ -243,6 +305,7 @@ def test_flat_meta_parser_agrees_with_yaml():
 
 
 # ============================================================================ lookup cache, other instances, processes
+
 
 def test_runs_created_by_another_instance_are_found(root, store):
     other = FileStore(str(root))
@@ -280,8 +343,12 @@ def _log_from_process(root: str, rid: str, worker: int, barrier) -> None:
     s = FileStore(root)
     barrier.wait()
     for b in range(20):
-        s.log_batch(rid, [Metric("shared", float(worker), T0 + b, worker * 1000 + b * 10 + i) for i in range(10)],
-                    [Param(f"w{worker}-{b}", str(b))], [RunTag(f"last-{worker}", str(b))])
+        s.log_batch(
+            rid,
+            [Metric("shared", float(worker), T0 + b, worker * 1000 + b * 10 + i) for i in range(10)],
+            [Param(f"w{worker}-{b}", str(b))],
+            [RunTag(f"last-{worker}", str(b))],
+        )
         s.record_logged_model(rid, {"artifact_path": f"{worker}-{b}"})
 
 
@@ -297,8 +364,9 @@ def test_two_processes_logging_to_one_run_lose_nothing(root, store):
     assert [p.exitcode for p in procs] == [0, 0]
     history = store.get_metric_history(rid, "shared")
     assert len(history) == 400
-    assert sorted(m.step for m in history) == sorted(w * 1000 + b * 10 + i for w in (1, 2)
-                                                     for b in range(20) for i in range(10))
+    assert sorted(m.step for m in history) == sorted(
+        w * 1000 + b * 10 + i for w in (1, 2) for b in range(20) for i in range(10)
+    )
     data = store.get_run(rid).data
     assert len(data.params) == 40
     assert data.tags["last-1"] == data.tags["last-2"] == "19"
@@ -327,6 +395,7 @@ def test_concurrent_conflicting_params_one_wins(store):
 
 
 # ============================================================================ path safety
+
 
 def test_keys_never_escape_their_folder(root, store):
     rid = store.create_run("0", "u", T0, [], "r").info.run_id

@@ -42,18 +42,29 @@ def run_view(run) -> dict:
     """The fields both systems share, NaN made comparable."""
     info = run.info
     return {
-        "run_id": info.run_id, "experiment_id": info.experiment_id, "user_id": info.user_id,
-        "status": info.status, "start_time": info.start_time, "end_time": info.end_time,
-        "artifact_uri": info.artifact_uri, "lifecycle_stage": info.lifecycle_stage, "run_name": info.run_name,
+        "run_id": info.run_id,
+        "experiment_id": info.experiment_id,
+        "user_id": info.user_id,
+        "status": info.status,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+        "artifact_uri": info.artifact_uri,
+        "lifecycle_stage": info.lifecycle_stage,
+        "run_name": info.run_name,
         "metrics": {k: _num(v) for k, v in run.data.metrics.items()},
-        "params": dict(run.data.params), "tags": dict(run.data.tags),
+        "params": dict(run.data.params),
+        "tags": dict(run.data.tags),
     }
 
 
 def experiment_view(exp) -> dict:
     return {
-        "experiment_id": exp.experiment_id, "name": exp.name, "artifact_location": exp.artifact_location,
-        "lifecycle_stage": exp.lifecycle_stage, "tags": dict(exp.tags), "creation_time": exp.creation_time,
+        "experiment_id": exp.experiment_id,
+        "name": exp.name,
+        "artifact_location": exp.artifact_location,
+        "lifecycle_stage": exp.lifecycle_stage,
+        "tags": dict(exp.tags),
+        "creation_time": exp.creation_time,
         "last_update_time": exp.last_update_time,
     }
 
@@ -79,8 +90,14 @@ def test_mlflow_reads_what_tracklet_writes(mlruns):
     rid = run.info.run_id
     store.log_batch(
         rid,
-        [Metric("loss", 1.0, T0, 0), Metric("loss", 0.5, T0 + 1, 1), Metric("loss", math.nan, T0 + 2, 2),
-         Metric("acc/train", 0.25, T0, 0), Metric("inf", math.inf, T0, 3), Metric("ninf", -math.inf, T0, 0)],
+        [
+            Metric("loss", 1.0, T0, 0),
+            Metric("loss", 0.5, T0 + 1, 1),
+            Metric("loss", math.nan, T0 + 2, 2),
+            Metric("acc/train", 0.25, T0, 0),
+            Metric("inf", math.inf, T0, 3),
+            Metric("ninf", -math.inf, T0, 0),
+        ],
         [Param("lr", "0.01"), Param("model", "rf")],
         [RunTag("note", "multi\nline"), RunTag("mlflow.source.name", "train.py")],
     )
@@ -116,7 +133,8 @@ def test_mlflow_reads_what_tracklet_writes(mlruns):
 
     for view in (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL):
         assert ids(client.search_runs([eid], run_view_type=view)) == ids(
-            store.search_runs([eid], None, view, 100, None, None))
+            store.search_runs([eid], None, view, 100, None, None)
+        )
     found = client.search_runs([eid], "params.model = 'rf' and metrics.`acc/train` > 0.2")
     assert [r.info.run_id for r in found] == [rid]
 
@@ -156,8 +174,14 @@ def test_tracklet_reads_what_mlflow_writes(mlruns):
     for key in ("loss", "a/b"):
         assert history_view(store.get_metric_history(rid, key)) == history_view(client.get_metric_history(rid, key))
 
-    found = store.search_runs([eid], "params.alpha = '0.5' and attributes.status = 'FAILED'", ViewType.ACTIVE_ONLY,
-                              10, ["metrics.loss DESC"], None)
+    found = store.search_runs(
+        [eid],
+        "params.alpha = '0.5' and attributes.status = 'FAILED'",
+        ViewType.ACTIVE_ONLY,
+        10,
+        ["metrics.loss DESC"],
+        None,
+    )
     assert [r.info.run_id for r in found] == [rid]
     assert [r.info.run_id for r in store.search_runs([eid], None, ViewType.DELETED_ONLY, 10, None, None)] == [
         deleted.info.run_id

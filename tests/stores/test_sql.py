@@ -50,8 +50,16 @@ def test_schema_version_and_tables(sql_store):
     with sql_store._engine.connect() as conn:
         assert schema.current_version(conn) == schema.LATEST_VERSION == len(schema.MIGRATIONS)
         names = set(sa.inspect(conn).get_table_names())
-    assert {"schema_version", "experiments", "experiment_tags", "runs", "metrics", "latest_metrics",
-            "params", "tags"} <= names
+    assert {
+        "schema_version",
+        "experiments",
+        "experiment_tags",
+        "runs",
+        "metrics",
+        "latest_metrics",
+        "params",
+        "tags",
+    } <= names
 
 
 def _add_note_column(conn) -> None:
@@ -91,8 +99,9 @@ def test_empty_database_file_is_initialised(tmp_path):
 
 def test_special_metric_values_are_encoded(sql_store):
     rid = sql_store.create_run("0", "u", T0, [], "r").info.run_id
-    sql_store.log_batch(rid, [Metric("m", v, T0, i) for i, v in enumerate([1.5, math.nan, math.inf, -math.inf])],
-                        [], [])
+    sql_store.log_batch(
+        rid, [Metric("m", v, T0, i) for i, v in enumerate([1.5, math.nan, math.inf, -math.inf])], [], []
+    )
     with sql_store._engine.connect() as conn:
         rows = conn.execute(sa.select(schema.metrics.c.special).order_by(schema.metrics.c.step)).scalars().all()
     assert rows == [0, 1, 2, 3]
@@ -102,8 +111,9 @@ def test_in_memory_database_shared_by_threads(tmp_path):
     s = SqlStore("sqlite://", (tmp_path / "art").as_uri())
     rid = s.create_run("0", "u", T0, [], "mem").info.run_id
     threads = [
-        threading.Thread(target=lambda n=n: [s.log_metric(rid, Metric("m", float(i), T0, n * 100 + i))
-                                             for i in range(25)])
+        threading.Thread(
+            target=lambda n=n: [s.log_metric(rid, Metric("m", float(i), T0, n * 100 + i)) for i in range(25)]
+        )
         for n in range(4)
     ]
     for t in threads:
@@ -122,6 +132,7 @@ def test_resolve_url_picks_an_installed_driver():
 
 
 # ---------------------------------------------------------------------------- several processes
+
 
 def _open_and_create(uri: str, artifact_root: str, n: int, barrier) -> None:
     barrier.wait(60)  # every process opens the fresh database at the same moment
@@ -186,6 +197,7 @@ def test_several_processes_log_to_one_sqlite_file_and_lose_nothing(tmp_path):
 
 # ---------------------------------------------------------------------------- searches run in SQL
 
+
 def _bulk_runs(store: SqlStore, count: int) -> dict[str, tuple[float, int]]:
     """Insert ``count`` runs straight into the tables (fast), each with metric ``acc`` and param ``kind``."""
     runs, latest, params = [], [], []
@@ -193,9 +205,20 @@ def _bulk_runs(store: SqlStore, count: int) -> dict[str, tuple[float, int]]:
     for i in range(count):
         rid = uuid.uuid4().hex
         acc = (i * 37 % 1000) / 1000
-        runs.append({"run_uuid": rid, "name": f"run{i}", "experiment_id": 0, "user_id": "u", "status": "FINISHED",
-                     "start_time": T0 + i, "end_time": None, "lifecycle_stage": "active",
-                     "artifact_uri": f"x/{rid}", "deleted_time": None})
+        runs.append(
+            {
+                "run_uuid": rid,
+                "name": f"run{i}",
+                "experiment_id": 0,
+                "user_id": "u",
+                "status": "FINISHED",
+                "start_time": T0 + i,
+                "end_time": None,
+                "lifecycle_stage": "active",
+                "artifact_uri": f"x/{rid}",
+                "deleted_time": None,
+            }
+        )
         latest.append({"run_uuid": rid, "key": "acc", "value": acc, "special": 0, "timestamp": T0, "step": 0})
         params.append({"run_uuid": rid, "key": "kind", "value": "a" if i % 3 else "b"})
         if i % 3 and acc > 0.5:
@@ -216,8 +239,14 @@ def test_search_is_compiled_to_sql_and_loads_pages_in_bulk(sql_store):
 
     sa.event.listen(sql_store._engine, "before_cursor_execute", record)
     try:
-        page = sql_store.search_runs(["0"], "metrics.acc > 0.5 and params.kind = 'a'", ViewType.ACTIVE_ONLY,
-                                     100, ["metrics.acc DESC"], None)
+        page = sql_store.search_runs(
+            ["0"],
+            "metrics.acc > 0.5 and params.kind = 'a'",
+            ViewType.ACTIVE_ONLY,
+            100,
+            ["metrics.acc DESC"],
+            None,
+        )
     finally:
         sa.event.remove(sql_store._engine, "before_cursor_execute", record)
     # ties on acc fall back to the default order: start_time DESC
@@ -231,8 +260,14 @@ def test_search_is_compiled_to_sql_and_loads_pages_in_bulk(sql_store):
 
     everything, token = [], None
     while True:
-        page = sql_store.search_runs(["0"], "metrics.acc > 0.5 and params.kind = 'a'", ViewType.ACTIVE_ONLY,
-                                     1000, ["metrics.acc DESC"], token)
+        page = sql_store.search_runs(
+            ["0"],
+            "metrics.acc > 0.5 and params.kind = 'a'",
+            ViewType.ACTIVE_ONLY,
+            1000,
+            ["metrics.acc DESC"],
+            token,
+        )
         everything += [r.info.run_id for r in page]
         token = page.token
         if token is None:
@@ -245,10 +280,16 @@ def test_core_writer_matches_the_sqlite_fast_path(sql_store):
     from tracklet.tracking.stores.sql import _writer
 
     batches = [
-        ([Metric("a", 1.0, T0, 1), Metric("a", 0.5, T0 + 5, 0), Metric("b", math.nan, T0, 0)],
-         [Param("p", "1")], [RunTag("t", "x"), RunTag("mlflow.runName", "renamed")]),
-        ([Metric("a", 2.0, T0, 1), Metric("b", 3.0, T0, 0), Metric("c", -math.inf, T0, 0)],
-         [Param("p", "1"), Param("q", "2")], [RunTag("t", "y")]),
+        (
+            [Metric("a", 1.0, T0, 1), Metric("a", 0.5, T0 + 5, 0), Metric("b", math.nan, T0, 0)],
+            [Param("p", "1")],
+            [RunTag("t", "x"), RunTag("mlflow.runName", "renamed")],
+        ),
+        (
+            [Metric("a", 2.0, T0, 1), Metric("b", 3.0, T0, 0), Metric("c", -math.inf, T0, 0)],
+            [Param("p", "1"), Param("q", "2")],
+            [RunTag("t", "y")],
+        ),
         ([Metric("a", 9.0, T0 - 1, 1)], [], []),
     ]
     fast = sql_store.create_run("0", "u", T0, [], "fast").info.run_id

@@ -43,8 +43,11 @@ def test_merges_consecutive_entries_into_few_batches(store_and_run):
 def test_an_entry_over_the_limits_is_split_in_order(store_and_run):
     store, run_id = store_and_run
     lg = BatchingLogger(store.log_batch)
-    fut = lg.submit(run_id, metrics=[Metric("m", float(i), 0, i) for i in range(2500)],
-                    params=[Param(f"p{i}", "v") for i in range(250)])
+    fut = lg.submit(
+        run_id,
+        metrics=[Metric("m", float(i), 0, i) for i in range(2500)],
+        params=[Param(f"p{i}", "v") for i in range(250)],
+    )
     fut.wait(30)
     run = store.get_run(run_id)
     assert len(run.data.params) == 250

@@ -48,11 +48,19 @@ def test_run_lifecycle_and_batch(client):
     rid = run.info.run_id
     assert run.info.status == "RUNNING" and run.info.run_name == "r"
     ts = int(time.time() * 1000) - 10_000
-    client.log_batch(rid, metrics=[Metric("m", float(i), ts + i, i) for i in range(5)],
-                     params=[Param("p", "1")], tags=[RunTag("t", "x")])
+    client.log_batch(
+        rid,
+        metrics=[Metric("m", float(i), ts + i, i) for i in range(5)],
+        params=[Param("p", "1")],
+        tags=[RunTag("t", "x")],
+    )
     client.log_metric(rid, "m", 10.0, step=2)  # not the latest step: latest stays step 4
     assert client.get_run(rid).data.metrics["m"] == 4.0
-    assert [(m.step, m.value) for m in client.get_metric_history(rid, "m")][:3] == [(0, 0.0), (1, 1.0), (2, 2.0)]
+    assert [(m.step, m.value) for m in client.get_metric_history(rid, "m")][:3] == [
+        (0, 0.0),
+        (1, 1.0),
+        (2, 2.0),
+    ]
     with pytest.raises(InvalidParameterValue):
         client.log_batch(rid, metrics=[Metric("ok", 1.0, ts, 0)], params=[Param("p", "2")])
     assert "ok" not in client.get_run(rid).data.metrics  # rejected batch wrote nothing

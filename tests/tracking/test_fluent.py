@@ -308,19 +308,23 @@ def test_git_and_source_tags_from_a_script(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     script = repo / "train.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import tracklet as mlflow
-        mlflow.set_tracking_uri({'sqlite:///' + str(tmp_path / 'git.db')!r})
+        mlflow.set_tracking_uri({"sqlite:///" + str(tmp_path / "git.db")!r})
         with mlflow.start_run() as run:
             mlflow.log_param("x", 1)
         print(run.info.run_id)
-    """))
+    """)
+    )
     git = ["git", "-c", "user.email=a@b.c", "-c", "user.name=t"]
     subprocess.run(git + ["init", "-q", "-b", "main", str(repo)], check=True)
     subprocess.run(git + ["-C", str(repo), "remote", "add", "origin", "https://example.com/r.git"], check=True)
     subprocess.run(git + ["-C", str(repo), "add", "."], check=True)
     subprocess.run(git + ["-C", str(repo), "commit", "-qm", "init"], check=True)
-    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True, cwd=repo)
     run_id = out.stdout.strip().splitlines()[-1]
     tags = tracklet.MlflowClient(f"sqlite:///{tmp_path / 'git.db'}").get_run(run_id).data.tags
@@ -333,7 +337,8 @@ def test_git_and_source_tags_from_a_script(tmp_path):
 def test_mlflow_tutorial_code_runs_unchanged(tmp_path):
     pytest.importorskip("pandas")  # search_runs returns a DataFrame by default, as in MLflow
     script = tmp_path / "tutorial.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import tracklet as mlflow
         from tracklet import MlflowClient
         from tracklet.entities import Metric, Param, RunTag
@@ -355,8 +360,14 @@ def test_mlflow_tutorial_code_runs_unchanged(tmp_path):
         hist = client.get_metric_history(run.info.run_id, "loss")
         assert [m.step for m in hist] == [0, 1, 2]
         print("OK", run.info.run_id)
-    """))
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
-                         env={**os.environ, "TRACKLET_TRACKING_URI": f"sqlite:///{tmp_path / 'tut.db'}"})
+    """)
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "TRACKLET_TRACKING_URI": f"sqlite:///{tmp_path / 'tut.db'}"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("OK")

@@ -58,7 +58,7 @@ def test_errors_name_the_problem(bad, why):
 
 
 def test_order_by():
-    assert parse_order_by(["metrics.rmse DESC", "attributes.start_time", "params.`a b` asc", "tags.\"x\" DESC"]) == [
+    assert parse_order_by(["metrics.rmse DESC", "attributes.start_time", "params.`a b` asc", 'tags."x" DESC']) == [
         OrderBy("metric", "rmse", False),
         OrderBy("attribute", "start_time", True),
         OrderBy("param", "a b", True),

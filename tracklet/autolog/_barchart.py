@@ -10,8 +10,18 @@ from __future__ import annotations
 import io
 import math
 
-_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-            "#bcbd22", "#17becf"]
+_PALETTE = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
 _WIDTH, _ROW, _TOP, _BOTTOM, _MAX_LABEL = 720, 20, 44, 48, 260
 
 
@@ -40,8 +50,13 @@ def _fit(draw, text: str, font, width: int) -> str:
     return text + "..."
 
 
-def barh_png(names: list[str], values: list[list[float]], title: str, xlabel: str = "Importance",
-             series: list[str] | None = None) -> bytes:
+def barh_png(
+    names: list[str],
+    values: list[list[float]],
+    title: str,
+    xlabel: str = "Importance",
+    series: list[str] | None = None,
+) -> bytes:
     """PNG bytes of a horizontal bar chart: one row per name (top to bottom as given), one bar per series
     (``values[i][j]`` = row i, series j), a legend when there are several series."""
     from PIL import Image, ImageDraw
@@ -79,7 +94,10 @@ def barh_png(names: list[str], values: list[list[float]], title: str, xlabel: st
         for j, v in enumerate(row):
             bar_top = yc - row_h * 0.4 + j * bar_h
             left, right = sorted((x(0.0), x(v)))
-            draw.rectangle([(left, bar_top), (max(right, left + 1), bar_top + bar_h - 1)], fill=_PALETTE[j % len(_PALETTE)])
+            draw.rectangle(
+                [(left, bar_top), (max(right, left + 1), bar_top + bar_h - 1)],
+                fill=_PALETTE[j % len(_PALETTE)],
+            )
         draw.text((x0 - 6, yc), label, font=font, fill="black", anchor="rm")
     if lo < 0:
         draw.line([(x(0.0), y0), (x(0.0), y1)], fill="#444444")

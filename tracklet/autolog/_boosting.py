@@ -173,8 +173,9 @@ class IterationLog:
 def log_importance(logger, importance: Mapping, importance_type: str) -> None:
     """Log ``feature_importance_<type>.json`` and a horizontal bar chart ``feature_importance_<type>.png``
     (largest at the top; grouped bars when a feature maps to per-class scores, e.g. multiclass gblinear)."""
-    clean = {str(k): ([float(x) for x in v] if isinstance(v, (list, tuple)) else float(v))
-             for k, v in importance.items()}
+    clean = {
+        str(k): ([float(x) for x in v] if isinstance(v, (list, tuple)) else float(v)) for k, v in importance.items()
+    }
     logger.log_dict(clean, f"feature_importance_{importance_type}.json")
     if not clean:
         return
@@ -183,9 +184,12 @@ def log_importance(logger, importance: Mapping, importance_type: str) -> None:
 
         rows = sorted(clean.items(), key=lambda kv: -sum(abs(v) for v in _as_list(kv[1])))
         n_classes = len(_as_list(rows[0][1]))
-        png = barh_png([k for k, _ in rows], [_as_list(v) for _, v in rows],
-                       f"Feature importance ({importance_type})",
-                       series=[f"class {c}" for c in range(n_classes)] if n_classes > 1 else None)
+        png = barh_png(
+            [k for k, _ in rows],
+            [_as_list(v) for _, v in rows],
+            f"Feature importance ({importance_type})",
+            series=[f"class {c}" for c in range(n_classes)] if n_classes > 1 else None,
+        )
     except ImportError:  # no Pillow: the JSON is there
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -218,8 +222,7 @@ def dataset_input(name: str, context: str, num_rows: int, num_cols: int, label=N
             h.update(repr(label).encode())
     profile = json.dumps({"num_rows": int(num_rows), "num_features": int(num_cols)})
     schema = json.dumps({"feature_names": list(map(str, feature_names))}) if feature_names else None
-    ds = Dataset(name=name, digest=h.hexdigest()[:8], source_type="code", source="{}", schema=schema,
-                 profile=profile)
+    ds = Dataset(name=name, digest=h.hexdigest()[:8], source_type="code", source="{}", schema=schema, profile=profile)
     return DatasetInput(dataset=ds, tags=(RunTag("mlflow.data.context", context),))
 
 
@@ -251,7 +254,7 @@ def set_argument(call, name: str, value) -> None:
         return
     index = list(call.bound.signature.parameters).index(name)
     if index < len(call.args):
-        call.args = call.args[:index] + (value,) + call.args[index + 1:]
+        call.args = call.args[:index] + (value,) + call.args[index + 1 :]
     else:
         call.kwargs[name] = value
 
@@ -286,8 +289,14 @@ def log_model(call, flavor_name: str, model, example, predict, **flavor_kwargs) 
         from tracklet.flavors.signature import infer_signature
 
         signature = infer_signature(example, predict(example))
-    flavor.log_model(model, artifact_path="model", run_id=call.run_id, signature=signature,
-                     input_example=example if call.config.log_input_examples else None, **flavor_kwargs)
+    flavor.log_model(
+        model,
+        artifact_path="model",
+        run_id=call.run_id,
+        signature=signature,
+        input_example=example if call.config.log_input_examples else None,
+        **flavor_kwargs,
+    )
 
 
 class TrainingHooks(PatchHooks):
@@ -313,8 +322,14 @@ class SklearnFitHooks(PatchHooks):
 
     def after(self, call, result) -> None:
         if call.config.log_models:
-            log_model(call, self.flavor, call.instance, call.state.get("example"), call.instance.predict,
-                      **self.model_kwargs(call))
+            log_model(
+                call,
+                self.flavor,
+                call.instance,
+                call.state.get("example"),
+                call.instance.predict,
+                **self.model_kwargs(call),
+            )
 
     def model_kwargs(self, call) -> dict:
         return {}

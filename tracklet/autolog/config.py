@@ -64,8 +64,16 @@ def build_config(opts: dict) -> AutologConfig:
     become fields, everything else goes to ``options``. Validates the shared ones."""
     opts = {k: v for k, v in opts.items() if not k.startswith("_")}
     common = {k: opts.pop(k) for k in COMMON_FIELDS if k in opts}
-    for name in ("log_models", "log_input_examples", "log_model_signatures", "log_datasets", "disable",
-                 "exclusive", "disable_for_unsupported_versions", "silent"):
+    for name in (
+        "log_models",
+        "log_input_examples",
+        "log_model_signatures",
+        "log_datasets",
+        "disable",
+        "exclusive",
+        "disable_for_unsupported_versions",
+        "silent",
+    ):
         if name in common and not isinstance(common[name], bool):
             raise InvalidParameterValue(f"autolog: {name} must be True or False, got {common[name]!r}")
     tags = common.get("extra_tags")

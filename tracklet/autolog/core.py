@@ -27,10 +27,19 @@ def _session():
     return session
 
 
-def autolog(log_models: bool = True, log_input_examples: bool = False, log_model_signatures: bool = True,
-            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
-            disable_for_unsupported_versions: bool = False, silent: bool = False, extra_tags: dict | None = None,
-            exclude_flavors: list[str] | None = None, log_traces: bool = True) -> None:
+def autolog(
+    log_models: bool = True,
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    extra_tags: dict | None = None,
+    exclude_flavors: list[str] | None = None,
+    log_traces: bool = True,
+) -> None:
     """Autolog every supported framework: each ``fit``/``train`` call records params, metrics and the
     model into a run (the active run, or a new one tagged ``mlflow.autologging=<framework>``).
 
@@ -132,9 +141,12 @@ def _activate(integ: Integration, module, from_hook: bool) -> None:
 
             revert_patches(integ.name)  # never leave half the patches in place
             if from_hook and not env.autolog_strict():
-                _session().warn_once((integ.name, "install"), f"tracklet: could not enable {integ.name} "
-                                  f"autologging ({type(exc).__name__}: {exc}); training is unaffected",
-                                  config.silent)
+                _session().warn_once(
+                    (integ.name, "install"),
+                    f"tracklet: could not enable {integ.name} "
+                    f"autologging ({type(exc).__name__}: {exc}); training is unaffected",
+                    config.silent,
+                )
                 return
             _session().report_error(integ.name, exc, config.silent)
 
@@ -169,11 +181,18 @@ def _version_allowed(integ: Integration, module, config) -> bool:
     version = installed_version(integ, module)
     if is_supported_version(integ, version):
         return True
-    action = ("autologging is disabled (disable_for_unsupported_versions=True)"
-              if config.disable_for_unsupported_versions else "autologging may not work")
-    _session().warn_once((integ.name, "version"), f"tracklet: {integ.name} autologging is tested with "
-                      f"{integ.distribution} {integ.min_version} to {integ.max_version}, but {version} is "
-                      f"installed; {action}", config.silent)
+    action = (
+        "autologging is disabled (disable_for_unsupported_versions=True)"
+        if config.disable_for_unsupported_versions
+        else "autologging may not work"
+    )
+    _session().warn_once(
+        (integ.name, "version"),
+        f"tracklet: {integ.name} autologging is tested with "
+        f"{integ.distribution} {integ.min_version} to {integ.max_version}, but {version} is "
+        f"installed; {action}",
+        config.silent,
+    )
     return not config.disable_for_unsupported_versions
 
 

@@ -73,8 +73,10 @@ def dataset_input(features, targets=None, context: str = "train", name: str | No
         profile = {"num_rows": int(len(features)), "num_elements": int(features.size)}
     else:
         spec = {"features": _tensor_schema(features)}
-        profile = {"features_shape": list(features.shape), "features_size": int(features.shape[0] * (
-            features.shape[1] if len(features.shape) > 1 else 1))}
+        profile = {
+            "features_shape": list(features.shape),
+            "features_size": int(features.shape[0] * (features.shape[1] if len(features.shape) > 1 else 1)),
+        }
         if kind == "numpy":
             profile["features_nbytes"] = int(features.nbytes)
         if tkind is not None:
@@ -82,6 +84,12 @@ def dataset_input(features, targets=None, context: str = "train", name: str | No
             profile["targets_shape"] = list(targets.shape)
         schema = {"mlflow_tensorspec": spec}
     source = json.dumps({"tags": {ctx.SOURCE_NAME: ctx.source_name_and_type()[0]}})
-    dataset = Dataset(name=name or "dataset", digest=h.hexdigest()[:8], source_type="code", source=source,
-                      schema=json.dumps(schema), profile=json.dumps(profile))
+    dataset = Dataset(
+        name=name or "dataset",
+        digest=h.hexdigest()[:8],
+        source_type="code",
+        source=source,
+        schema=json.dumps(schema),
+        profile=json.dumps(profile),
+    )
     return DatasetInput(dataset, (RunTag(DATASET_CONTEXT_TAG, context),))

@@ -23,14 +23,35 @@ from tracklet.autolog.core import configure
 from tracklet.autolog.patching import safe_patch
 
 INTEGRATION = "lightgbm"
-_TRAIN_EXCLUDE = {"params", "train_set", "valid_sets", "valid_names", "fobj", "init_model", "callbacks",
-                  "learning_rates", "evals_result", "folds", "fpreproc", "return_cvbooster"}
+_TRAIN_EXCLUDE = {
+    "params",
+    "train_set",
+    "valid_sets",
+    "valid_names",
+    "fobj",
+    "init_model",
+    "callbacks",
+    "learning_rates",
+    "evals_result",
+    "folds",
+    "fpreproc",
+    "return_cvbooster",
+}
 
 
-def autolog(log_models: bool = True, log_input_examples: bool = False, log_model_signatures: bool = True,
-            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
-            disable_for_unsupported_versions: bool = False, silent: bool = False, extra_tags: dict | None = None,
-            importance_types: list[str] | tuple[str, ...] = ("split", "gain"), log_every_n_iter: int = 1) -> None:
+def autolog(
+    log_models: bool = True,
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    extra_tags: dict | None = None,
+    importance_types: list[str] | tuple[str, ...] = ("split", "gain"),
+    log_every_n_iter: int = 1,
+) -> None:
     """Enable (or with ``disable=True`` revert) LightGBM autologging.
 
     ``importance_types``: ``split`` and/or ``gain``.
@@ -124,8 +145,9 @@ class TrainHooks(B.TrainingHooks):
         _finish(call, booster)
         for importance_type in B.option_list(call.config, "importance_types", ("split", "gain")):
             values = booster.feature_importance(importance_type=importance_type)
-            B.log_importance(call.logger, dict(zip(booster.feature_name(), values.tolist(), strict=True)),
-                             importance_type)
+            B.log_importance(
+                call.logger, dict(zip(booster.feature_name(), values.tolist(), strict=True)), importance_type
+            )
         if call.config.log_datasets:
             _log_datasets(call, call.state["args"])
         if call.parent is None and call.config.log_models:
@@ -161,8 +183,20 @@ def _log_datasets(call, args: dict) -> None:
         names = [names]
     sets = [(train_set, "train", "train")] + [
         (d, names[i] if i < len(names) else f"valid_{i}", "eval")
-        for i, d in enumerate(valid_sets) if d is not train_set]
-    B.log_dataset_inputs(call, [
-        B.dataset_input(name, context, d.num_data(), d.num_feature(), label=d.get_label(),
-                        feature_names=d.get_feature_name())
-        for d, name, context in sets])
+        for i, d in enumerate(valid_sets)
+        if d is not train_set
+    ]
+    B.log_dataset_inputs(
+        call,
+        [
+            B.dataset_input(
+                name,
+                context,
+                d.num_data(),
+                d.num_feature(),
+                label=d.get_label(),
+                feature_names=d.get_feature_name(),
+            )
+            for d, name, context in sets
+        ],
+    )

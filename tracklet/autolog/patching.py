@@ -273,7 +273,11 @@ def rebind_references(integration: str, replacements: dict) -> int:
                 continue
             for name, value in items:
                 hit = replacements.get(id(value))
-                if hit is None or hit[0] is not value or getattr(value, "__module__", None) == getattr(module, "__name__", None):
+                if (
+                    hit is None
+                    or hit[0] is not value
+                    or getattr(value, "__module__", None) == getattr(module, "__name__", None)
+                ):
                     continue
                 try:
                     namespace[name] = hit[1]
@@ -317,6 +321,7 @@ def patched_integrations() -> list[str]:
 
 # ---------------------------------------------------------------------- the patched call
 
+
 def _signature(record: _Patch, wrapped) -> inspect.Signature:
     if record.signature is None:
         record.signature = inspect.signature(wrapped)
@@ -330,8 +335,11 @@ def _patched_call(record: _Patch, hooks: PatchHooks, wrapped, instance, args, kw
         return wrapped(*args, **kwargs)
     parent = session.current()
     if parent is not None:
-        nested_ok = (parent.logging and parent.integration in hooks.allow_nested_from
-                     and (instance is None or parent.instance is not instance))
+        nested_ok = (
+            parent.logging
+            and parent.integration in hooks.allow_nested_from
+            and (instance is None or parent.instance is not instance)
+        )
         if not nested_ok:
             return wrapped(*args, **kwargs)
     else:
@@ -355,8 +363,17 @@ def _patched_call(record: _Patch, hooks: PatchHooks, wrapped, instance, args, kw
         bound = None  # no introspectable signature (builtins)
 
     if parent is not None:
-        call = Call(integration, instance, args, dict(kwargs), bound, parent.run_id, parent.logger, config,
-                    parent=parent)
+        call = Call(
+            integration,
+            instance,
+            args,
+            dict(kwargs),
+            bound,
+            parent.run_id,
+            parent.logger,
+            config,
+            parent=parent,
+        )
         return _run_logged(call, hooks, wrapped, created=False)
 
     try:
@@ -433,7 +450,10 @@ def _finish(call: Call, created: bool, error: BaseException | None) -> None:
             failures.append(exc)
     for exc in failures:
         if error is not None:
-            session.warn_once((call.integration, "finish"), f"tracklet: {call.integration} autologging could "
-                              f"not finish run {call.run_id}: {exc}", call.config.silent)
+            session.warn_once(
+                (call.integration, "finish"),
+                f"tracklet: {call.integration} autologging could not finish run {call.run_id}: {exc}",
+                call.config.silent,
+            )
         else:
             session.report_error(call.integration, exc, call.config.silent)

@@ -126,8 +126,11 @@ def open_run(integration: str, config) -> tuple[str, bool]:
     tags = dict(config.extra_tags or {})
     if ctx.AUTOLOGGING in tags:
         tags.pop(ctx.AUTOLOGGING)
-        warn_once((integration, "extra_tags"), f"tracklet: extra_tags may not set the reserved tag "
-                  f"{ctx.AUTOLOGGING!r}; it was ignored", config.silent)
+        warn_once(
+            (integration, "extra_tags"),
+            f"tracklet: extra_tags may not set the reserved tag {ctx.AUTOLOGGING!r}; it was ignored",
+            config.silent,
+        )
     tags[ctx.AUTOLOGGING] = integration
     run = fluent.start_run(tags=tags)
     if not config.silent:
@@ -143,8 +146,13 @@ def _announce(run) -> None:
     name = _experiment_names.get(key)
     if name is None:
         name = _experiment_names[key] = client.get_experiment(run.info.experiment_id).name
-    _log.info("autologging run '%s' (id %s) in experiment '%s' stored at %s",
-              run.info.run_name, run.info.run_id, name, client.tracking_uri)
+    _log.info(
+        "autologging run '%s' (id %s) in experiment '%s' stored at %s",
+        run.info.run_name,
+        run.info.run_id,
+        name,
+        client.tracking_uri,
+    )
 
 
 def close_run(run_id: str, status: str) -> None:
@@ -155,6 +163,7 @@ def close_run(run_id: str, status: str) -> None:
 
 
 # ---------------------------------------------------------------------- RunLogger
+
 
 class RunLogger:
     """Non-blocking logging for one run: params/metrics/tags are queued on the store's batching logger,
@@ -179,8 +188,11 @@ class RunLogger:
             self._futures.append(fut)
 
     def _dropped(self, kind: str, key, exc: Exception) -> None:
-        warn_once((self.integration, "drop", kind, str(key)),
-                  f"tracklet: {self.integration} autologging could not log {kind} {key!r}: {exc}", self.silent)
+        warn_once(
+            (self.integration, "drop", kind, str(key)),
+            f"tracklet: {self.integration} autologging could not log {kind} {key!r}: {exc}",
+            self.silent,
+        )
 
     def log_params(self, params: dict) -> None:
         """Queue params; values are ``str()``'d, and values over 6000 characters truncated with a warning."""
@@ -188,9 +200,12 @@ class RunLogger:
         for k, v in params.items():
             value = str(v)  # MLflow logs None as "None"
             if len(value) > V.MAX_PARAM_VALUE_LENGTH:
-                warn_once((self.integration, "truncate", str(k)),
-                          f"tracklet: the value of param {k!r} has {len(value)} characters; it was truncated "
-                          f"to {V.MAX_PARAM_VALUE_LENGTH}", self.silent)
+                warn_once(
+                    (self.integration, "truncate", str(k)),
+                    f"tracklet: the value of param {k!r} has {len(value)} characters; it was truncated "
+                    f"to {V.MAX_PARAM_VALUE_LENGTH}",
+                    self.silent,
+                )
                 value = value[: V.MAX_PARAM_VALUE_LENGTH]
             try:
                 key, value = V.validate_param(str(k), value)

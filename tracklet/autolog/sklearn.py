@@ -33,23 +33,43 @@ from tracklet.exceptions import InvalidParameterValue
 
 INTEGRATION = "sklearn"
 TRAINING_METHODS = ("fit", "fit_transform", "fit_predict")
-EXCLUDED_MODULES = ("sklearn.preprocessing", "sklearn.impute", "sklearn.feature_extraction",
-                    "sklearn.feature_selection")
+EXCLUDED_MODULES = (
+    "sklearn.preprocessing",
+    "sklearn.impute",
+    "sklearn.feature_extraction",
+    "sklearn.feature_selection",
+)
 EXCLUDED_CLASSES = ("sklearn.compose._column_transformer.ColumnTransformer",)
-NO_LOGGING_FUNCTIONS = ("cross_validate", "cross_val_score", "cross_val_predict", "learning_curve",
-                        "validation_curve", "permutation_test_score")
+NO_LOGGING_FUNCTIONS = (
+    "cross_validate",
+    "cross_val_score",
+    "cross_val_predict",
+    "learning_curve",
+    "validation_curve",
+    "permutation_test_score",
+)
 INPUT_EXAMPLE_ROWS = 5
 
 # class -> True (autologged) / False (excluded); filled by install()
 _eligibility: dict[type, bool] = {}
 
 
-def autolog(log_input_examples: bool = False, log_model_signatures: bool = True, log_models: bool = True,
-            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
-            disable_for_unsupported_versions: bool = False, silent: bool = False,
-            max_tuning_runs: int | None = 5, log_post_training_metrics: bool = True,
-            serialization_format: str = "cloudpickle", registered_model_name: str | None = None,
-            pos_label=None, extra_tags: dict | None = None) -> None:
+def autolog(
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_models: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    max_tuning_runs: int | None = 5,
+    log_post_training_metrics: bool = True,
+    serialization_format: str = "cloudpickle",
+    registered_model_name: str | None = None,
+    pos_label=None,
+    extra_tags: dict | None = None,
+) -> None:
     """Autolog scikit-learn: every ``fit`` records params, training metrics, plots and the model.
 
     ``max_tuning_runs``: child runs for the best N candidates of a hyperparameter search (None: all).
@@ -58,13 +78,14 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
     precision/recall/F1 (default: weighted averages). ``serialization_format``: ``cloudpickle`` or
     ``pickle``.
     """
-    if max_tuning_runs is not None and (not isinstance(max_tuning_runs, int) or isinstance(max_tuning_runs, bool)
-                                        or max_tuning_runs < 0):
-        raise InvalidParameterValue(
-            f"max_tuning_runs must be None or a non-negative integer, got {max_tuning_runs!r}")
+    if max_tuning_runs is not None and (
+        not isinstance(max_tuning_runs, int) or isinstance(max_tuning_runs, bool) or max_tuning_runs < 0
+    ):
+        raise InvalidParameterValue(f"max_tuning_runs must be None or a non-negative integer, got {max_tuning_runs!r}")
     if serialization_format not in ("cloudpickle", "pickle"):
         raise InvalidParameterValue(
-            f"serialization_format must be 'cloudpickle' or 'pickle', got {serialization_format!r}")
+            f"serialization_format must be 'cloudpickle' or 'pickle', got {serialization_format!r}"
+        )
     configure(INTEGRATION, locals())
 
 
@@ -135,6 +156,7 @@ def defining_classes(classes, method: str) -> list[type]:
 
 
 # ---------------------------------------------------------------------- install
+
 
 def install(module, config) -> None:
     """Patch scikit-learn (called once ``sklearn`` is imported and autologging is enabled)."""
@@ -213,21 +235,23 @@ def _patch_parallel() -> None:
 
 # ---------------------------------------------------------------------- the fit hooks
 
+
 def _training_data(call) -> tuple:
     """(X, y, sample_weight) from a fit call, by parameter name: the first two parameters are the
     features and targets whatever they are called (``X, y`` / ``X, Y``)."""
     bound = call.bound
     if bound is None:
         return None, None, None
-    names = [n for n, p in bound.signature.parameters.items()
-             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    names = [n for n, p in bound.signature.parameters.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     args = bound.arguments
     X = args.get(names[0]) if names else None
     y = args.get(names[1]) if len(names) > 1 else None
     sw = args.get("sample_weight")
     if sw is None:
-        extra = next((args[n] for n, p in bound.signature.parameters.items() if p.kind == p.VAR_KEYWORD and n in args),
-                     None)
+        extra = next(
+            (args[n] for n, p in bound.signature.parameters.items() if p.kind == p.VAR_KEYWORD and n in args),
+            None,
+        )
         sw = (extra or {}).get("sample_weight")
     return X, y, sw
 
@@ -267,7 +291,9 @@ class FitHooks(PatchHooks):
         call.state.update(X=X, y=y, sample_weight=sw)
         call.logger.log_params(est.get_params(deep=not _is_search(est)))
         cls = type(est)
-        call.logger.set_tags({"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__qualname__}"})
+        call.logger.set_tags(
+            {"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__qualname__}"}
+        )
         if cfg.log_models and (cfg.log_input_examples or cfg.log_model_signatures):
             call.state["example"] = head_rows(X)
 
@@ -310,9 +336,11 @@ def log_model(call, model, artifact_path: str) -> None:
 
     predict_fn = next((fn for fn in ("predict", "transform") if hasattr(model, fn)), None)
     if predict_fn is None:
-        session.warn_once((INTEGRATION, "no-predict", type(model).__name__),
-                          f"tracklet: {type(model).__name__} has neither predict nor transform; it was not logged "
-                          "as a model", call.config.silent)
+        session.warn_once(
+            (INTEGRATION, "no-predict", type(model).__name__),
+            f"tracklet: {type(model).__name__} has neither predict nor transform; it was not logged as a model",
+            call.config.silent,
+        )
         return
     cfg = call.config
     example = call.state.get("example")
@@ -322,9 +350,16 @@ def log_model(call, model, artifact_path: str) -> None:
             input_example = example
         if cfg.log_model_signatures:
             signature = None if cfg.log_input_examples else _infer_signature(getattr(model, predict_fn), example)
-    flavor.log_model(model, artifact_path=artifact_path, run_id=call.run_id, signature=signature,
-                     input_example=input_example, serialization_format=option(cfg, "serialization_format"),
-                     registered_model_name=option(cfg, "registered_model_name"), pyfunc_predict_fn=predict_fn)
+    flavor.log_model(
+        model,
+        artifact_path=artifact_path,
+        run_id=call.run_id,
+        signature=signature,
+        input_example=input_example,
+        serialization_format=option(cfg, "serialization_format"),
+        registered_model_name=option(cfg, "registered_model_name"),
+        pyfunc_predict_fn=predict_fn,
+    )
 
 
 def _infer_signature(predict, example):

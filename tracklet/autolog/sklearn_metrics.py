@@ -14,6 +14,7 @@ from tracklet.autolog.sklearn import INTEGRATION, finite, option
 
 # ---------------------------------------------------------------------- training metrics
 
+
 class _Collector:
     """Collects metric values; a metric that sklearn can't compute for this data is skipped and
     reported once (e.g. log_loss of a multi-output classifier), never raised."""
@@ -49,8 +50,11 @@ def log_training_metrics(call, est, X, y, sample_weight) -> None:
         out.put("training_score", lambda: est.score(X) if y is None else _score(est, X, y, sw))
     call.logger.log_metrics(out.values)
     for name, exc in out.failed.items():
-        session.warn_once((INTEGRATION, "metric", name, type(est).__name__),
-                          f"tracklet: could not compute {name} for {type(est).__name__}: {exc}", call.config.silent)
+        session.warn_once(
+            (INTEGRATION, "metric", name, type(est).__name__),
+            f"tracklet: could not compute {name} for {type(est).__name__}: {exc}",
+            call.config.silent,
+        )
 
 
 def _score(est, X, y, sw):
@@ -156,15 +160,24 @@ def _log_classifier_plots(call, y, y_pred, proba, classes, pos_label, sw) -> Non
             plot(fig.subplots())
             call.logger.log_figure(fig, name)
         except (ValueError, TypeError, IndexError) as exc:
-            session.warn_once((INTEGRATION, "plot", name), f"tracklet: could not plot {name}: {exc}",
-                              call.config.silent)
+            session.warn_once(
+                (INTEGRATION, "plot", name), f"tracklet: could not plot {name}: {exc}", call.config.silent
+            )
 
-    draw("training_confusion_matrix.png", lambda ax: ConfusionMatrixDisplay.from_predictions(
-        y, y_pred, labels=classes, normalize="true", ax=ax, colorbar=True, **sw))
+    draw(
+        "training_confusion_matrix.png",
+        lambda ax: ConfusionMatrixDisplay.from_predictions(
+            y, y_pred, labels=classes, normalize="true", ax=ax, colorbar=True, **sw
+        ),
+    )
     if proba is not None and getattr(proba, "ndim", 0) == 2 and proba.shape[1] == 2 and classes is not None:
         label = classes[1] if pos_label is None else pos_label
         col = list(classes).index(label)
-        draw("training_roc_curve.png", lambda ax: RocCurveDisplay.from_predictions(
-            y, proba[:, col], pos_label=label, ax=ax, **sw))
-        draw("training_precision_recall_curve.png", lambda ax: PrecisionRecallDisplay.from_predictions(
-            y, proba[:, col], pos_label=label, ax=ax, **sw))
+        draw(
+            "training_roc_curve.png",
+            lambda ax: RocCurveDisplay.from_predictions(y, proba[:, col], pos_label=label, ax=ax, **sw),
+        )
+        draw(
+            "training_precision_recall_curve.png",
+            lambda ax: PrecisionRecallDisplay.from_predictions(y, proba[:, col], pos_label=label, ax=ax, **sw),
+        )

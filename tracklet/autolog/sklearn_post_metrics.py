@@ -67,8 +67,14 @@ def _metric_functions() -> list:
     out = []
     for name in getattr(metrics, "__all__", ()):
         fn = getattr(metrics, name, None)
-        if (callable(fn) and not inspect.isclass(fn) and inspect.isfunction(inspect.unwrap(fn))
-                and not name.startswith("plot_") and name not in _NOT_METRICS and fn not in out):
+        if (
+            callable(fn)
+            and not inspect.isclass(fn)
+            and inspect.isfunction(inspect.unwrap(fn))
+            and not name.startswith("plot_")
+            and name not in _NOT_METRICS
+            and fn not in out
+        ):
             out.append(fn)
     return out
 

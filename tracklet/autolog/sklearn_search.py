@@ -54,8 +54,11 @@ def _rank_column(search, results: dict, silent: bool) -> str | None:
         return None
     refit = getattr(search, "refit", None)
     chosen = f"rank_test_{refit}" if isinstance(refit, str) and f"rank_test_{refit}" in ranks else ranks[0]
-    session.warn_once((INTEGRATION, "rank"), f"tracklet: the search has several scorers; child runs are the best "
-                      f"candidates by {chosen!r}", silent)
+    session.warn_once(
+        (INTEGRATION, "rank"),
+        f"tracklet: the search has several scorers; child runs are the best candidates by {chosen!r}",
+        silent,
+    )
     return chosen
 
 
@@ -66,14 +69,21 @@ def _log_child_runs(call, search, results: dict, max_runs: int | None) -> None:
     order = sorted(range(n), key=lambda i: results[rank_col][i]) if rank_col else list(range(n))
     chosen = order if max_runs is None else order[:max_runs]
     if not call.config.silent and len(chosen) < n:
-        _log.info("tracklet: logging the %d best of %d hyperparameter search candidates as child runs",
-                  len(chosen), n)
+        _log.info(
+            "tracklet: logging the %d best of %d hyperparameter search candidates as child runs",
+            len(chosen),
+            n,
+        )
     parent = client.get_run(call.run_id)
     seed = getattr(search, "estimator", None)
     seed_params = seed.get_params(deep=True) if hasattr(seed, "get_params") else {}
     name, source_type = ctx.source_name_and_type()
-    tags = {ctx.PARENT_RUN_ID: call.run_id, ctx.AUTOLOGGING: INTEGRATION, ctx.SOURCE_NAME: name,
-            ctx.SOURCE_TYPE: source_type}
+    tags = {
+        ctx.PARENT_RUN_ID: call.run_id,
+        ctx.AUTOLOGGING: INTEGRATION,
+        ctx.SOURCE_NAME: name,
+        ctx.SOURCE_TYPE: source_type,
+    }
     if seed is not None:
         cls = type(seed)
         tags.update(estimator_name=cls.__name__, estimator_class=f"{cls.__module__}.{cls.__qualname__}")

@@ -25,15 +25,34 @@ from tracklet.autolog.core import configure
 from tracklet.autolog.patching import safe_patch
 
 INTEGRATION = "xgboost"
-_TRAIN_EXCLUDE = {"params", "dtrain", "evals", "obj", "evals_result", "xgb_model", "callbacks",
-                  "learning_rates", "fpreproc", "folds"}
+_TRAIN_EXCLUDE = {
+    "params",
+    "dtrain",
+    "evals",
+    "obj",
+    "evals_result",
+    "xgb_model",
+    "callbacks",
+    "learning_rates",
+    "fpreproc",
+    "folds",
+}
 
 
-def autolog(log_models: bool = True, log_input_examples: bool = False, log_model_signatures: bool = True,
-            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
-            disable_for_unsupported_versions: bool = False, silent: bool = False, extra_tags: dict | None = None,
-            importance_types: list[str] | tuple[str, ...] = ("weight",), log_every_n_iter: int = 1,
-            model_format: str | None = None) -> None:
+def autolog(
+    log_models: bool = True,
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    extra_tags: dict | None = None,
+    importance_types: list[str] | tuple[str, ...] = ("weight",),
+    log_every_n_iter: int = 1,
+    model_format: str | None = None,
+) -> None:
     """Enable (or with ``disable=True`` revert) XGBoost autologging.
 
     ``importance_types``: any of ``weight``, ``gain``, ``cover``, ``total_gain``, ``total_cover``.
@@ -185,8 +204,14 @@ class TrainHooks(B.TrainingHooks):
         if call.config.log_datasets:
             _log_datasets(call, args)
         if call.parent is None and call.config.log_models:
-            B.log_model(call, "xgboost", booster, state.get("example"), _predict_booster(booster),
-                        **_format_kwargs(call))
+            B.log_model(
+                call,
+                "xgboost",
+                booster,
+                state.get("example"),
+                _predict_booster(booster),
+                **_format_kwargs(call),
+            )
         B.raise_callback_error(state)
 
 
@@ -252,7 +277,9 @@ def _log_importance(call, booster) -> None:
         except Exception as exc:  # noqa: BLE001 - e.g. gblinear only has "weight": not our bug
             get_logger("tracklet.autolog").warning(
                 "xgboost autolog: no '%s' feature importance for this booster: %s",
-                importance_type, str(exc).splitlines()[0])
+                importance_type,
+                str(exc).splitlines()[0],
+            )
             continue
         B.log_importance(call.logger, scores, importance_type)
 
@@ -260,9 +287,13 @@ def _log_importance(call, booster) -> None:
 def _log_datasets(call, args: dict) -> None:
     dtrain = args.get("dtrain")
     sets = [(dtrain, "train", "train")] + [(d, n, "eval") for d, n in (args.get("evals") or ()) if d is not dtrain]
-    B.log_dataset_inputs(call, [
-        B.dataset_input(name, context, d.num_row(), d.num_col(), label=d.get_label(), feature_names=d.feature_names)
-        for d, name, context in sets])
+    B.log_dataset_inputs(
+        call,
+        [
+            B.dataset_input(name, context, d.num_row(), d.num_col(), label=d.get_label(), feature_names=d.feature_names)
+            for d, name, context in sets
+        ],
+    )
 
 
 def _format_kwargs(call) -> dict:

@@ -16,10 +16,22 @@ from typing import Any
 _logger = logging.getLogger(__name__)
 
 # keyword arguments of MLflow's log_model that have no meaning without MLflow's LoggedModel/registry
-_IGNORED_LOG_KWARGS = frozenset({
-    "await_registration_for", "params", "tags", "model_type", "step", "model_id", "prompts", "resources",
-    "auth_policy", "example_no_conversion", "extra_files", "model_config",
-})
+_IGNORED_LOG_KWARGS = frozenset(
+    {
+        "await_registration_for",
+        "params",
+        "tags",
+        "model_type",
+        "step",
+        "model_id",
+        "prompts",
+        "resources",
+        "auth_policy",
+        "example_no_conversion",
+        "extra_files",
+        "model_config",
+    }
+)
 
 
 def resolve_artifact_path(artifact_path: str | None, name: str | None) -> str:
@@ -31,9 +43,16 @@ def resolve_artifact_path(artifact_path: str | None, name: str | None) -> str:
     return artifact_path or name or "model"
 
 
-def log_model(save_model: Callable[..., Any], model_obj: Any, artifact_path: str | None = None,
-              name: str | None = None, run_id: str | None = None, registered_model_name: str | None = None,
-              ignored: dict | None = None, **save_kwargs: Any):
+def log_model(
+    save_model: Callable[..., Any],
+    model_obj: Any,
+    artifact_path: str | None = None,
+    name: str | None = None,
+    run_id: str | None = None,
+    registered_model_name: str | None = None,
+    ignored: dict | None = None,
+    **save_kwargs: Any,
+):
     """Save ``model_obj`` with the flavor's ``save_model`` and log it to a run; returns a ModelInfo.
 
     Uses ``run_id``, else the active run, else starts a run (which stays active, as in MLflow). Appends the
@@ -59,8 +78,11 @@ def log_model(save_model: Callable[..., Any], model_obj: Any, artifact_path: str
         client.log_artifacts(run_id, local, artifact_path)
     client._record_logged_model(run_id, model.get_tags_dict())
     if registered_model_name is not None:
-        _logger.warning("log_model: tracklet has no model registry yet; the model was logged to run %s but not "
-                        "registered as %r", run_id, registered_model_name)
+        _logger.warning(
+            "log_model: tracklet has no model registry yet; the model was logged to run %s but not registered as %r",
+            run_id,
+            registered_model_name,
+        )
     return model.get_model_info()
 
 

@@ -44,8 +44,9 @@ def _as_dataframe(data: Any, schema: Schema):
             return data.to_frame(schema.inputs[0].name)
         return data.to_frame()
     if isinstance(data, dict):
-        return pd.DataFrame({k: v if isinstance(v, (list, tuple, np.ndarray, pd.Series)) else [v]
-                             for k, v in data.items()})
+        return pd.DataFrame(
+            {k: v if isinstance(v, (list, tuple, np.ndarray, pd.Series)) else [v] for k, v in data.items()}
+        )
     if isinstance(data, (list, tuple)) and data and all(isinstance(v, dict) for v in data):
         return pd.DataFrame(list(data))
     if isinstance(data, (np.ndarray, list, tuple)):
@@ -54,12 +55,14 @@ def _as_dataframe(data: Any, schema: Schema):
             names = schema.required_input_names() or schema.input_names()
             raise InvalidParameterValue(
                 f"Model is missing inputs {names}: the model signature expects named columns, but the input is "
-                f"an array of shape {arr.shape}; pass a pandas DataFrame with those columns")
+                f"an array of shape {arr.shape}; pass a pandas DataFrame with those columns"
+            )
         return pd.DataFrame(arr.reshape(len(arr), -1) if arr.ndim != 1 else arr)
     if schema.has_input_names():
         raise InvalidParameterValue(
             f"Model input of type {type(data).__name__} cannot be matched to the signature's columns "
-            f"{schema.input_names()}; pass a pandas DataFrame or a dict of columns")
+            f"{schema.input_names()}; pass a pandas DataFrame or a dict of columns"
+        )
     return pd.DataFrame([[data]])
 
 
@@ -77,15 +80,19 @@ def _enforce_columns(data: Any, schema: Schema):
             raise InvalidParameterValue(f"Model is missing inputs {missing} required by the model signature.{note}")
         extra = [c for c in cols if c not in {s.name for s in specs}]
         if extra:
-            _logger.warning("Found extra inputs in the model input that are not defined in the model signature: "
-                            "%s. These inputs will be ignored.", extra)
+            _logger.warning(
+                "Found extra inputs in the model input that are not defined in the model signature: "
+                "%s. These inputs will be ignored.",
+                extra,
+            )
         present = [s for s in specs if s.name in cols]
         if [s.name for s in present] != cols:
             df = df[[s.name for s in present]]
         return _cast_columns(df, present)
     if df.shape[1] != len(specs):
         raise InvalidParameterValue(
-            f"Model input has {df.shape[1]} columns but the model signature expects {len(specs)} unnamed columns")
+            f"Model input has {df.shape[1]} columns but the model signature expects {len(specs)} unnamed columns"
+        )
     return _cast_columns(df, specs)
 
 
@@ -116,7 +123,8 @@ def _cast_column(series, spec: ColSpec):
     def fail(detail: str = ""):
         raise InvalidParameterValue(
             f"Incompatible input types for column {name!r}: can not safely convert {dtype} to {spec.type}"
-            f"{detail} (model signature)")
+            f"{detail} (model signature)"
+        )
 
     if spec.type in _NUMERIC:
         target = np.dtype(_NUMERIC[spec.type])
@@ -182,13 +190,15 @@ def _enforce_tensors(data: Any, schema: Schema):
         if not isinstance(data, np.ndarray):
             raise InvalidParameterValue(
                 f"Model input of type {type(data).__name__} cannot be matched to the signature's tensor {spec!r}; "
-                "pass a numpy array")
+                "pass a numpy array"
+            )
         return _enforce_tensor(data, spec)
     if isinstance(data, pd.DataFrame):
         data = {c: data[c].to_numpy() for c in data.columns}
     if not isinstance(data, dict):
         raise InvalidParameterValue(
-            f"The model signature expects named tensors {schema.input_names()}; pass a dict of numpy arrays")
+            f"The model signature expects named tensors {schema.input_names()}; pass a dict of numpy arrays"
+        )
     missing = [s.name for s in specs if s.name not in data]
     if missing:
         raise InvalidParameterValue(f"Model is missing inputs {missing} required by the model signature")
@@ -222,4 +232,5 @@ def _enforce_tensor(arr, spec: TensorSpec):
     if arr.dtype != object and np.can_cast(arr.dtype, expected, "safe"):
         return arr.astype(expected)
     raise InvalidParameterValue(
-        f"dtype of input {arr.dtype}{label} does not match expected dtype {expected} and cannot be safely cast")
+        f"dtype of input {arr.dtype}{label} does not match expected dtype {expected} and cannot be safely cast"
+    )

@@ -85,19 +85,29 @@ def _conda_pip_requirements(conda_env) -> tuple[dict, list[str]]:
     return conda_env, pip
 
 
-def resolve_requirements(default: list[str], pip_requirements=None, extra_pip_requirements=None,
-                         conda_env=None) -> tuple[list[str], dict | None]:
+def resolve_requirements(
+    default: list[str], pip_requirements=None, extra_pip_requirements=None, conda_env=None
+) -> tuple[list[str], dict | None]:
     """Final requirement lines (and the user's conda env, if one was given).
 
     ``pip_requirements`` replaces the defaults; ``extra_pip_requirements`` is added to them (a user
     requirement replaces a default one for the same package); ``conda_env`` supplies its pip section.
     At most one of the three may be given, as in MLflow.
     """
-    given = [n for n, v in (("conda_env", conda_env), ("pip_requirements", pip_requirements),
-                            ("extra_pip_requirements", extra_pip_requirements)) if v is not None]
+    given = [
+        n
+        for n, v in (
+            ("conda_env", conda_env),
+            ("pip_requirements", pip_requirements),
+            ("extra_pip_requirements", extra_pip_requirements),
+        )
+        if v is not None
+    ]
     if len(given) > 1:
-        raise InvalidParameterValue(f"Only one of conda_env, pip_requirements and extra_pip_requirements may be "
-                                    f"given, got {' and '.join(given)}")
+        raise InvalidParameterValue(
+            f"Only one of conda_env, pip_requirements and extra_pip_requirements may be "
+            f"given, got {' and '.join(given)}"
+        )
     if conda_env is not None:
         env, pip = _conda_pip_requirements(conda_env)
         return pip, env
@@ -111,8 +121,9 @@ def resolve_requirements(default: list[str], pip_requirements=None, extra_pip_re
     return reqs, None
 
 
-def write_env_files(path: str, default: list[str], pip_requirements=None, extra_pip_requirements=None,
-                    conda_env=None) -> list[str]:
+def write_env_files(
+    path: str, default: list[str], pip_requirements=None, extra_pip_requirements=None, conda_env=None
+) -> list[str]:
     """Write the three environment files into model directory ``path``; returns the requirement lines."""
     import yaml
 
@@ -125,7 +136,11 @@ def write_env_files(path: str, default: list[str], pip_requirements=None, extra_
     if setuptools_pin:
         build.append(setuptools_pin)
     build.append("wheel")
-    python_env = {"python": python_version(), "build_dependencies": build, "dependencies": ["-r requirements.txt"]}
+    python_env = {
+        "python": python_version(),
+        "build_dependencies": build,
+        "dependencies": ["-r requirements.txt"],
+    }
     with open(os.path.join(path, PYTHON_ENV_FILE), "w") as f:
         yaml.safe_dump(python_env, f, default_flow_style=False, sort_keys=False)
     if user_conda is None:

@@ -42,8 +42,9 @@ LOADER_MODULE = "mlflow.lightgbm"
 BOOSTER_CLASS = "lightgbm.basic.Booster"
 
 
-def get_default_pip_requirements(sklearn_api: bool = False,
-                                 serialization_format: str = _sk.SERIALIZATION_FORMAT_CLOUDPICKLE) -> list[str]:
+def get_default_pip_requirements(
+    sklearn_api: bool = False, serialization_format: str = _sk.SERIALIZATION_FORMAT_CLOUDPICKLE
+) -> list[str]:
     """Pinned requirements of a saved LightGBM model (installed versions)."""
     dists = ["lightgbm", "numpy", "scipy", "pandas"]
     if sklearn_api:
@@ -53,11 +54,19 @@ def get_default_pip_requirements(sklearn_api: bool = False,
     return _env.default_requirements(dists)
 
 
-def save_model(lgb_model: Any, path: str, conda_env=None, code_paths: list | None = None,
-               mlflow_model: Model | None = None, signature: ModelSignature | None = None,
-               input_example: Any = None, pip_requirements=None, extra_pip_requirements=None,
-               metadata: dict | None = None,
-               serialization_format: str = _sk.SERIALIZATION_FORMAT_CLOUDPICKLE) -> None:
+def save_model(
+    lgb_model: Any,
+    path: str,
+    conda_env=None,
+    code_paths: list | None = None,
+    mlflow_model: Model | None = None,
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    pip_requirements=None,
+    extra_pip_requirements=None,
+    metadata: dict | None = None,
+    serialization_format: str = _sk.SERIALIZATION_FORMAT_CLOUDPICKLE,
+) -> None:
     """Save a LightGBM model (``Booster`` or ``LGBMModel`` subclass) to a new directory ``path``.
 
     ``serialization_format`` applies to sklearn-API models only (``"cloudpickle"``, ``"pickle"``, ``"skops"``).
@@ -66,7 +75,8 @@ def save_model(lgb_model: Any, path: str, conda_env=None, code_paths: list | Non
 
     if not isinstance(lgb_model, (lgb.Booster, lgb.LGBMModel)):
         raise InvalidParameterValue(
-            f"lgb_model must be a lightgbm.Booster or a LightGBM sklearn-API model, got {type(lgb_model).__name__}")
+            f"lgb_model must be a lightgbm.Booster or a LightGBM sklearn-API model, got {type(lgb_model).__name__}"
+        )
     is_booster = isinstance(lgb_model, lgb.Booster)
     serialization_format = _sk.check_serialization_format(serialization_format)
     path = prepare_model_dir(path)
@@ -82,32 +92,66 @@ def save_model(lgb_model: Any, path: str, conda_env=None, code_paths: list | Non
     else:
         filename = "model.skops" if serialization_format == _sk.SERIALIZATION_FORMAT_SKOPS else "model.pkl"
         _sk.dump_model(lgb_model, os.path.join(path, filename), serialization_format)
-        conf = {"data": filename, "model_class": class_path(lgb_model), "serialization_format": serialization_format}
+        conf = {
+            "data": filename,
+            "model_class": class_path(lgb_model),
+            "serialization_format": serialization_format,
+        }
         if serialization_format == _sk.SERIALIZATION_FORMAT_SKOPS:
             conf["skops_trusted_types"] = [class_path(lgb_model), BOOSTER_CLASS, "collections.OrderedDict"]
     conf.update(lgb_version=lgb.__version__, code=code)
     _pyfunc.add_to_model(model, LOADER_MODULE, data=filename, code=code)
     model.add_flavor(FLAVOR_NAME, **conf)
-    _env.write_env_files(path, get_default_pip_requirements(not is_booster, serialization_format),
-                         pip_requirements, extra_pip_requirements, conda_env)
+    _env.write_env_files(
+        path,
+        get_default_pip_requirements(not is_booster, serialization_format),
+        pip_requirements,
+        extra_pip_requirements,
+        conda_env,
+    )
     finish_model_dir(model, path, sig, metadata)
 
 
-def log_model(lgb_model: Any, artifact_path: str | None = None, conda_env=None, code_paths: list | None = None,
-              registered_model_name: str | None = None, signature: ModelSignature | None = None,
-              input_example: Any = None, *, pip_requirements=None, extra_pip_requirements=None,
-              metadata: dict | None = None, name: str | None = None, run_id: str | None = None,
-              serialization_format: str = _sk.SERIALIZATION_FORMAT_CLOUDPICKLE, **kwargs: Any) -> ModelInfo:
+def log_model(
+    lgb_model: Any,
+    artifact_path: str | None = None,
+    conda_env=None,
+    code_paths: list | None = None,
+    registered_model_name: str | None = None,
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    *,
+    pip_requirements=None,
+    extra_pip_requirements=None,
+    metadata: dict | None = None,
+    name: str | None = None,
+    run_id: str | None = None,
+    serialization_format: str = _sk.SERIALIZATION_FORMAT_CLOUDPICKLE,
+    **kwargs: Any,
+) -> ModelInfo:
     """Save a LightGBM model and log it as artifacts of the active run (or ``run_id``).
 
     ``artifact_path`` (or MLflow 3's ``name``) defaults to ``"model"``; returns a ModelInfo with
     ``model_uri`` ``runs:/<run_id>/<artifact_path>``.
     """
     kwargs.pop("skops_trusted_types", None)
-    return _log_model(save_model, lgb_model, artifact_path, name, run_id, registered_model_name, ignored=kwargs,
-                      conda_env=conda_env, code_paths=code_paths, signature=signature, input_example=input_example,
-                      pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-                      metadata=metadata, serialization_format=serialization_format)
+    return _log_model(
+        save_model,
+        lgb_model,
+        artifact_path,
+        name,
+        run_id,
+        registered_model_name,
+        ignored=kwargs,
+        conda_env=conda_env,
+        code_paths=code_paths,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        metadata=metadata,
+        serialization_format=serialization_format,
+    )
 
 
 def _load_from_dir(model_dir: str) -> Any:
@@ -118,8 +162,11 @@ def _load_from_dir(model_dir: str) -> Any:
         import lightgbm as lgb
 
         return lgb.Booster(model_file=file)
-    return _sk.load_file(file, conf.get("serialization_format", _sk.SERIALIZATION_FORMAT_CLOUDPICKLE),
-                         conf.get("skops_trusted_types"))
+    return _sk.load_file(
+        file,
+        conf.get("serialization_format", _sk.SERIALIZATION_FORMAT_CLOUDPICKLE),
+        conf.get("skops_trusted_types"),
+    )
 
 
 def load_model(model_uri: str, dst_path: str | None = None) -> Any:

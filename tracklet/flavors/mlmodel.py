@@ -43,11 +43,20 @@ def _utcnow() -> str:
 class Model:
     """The contents of an ``MLmodel`` file. Unknown keys (MLflow's ``model_id``, ``prompts``...) are kept."""
 
-    def __init__(self, artifact_path: str | None = None, run_id: str | None = None,
-                 utc_time_created: str | None = None, flavors: dict | None = None,
-                 signature: ModelSignature | None = None, saved_input_example_info: dict | None = None,
-                 model_uuid: str | None = None, mlflow_version: str | None = None, metadata: dict | None = None,
-                 model_size_bytes: int | None = None, **extra: Any):
+    def __init__(
+        self,
+        artifact_path: str | None = None,
+        run_id: str | None = None,
+        utc_time_created: str | None = None,
+        flavors: dict | None = None,
+        signature: ModelSignature | None = None,
+        saved_input_example_info: dict | None = None,
+        model_uuid: str | None = None,
+        mlflow_version: str | None = None,
+        metadata: dict | None = None,
+        model_size_bytes: int | None = None,
+        **extra: Any,
+    ):
         from tracklet import __version__
 
         self.artifact_path = artifact_path
@@ -78,8 +87,14 @@ class Model:
     def to_dict(self) -> dict:
         d: dict[str, Any] = {k: v for k, v in self.extra.items() if v is not None}
         d.update(flavors=self.flavors, model_uuid=self.model_uuid, utc_time_created=self.utc_time_created)
-        for key in ("artifact_path", "run_id", "mlflow_version", "saved_input_example_info", "metadata",
-                    "model_size_bytes"):
+        for key in (
+            "artifact_path",
+            "run_id",
+            "mlflow_version",
+            "saved_input_example_info",
+            "metadata",
+            "model_size_bytes",
+        ):
             value = getattr(self, key)
             if value is not None:
                 d[key] = value
@@ -127,16 +142,23 @@ class Model:
         """The entry appended to the run's ``mlflow.log-model.history`` tag."""
         d = self.to_dict()
         out = {k: d[k] for k in ("run_id", "artifact_path", "utc_time_created", "model_uuid") if k in d}
-        out["flavors"] = {name: ({k: v for k, v in conf.items() if k != "config"} if isinstance(conf, dict) else conf)
-                          for name, conf in self.flavors.items()}
+        out["flavors"] = {
+            name: ({k: v for k, v in conf.items() if k != "config"} if isinstance(conf, dict) else conf)
+            for name, conf in self.flavors.items()
+        }
         return out
 
     def get_model_info(self) -> ModelInfo:
         return ModelInfo(
-            artifact_path=self.artifact_path, flavors=self.flavors,
+            artifact_path=self.artifact_path,
+            flavors=self.flavors,
             model_uri=f"runs:/{self.run_id}/{self.artifact_path}" if self.run_id else None,
-            model_uuid=self.model_uuid, run_id=self.run_id, saved_input_example_info=self.saved_input_example_info,
-            signature=self.signature, utc_time_created=self.utc_time_created, metadata=self.metadata,
+            model_uuid=self.model_uuid,
+            run_id=self.run_id,
+            saved_input_example_info=self.saved_input_example_info,
+            signature=self.signature,
+            utc_time_created=self.utc_time_created,
+            metadata=self.metadata,
         )
 
     def load_input_example(self, path: str):
@@ -178,7 +200,7 @@ def download_model(model_uri: str, dst_path: str | None = None) -> str:
 
     uri = os.fspath(model_uri)
     if uri.startswith("runs:"):
-        rest = uri[len("runs:"):].lstrip("/")
+        rest = uri[len("runs:") :].lstrip("/")
         run_id, _, rel = rest.partition("/")
         if not run_id:
             raise InvalidParameterValue(f"Invalid model URI {uri!r}: expected runs:/<run_id>/<artifact path>")
@@ -195,7 +217,8 @@ def download_model(model_uri: str, dst_path: str | None = None) -> str:
     if uri.startswith("models:"):
         raise InvalidParameterValue(
             f"Cannot load {uri!r}: models:/ URIs need a model registry, which tracklet does not have yet; "
-            "use runs:/<run_id>/<artifact path> or a local path")
+            "use runs:/<run_id>/<artifact path> or a local path"
+        )
     scheme = urlparse(uri).scheme
     if scheme in ("", "file") or (len(scheme) == 1 and scheme.isalpha()):
         local = local_path_from_uri(uri) if scheme == "file" else os.path.abspath(uri)
@@ -216,7 +239,8 @@ def flavor_config(model_dir: str, flavor: str) -> dict:
     model = Model.load(os.path.join(model_dir, MLMODEL_FILE))
     if flavor not in model.flavors:
         raise InvalidParameterValue(
-            f"Model at {model_dir!r} has no {flavor!r} flavor (it has: {', '.join(model.flavors) or 'none'})")
+            f"Model at {model_dir!r} has no {flavor!r} flavor (it has: {', '.join(model.flavors) or 'none'})"
+        )
     return model.flavors[flavor]
 
 
@@ -267,8 +291,9 @@ def resolve_signature(signature, example, predict=None) -> ModelSignature | None
         return None
     if signature is not None:
         if not isinstance(signature, ModelSignature):
-            raise InvalidParameterValue(f"signature must be a ModelSignature (see infer_signature), "
-                                        f"got {type(signature).__name__}")
+            raise InvalidParameterValue(
+                f"signature must be a ModelSignature (see infer_signature), got {type(signature).__name__}"
+            )
         return signature
     if example is None:
         return None
@@ -357,8 +382,12 @@ def save_input_example(model: Model, input_example: Any, path: str):
         info["type"] = "ndarray"
         serving = {"inputs": payload}
     elif hasattr(data, "tocsr") and hasattr(data, "indptr"):  # scipy csr/csc
-        payload = {"data": data.data.tolist(), "indices": data.indices.tolist(), "indptr": data.indptr.tolist(),
-                   "shape": list(data.shape)}
+        payload = {
+            "data": data.data.tolist(),
+            "indices": data.indices.tolist(),
+            "indptr": data.indptr.tolist(),
+            "shape": list(data.shape),
+        }
         info["type"] = "sparse_matrix_csc" if data.format == "csc" else "sparse_matrix_csr"
         serving = None
     elif isinstance(data, (dict, list, str, int, float, bool)):
@@ -368,7 +397,8 @@ def save_input_example(model: Model, input_example: Any, path: str):
     else:
         raise InvalidParameterValue(
             f"input_example must be a pandas DataFrame, numpy array, dict of arrays, scipy sparse matrix, list, "
-            f"dict or scalar, got {type(data).__name__}")
+            f"dict or scalar, got {type(data).__name__}"
+        )
     with open(os.path.join(path, EXAMPLE_FILE), "w") as f:
         f.write(json.dumps(_nan_to_none(payload), default=_json_default))
     if serving is not None:

@@ -33,11 +33,21 @@ _LOADER_ALIASES = {
 }
 
 
-def add_to_model(model: Model, loader_module: str, data: str | None = None, model_path: str | None = None,
-                 predict_fn: str | None = None, code: str | None = None, **extra: Any) -> Model:
+def add_to_model(
+    model: Model,
+    loader_module: str,
+    data: str | None = None,
+    model_path: str | None = None,
+    predict_fn: str | None = None,
+    code: str | None = None,
+    **extra: Any,
+) -> Model:
     """Add the ``python_function`` flavor to ``model`` (with the standard ``env`` files and python version)."""
-    conf: dict[str, Any] = {MAIN: loader_module, "python_version": _env.python_version(),
-                            "env": {"conda": _env.CONDA_ENV_FILE, "virtualenv": _env.PYTHON_ENV_FILE}}
+    conf: dict[str, Any] = {
+        MAIN: loader_module,
+        "python_version": _env.python_version(),
+        "env": {"conda": _env.CONDA_ENV_FILE, "virtualenv": _env.PYTHON_ENV_FILE},
+    }
     if data is not None:
         conf[DATA] = data
     if model_path is not None:
@@ -53,7 +63,7 @@ def add_to_model(model: Model, loader_module: str, data: str | None = None, mode
 def _import_loader(name: str):
     candidates = []
     if name.startswith("mlflow."):
-        candidates.append(_LOADER_ALIASES.get(name, "tracklet.flavors." + name[len("mlflow."):]))
+        candidates.append(_LOADER_ALIASES.get(name, "tracklet.flavors." + name[len("mlflow.") :]))
     candidates.append(name)
     for candidate in candidates:
         try:
@@ -66,7 +76,8 @@ def _import_loader(name: str):
             return module
     hint = " (install mlflow to load models of this kind)" if name.startswith("mlflow.") else ""
     raise InvalidParameterValue(
-        f"Cannot load model: no loader for python_function loader_module {name!r}; tried {candidates}{hint}")
+        f"Cannot load model: no loader for python_function loader_module {name!r}; tried {candidates}{hint}"
+    )
 
 
 def _accepts(fn, name: str) -> bool:
@@ -151,8 +162,12 @@ def _warn_requirement_mismatches(model_dir: str) -> None:
         _logger.warning("The model's requirements differ from the installed packages: %s", "; ".join(mismatches))
 
 
-def load_model(model_uri: str, suppress_warnings: bool = False, dst_path: str | None = None,
-               model_config: dict | None = None) -> PyFuncModel:
+def load_model(
+    model_uri: str,
+    suppress_warnings: bool = False,
+    dst_path: str | None = None,
+    model_config: dict | None = None,
+) -> PyFuncModel:
     """Load a model saved in any flavor as a :class:`PyFuncModel`.
 
     ``model_uri``: ``runs:/<run_id>/<artifact path>``, a ``file://`` URI or a local directory.
@@ -166,7 +181,8 @@ def load_model(model_uri: str, suppress_warnings: bool = False, dst_path: str | 
     if not isinstance(conf, dict) or MAIN not in conf:
         raise InvalidParameterValue(
             f"Model at {model_uri!r} has no python_function flavor with a loader_module "
-            f"(flavors: {', '.join(meta.flavors) or 'none'}); load it with its own flavor's load_model")
+            f"(flavors: {', '.join(meta.flavors) or 'none'}); load it with its own flavor's load_model"
+        )
     if not suppress_warnings:
         _warn_requirement_mismatches(local)
     add_code_to_sys_path(local, conf)

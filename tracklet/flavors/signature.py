@@ -58,7 +58,10 @@ class TensorSpec:
     name: str | None = None
 
     def to_dict(self) -> dict:
-        d: dict[str, Any] = {"type": "tensor", "tensor-spec": {"dtype": self.dtype, "shape": list(self.shape)}}
+        d: dict[str, Any] = {
+            "type": "tensor",
+            "tensor-spec": {"dtype": self.dtype, "shape": list(self.shape)},
+        }
         if self.name is not None:
             d["name"] = self.name
         return d
@@ -223,13 +226,16 @@ def column_type(series) -> str:
         if pt.is_string_dtype(dtype) and not pt.is_object_dtype(dtype):
             return "string"
         raise InvalidParameterValue(
-            f"infer_signature: cannot infer the type of column {series.name!r} (dtype {dtype}): it has no non-null value")
+            f"infer_signature: cannot infer the type of column {series.name!r} (dtype {dtype}): "
+            "it has no non-null value"
+        )
     if len(found) == 1:
         return found.pop()
     if found <= {"long", "double", "float"}:
         return "double"
     raise InvalidParameterValue(
-        f"infer_signature: column {series.name!r} mixes value types {sorted(found)}; give it one type")
+        f"infer_signature: column {series.name!r} mixes value types {sorted(found)}; give it one type"
+    )
 
 
 def _has_nulls(series) -> bool:
@@ -245,10 +251,12 @@ def _infer_schema(data: Any) -> Schema:
     import pandas as pd
 
     if isinstance(data, pd.DataFrame):
-        return Schema([
-            ColSpec(column_type(data[c]), str(c) if not isinstance(c, str) else c, not _has_nulls(data[c]))
-            for c in data.columns
-        ])
+        return Schema(
+            [
+                ColSpec(column_type(data[c]), str(c) if not isinstance(c, str) else c, not _has_nulls(data[c]))
+                for c in data.columns
+            ]
+        )
     if isinstance(data, pd.Series):
         return Schema([ColSpec(column_type(data), None if data.name is None else str(data.name), not _has_nulls(data))])
     if isinstance(data, np.ndarray):
@@ -258,8 +266,9 @@ def _infer_schema(data: Any) -> Schema:
     if isinstance(data, dict):
         if data and all(isinstance(v, np.ndarray) for v in data.values()):
             return Schema([TensorSpec(tensor_dtype_name(v.dtype), (-1, *v.shape[1:]), str(k)) for k, v in data.items()])
-        return _infer_schema(pd.DataFrame({k: v if isinstance(v, (list, tuple, np.ndarray)) else [v]
-                                           for k, v in data.items()}))
+        return _infer_schema(
+            pd.DataFrame({k: v if isinstance(v, (list, tuple, np.ndarray)) else [v] for k, v in data.items()})
+        )
     if isinstance(data, (list, tuple)):
         if data and all(isinstance(v, dict) for v in data):
             return _infer_schema(pd.DataFrame(list(data)))
@@ -273,7 +282,8 @@ def _infer_schema(data: Any) -> Schema:
         return Schema([ColSpec(t)])
     raise InvalidParameterValue(
         f"infer_signature: unsupported data type {type(data).__name__}; expected a pandas DataFrame or Series, "
-        "a numpy array, a dict of arrays, a list or a scalar")
+        "a numpy array, a dict of arrays, a list or a scalar"
+    )
 
 
 def infer_signature(model_input: Any = None, model_output: Any = None, params: dict | None = None) -> ModelSignature:
@@ -288,8 +298,11 @@ def infer_signature(model_input: Any = None, model_output: Any = None, params: d
     outputs = _infer_schema(model_output) if model_output is not None else None
     params_json = None
     if params:
-        params_json = json.dumps([
-            {"name": str(k), "type": _type_of_value(v) or "string", "default": v, "shape": None}
-            for k, v in params.items()
-        ], default=str)
+        params_json = json.dumps(
+            [
+                {"name": str(k), "type": _type_of_value(v) or "string", "default": v, "shape": None}
+                for k, v in params.items()
+            ],
+            default=str,
+        )
     return ModelSignature(inputs, outputs, params_json)

@@ -38,10 +38,19 @@ LOADER_MODULE = "mlflow.sklearn"
 SERIALIZATION_FORMAT_PICKLE = "pickle"
 SERIALIZATION_FORMAT_CLOUDPICKLE = "cloudpickle"
 SERIALIZATION_FORMAT_SKOPS = "skops"
-SUPPORTED_SERIALIZATION_FORMATS = (SERIALIZATION_FORMAT_PICKLE, SERIALIZATION_FORMAT_CLOUDPICKLE,
-                                   SERIALIZATION_FORMAT_SKOPS)
-_PREDICT_FNS = ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba", "decision_function",
-                "transform")
+SUPPORTED_SERIALIZATION_FORMATS = (
+    SERIALIZATION_FORMAT_PICKLE,
+    SERIALIZATION_FORMAT_CLOUDPICKLE,
+    SERIALIZATION_FORMAT_SKOPS,
+)
+_PREDICT_FNS = (
+    "predict",
+    "predict_proba",
+    "predict_log_proba",
+    "predict_joint_log_proba",
+    "decision_function",
+    "transform",
+)
 
 
 def get_default_pip_requirements(serialization_format: str = SERIALIZATION_FORMAT_CLOUDPICKLE) -> list[str]:
@@ -58,8 +67,8 @@ def check_serialization_format(serialization_format: str | None) -> str:
         return SERIALIZATION_FORMAT_CLOUDPICKLE
     if serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:
         raise InvalidParameterValue(
-            f"serialization_format must be one of {list(SUPPORTED_SERIALIZATION_FORMATS)}, "
-            f"got {serialization_format!r}")
+            f"serialization_format must be one of {list(SUPPORTED_SERIALIZATION_FORMATS)}, got {serialization_format!r}"
+        )
     return serialization_format
 
 
@@ -86,7 +95,9 @@ def load_file(path: str, serialization_format: str, skops_trusted_types: list | 
         try:
             import skops.io
         except ImportError:
-            raise InvalidParameterValue("This model was saved in the 'skops' format; install skops to load it") from None
+            raise InvalidParameterValue(
+                "This model was saved in the 'skops' format; install skops to load it"
+            ) from None
         return skops.io.load(path, trusted=skops_trusted_types)
     if serialization_format == SERIALIZATION_FORMAT_CLOUDPICKLE:
         import cloudpickle as pickler
@@ -96,11 +107,21 @@ def load_file(path: str, serialization_format: str, skops_trusted_types: list | 
         return pickler.load(f)
 
 
-def save_model(sk_model: Any, path: str, conda_env=None, code_paths: list | None = None,
-               mlflow_model: Model | None = None, serialization_format: str = SERIALIZATION_FORMAT_CLOUDPICKLE,
-               signature: ModelSignature | None = None, input_example: Any = None,
-               pip_requirements=None, extra_pip_requirements=None, pyfunc_predict_fn: str = "predict",
-               metadata: dict | None = None, skops_trusted_types: list | None = None) -> None:
+def save_model(
+    sk_model: Any,
+    path: str,
+    conda_env=None,
+    code_paths: list | None = None,
+    mlflow_model: Model | None = None,
+    serialization_format: str = SERIALIZATION_FORMAT_CLOUDPICKLE,
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    pip_requirements=None,
+    extra_pip_requirements=None,
+    pyfunc_predict_fn: str = "predict",
+    metadata: dict | None = None,
+    skops_trusted_types: list | None = None,
+) -> None:
     """Save a scikit-learn model to a new directory ``path`` in the MLmodel format.
 
     ``serialization_format``: ``"cloudpickle"`` (default), ``"pickle"`` or ``"skops"``. Without a
@@ -111,7 +132,8 @@ def save_model(sk_model: Any, path: str, conda_env=None, code_paths: list | None
     serialization_format = check_serialization_format(serialization_format)
     if pyfunc_predict_fn not in _PREDICT_FNS or not hasattr(sk_model, pyfunc_predict_fn):
         raise InvalidParameterValue(
-            f"pyfunc_predict_fn must name a method of the model among {list(_PREDICT_FNS)}, got {pyfunc_predict_fn!r}")
+            f"pyfunc_predict_fn must name a method of the model among {list(_PREDICT_FNS)}, got {pyfunc_predict_fn!r}"
+        )
     path = prepare_model_dir(path)
     model = mlflow_model if mlflow_model is not None else Model()
     code = copy_code_paths(code_paths, path)
@@ -119,23 +141,45 @@ def save_model(sk_model: Any, path: str, conda_env=None, code_paths: list | None
     sig = resolve_signature(signature, example, getattr(sk_model, pyfunc_predict_fn))
     filename = "model.skops" if serialization_format == SERIALIZATION_FORMAT_SKOPS else "model.pkl"
     dump_model(sk_model, os.path.join(path, filename), serialization_format)
-    conf: dict[str, Any] = {"pickled_model": filename, "sklearn_version": _env.installed_version("scikit-learn"),
-                            "serialization_format": serialization_format, "code": code}
+    conf: dict[str, Any] = {
+        "pickled_model": filename,
+        "sklearn_version": _env.installed_version("scikit-learn"),
+        "serialization_format": serialization_format,
+        "code": code,
+    }
     if serialization_format == SERIALIZATION_FORMAT_SKOPS:
         conf["skops_trusted_types"] = list(skops_trusted_types) if skops_trusted_types else None
     _pyfunc.add_to_model(model, LOADER_MODULE, model_path=filename, predict_fn=pyfunc_predict_fn, code=code)
     model.add_flavor(FLAVOR_NAME, **conf)
-    _env.write_env_files(path, get_default_pip_requirements(serialization_format), pip_requirements,
-                         extra_pip_requirements, conda_env)
+    _env.write_env_files(
+        path,
+        get_default_pip_requirements(serialization_format),
+        pip_requirements,
+        extra_pip_requirements,
+        conda_env,
+    )
     finish_model_dir(model, path, sig, metadata)
 
 
-def log_model(sk_model: Any, artifact_path: str | None = None, conda_env=None, code_paths: list | None = None,
-              serialization_format: str = SERIALIZATION_FORMAT_CLOUDPICKLE,
-              registered_model_name: str | None = None, signature: ModelSignature | None = None,
-              input_example: Any = None, *, pip_requirements=None, extra_pip_requirements=None,
-              pyfunc_predict_fn: str = "predict", metadata: dict | None = None, name: str | None = None,
-              run_id: str | None = None, skops_trusted_types: list | None = None, **kwargs: Any) -> ModelInfo:
+def log_model(
+    sk_model: Any,
+    artifact_path: str | None = None,
+    conda_env=None,
+    code_paths: list | None = None,
+    serialization_format: str = SERIALIZATION_FORMAT_CLOUDPICKLE,
+    registered_model_name: str | None = None,
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    *,
+    pip_requirements=None,
+    extra_pip_requirements=None,
+    pyfunc_predict_fn: str = "predict",
+    metadata: dict | None = None,
+    name: str | None = None,
+    run_id: str | None = None,
+    skops_trusted_types: list | None = None,
+    **kwargs: Any,
+) -> ModelInfo:
     """Save a scikit-learn model and log it as artifacts of the active run (or ``run_id``).
 
     ``artifact_path`` (or MLflow 3's ``name``) defaults to ``"model"``. Returns a ModelInfo whose
@@ -144,18 +188,35 @@ def log_model(sk_model: Any, artifact_path: str | None = None, conda_env=None, c
     >>> info = tracklet.sklearn.log_model(clf, name="model", input_example=X[:5])
     >>> tracklet.pyfunc.load_model(info.model_uri).predict(X)
     """
-    return _log_model(save_model, sk_model, artifact_path, name, run_id, registered_model_name, ignored=kwargs,
-                      conda_env=conda_env, code_paths=code_paths, serialization_format=serialization_format,
-                      signature=signature, input_example=input_example, pip_requirements=pip_requirements,
-                      extra_pip_requirements=extra_pip_requirements, pyfunc_predict_fn=pyfunc_predict_fn,
-                      metadata=metadata, skops_trusted_types=skops_trusted_types)
+    return _log_model(
+        save_model,
+        sk_model,
+        artifact_path,
+        name,
+        run_id,
+        registered_model_name,
+        ignored=kwargs,
+        conda_env=conda_env,
+        code_paths=code_paths,
+        serialization_format=serialization_format,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        pyfunc_predict_fn=pyfunc_predict_fn,
+        metadata=metadata,
+        skops_trusted_types=skops_trusted_types,
+    )
 
 
 def _load_from_dir(model_dir: str) -> Any:
     conf = flavor_config(model_dir, FLAVOR_NAME)
     add_code_to_sys_path(model_dir, conf)
-    return load_file(os.path.join(model_dir, conf["pickled_model"]),
-                     conf.get("serialization_format", SERIALIZATION_FORMAT_PICKLE), conf.get("skops_trusted_types"))
+    return load_file(
+        os.path.join(model_dir, conf["pickled_model"]),
+        conf.get("serialization_format", SERIALIZATION_FORMAT_PICKLE),
+        conf.get("skops_trusted_types"),
+    )
 
 
 def load_model(model_uri: str, dst_path: str | None = None) -> Any:
@@ -199,6 +260,11 @@ def _load_pyfunc(path: str) -> _SklearnModelWrapper:
             conf = flavor_config(model_dir, FLAVOR_NAME)
         except Exception:  # a bare pickle next to no MLmodel: MLflow assumes plain pickle too
             conf = {}
-        return _SklearnModelWrapper(load_file(path, conf.get("serialization_format", SERIALIZATION_FORMAT_PICKLE),
-                                              conf.get("skops_trusted_types")))
+        return _SklearnModelWrapper(
+            load_file(
+                path,
+                conf.get("serialization_format", SERIALIZATION_FORMAT_PICKLE),
+                conf.get("skops_trusted_types"),
+            )
+        )
     return _SklearnModelWrapper(_load_from_dir(model_dir))

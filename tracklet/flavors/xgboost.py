@@ -56,10 +56,19 @@ def _is_booster(model: Any) -> bool:
     return isinstance(model, xgb.Booster)
 
 
-def save_model(xgb_model: Any, path: str, conda_env=None, code_paths: list | None = None,
-               mlflow_model: Model | None = None, signature: ModelSignature | None = None,
-               input_example: Any = None, pip_requirements=None, extra_pip_requirements=None,
-               model_format: str = "ubj", metadata: dict | None = None) -> None:
+def save_model(
+    xgb_model: Any,
+    path: str,
+    conda_env=None,
+    code_paths: list | None = None,
+    mlflow_model: Model | None = None,
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    pip_requirements=None,
+    extra_pip_requirements=None,
+    model_format: str = "ubj",
+    metadata: dict | None = None,
+) -> None:
     """Save an XGBoost model (``Booster`` or ``XGBModel`` subclass) to a new directory ``path``.
 
     ``model_format``: ``"ubj"`` (default, as MLflow 3), ``"json"`` or ``"xgb"``.
@@ -71,7 +80,8 @@ def save_model(xgb_model: Any, path: str, conda_env=None, code_paths: list | Non
         raise InvalidParameterValue(f"model_format must be one of {list(MODEL_FORMATS)}, got {model_format!r}")
     if not isinstance(xgb_model, (xgb.Booster, xgb.XGBModel)):
         raise InvalidParameterValue(
-            f"xgb_model must be an xgboost.Booster or an XGBoost sklearn-API model, got {type(xgb_model).__name__}")
+            f"xgb_model must be an xgboost.Booster or an XGBoost sklearn-API model, got {type(xgb_model).__name__}"
+        )
     path = prepare_model_dir(path)
     model = mlflow_model if mlflow_model is not None else Model()
     code = copy_code_paths(code_paths, path)
@@ -82,27 +92,63 @@ def save_model(xgb_model: Any, path: str, conda_env=None, code_paths: list | Non
         warnings.simplefilter("ignore", UserWarning)
         xgb_model.save_model(os.path.join(path, filename))
     _pyfunc.add_to_model(model, LOADER_MODULE, data=filename, code=code)
-    model.add_flavor(FLAVOR_NAME, data=filename, model_class=class_path(xgb_model), model_format=model_format,
-                     xgb_version=xgb.__version__, code=code)
-    _env.write_env_files(path, get_default_pip_requirements(not isinstance(xgb_model, xgb.Booster)),
-                         pip_requirements, extra_pip_requirements, conda_env)
+    model.add_flavor(
+        FLAVOR_NAME,
+        data=filename,
+        model_class=class_path(xgb_model),
+        model_format=model_format,
+        xgb_version=xgb.__version__,
+        code=code,
+    )
+    _env.write_env_files(
+        path,
+        get_default_pip_requirements(not isinstance(xgb_model, xgb.Booster)),
+        pip_requirements,
+        extra_pip_requirements,
+        conda_env,
+    )
     finish_model_dir(model, path, sig, metadata)
 
 
-def log_model(xgb_model: Any, artifact_path: str | None = None, conda_env=None, code_paths: list | None = None,
-              registered_model_name: str | None = None, signature: ModelSignature | None = None,
-              input_example: Any = None, *, pip_requirements=None, extra_pip_requirements=None,
-              model_format: str = "ubj", metadata: dict | None = None, name: str | None = None,
-              run_id: str | None = None, **kwargs: Any) -> ModelInfo:
+def log_model(
+    xgb_model: Any,
+    artifact_path: str | None = None,
+    conda_env=None,
+    code_paths: list | None = None,
+    registered_model_name: str | None = None,
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    *,
+    pip_requirements=None,
+    extra_pip_requirements=None,
+    model_format: str = "ubj",
+    metadata: dict | None = None,
+    name: str | None = None,
+    run_id: str | None = None,
+    **kwargs: Any,
+) -> ModelInfo:
     """Save an XGBoost model and log it as artifacts of the active run (or ``run_id``).
 
     ``artifact_path`` (or MLflow 3's ``name``) defaults to ``"model"``; returns a ModelInfo with
     ``model_uri`` ``runs:/<run_id>/<artifact_path>``.
     """
-    return _log_model(save_model, xgb_model, artifact_path, name, run_id, registered_model_name, ignored=kwargs,
-                      conda_env=conda_env, code_paths=code_paths, signature=signature, input_example=input_example,
-                      pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-                      model_format=model_format, metadata=metadata)
+    return _log_model(
+        save_model,
+        xgb_model,
+        artifact_path,
+        name,
+        run_id,
+        registered_model_name,
+        ignored=kwargs,
+        conda_env=conda_env,
+        code_paths=code_paths,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        model_format=model_format,
+        metadata=metadata,
+    )
 
 
 def _load_from_dir(model_dir: str) -> Any:
@@ -146,8 +192,10 @@ def _accepted(fn, params: dict) -> dict:
     allowed = inspect.signature(fn).parameters
     kept = {k: v for k, v in params.items() if k in allowed}
     if len(kept) != len(params):
-        _logger.warning("predict: params %s are not accepted by the xgboost model and were ignored",
-                        sorted(set(params) - set(kept)))
+        _logger.warning(
+            "predict: params %s are not accepted by the xgboost model and were ignored",
+            sorted(set(params) - set(kept)),
+        )
     return kept
 
 

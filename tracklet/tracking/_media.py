@@ -61,8 +61,7 @@ def _to_pil(image):
     elif np.issubdtype(arr.dtype, np.integer):
         if arr.size and (arr.min() < 0 or arr.max() > 255):
             raise InvalidParameterValue(
-                "log_image: integer pixel values must be in the range [0, 255], got "
-                f"[{arr.min()}, {arr.max()}]"
+                f"log_image: integer pixel values must be in the range [0, 255], got [{arr.min()}, {arr.max()}]"
             )
         arr = arr.astype(np.uint8)
     elif np.issubdtype(arr.dtype, np.floating):

@@ -147,8 +147,8 @@ class BatchingLogger:
         tags = list({t.key: t for e in group for t in e.tags}.values())
         # one entry may itself exceed the limits: split, keeping order
         while metrics or params or tags:
-            p, params = params[: V.MAX_PARAMS_PER_BATCH], params[V.MAX_PARAMS_PER_BATCH:]
-            t, tags = tags[: V.MAX_TAGS_PER_BATCH], tags[V.MAX_TAGS_PER_BATCH:]
+            p, params = params[: V.MAX_PARAMS_PER_BATCH], params[V.MAX_PARAMS_PER_BATCH :]
+            t, tags = tags[: V.MAX_TAGS_PER_BATCH], tags[V.MAX_TAGS_PER_BATCH :]
             room = V.MAX_ENTITIES_PER_BATCH - len(p) - len(t)
             m, metrics = metrics[:room], metrics[room:]
             self._log_batch(run_id, m, p, t)

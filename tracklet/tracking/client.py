@@ -104,11 +104,21 @@ class TrackletClient:
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         return self.store.get_experiment_by_name(name)
 
-    def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None,
-                           filter_string: str | None = None, order_by: list[str] | None = None,
-                           page_token: str | None = None) -> PagedList:
-        return self.store.search_experiments(ViewType.normalize(view_type), V.validate_max_results(max_results),
-                                             filter_string, order_by, page_token)
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        return self.store.search_experiments(
+            ViewType.normalize(view_type),
+            V.validate_max_results(max_results),
+            filter_string,
+            order_by,
+            page_token,
+        )
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         V.validate_experiment_name(new_name)
@@ -125,8 +135,13 @@ class TrackletClient:
         self.store.set_experiment_tag(V.validate_experiment_id(experiment_id), RunTag(key, value))
 
     # ------------------------------------------------------------------ runs
-    def create_run(self, experiment_id: str, start_time: int | None = None, tags: dict | None = None,
-                   run_name: str | None = None) -> Run:
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: dict | None = None,
+        run_name: str | None = None,
+    ) -> Run:
         """Create a RUNNING run. A memorable name is generated when neither ``run_name`` nor the
         ``mlflow.runName`` tag is given."""
         tag_list = _as_tags(tags)
@@ -162,21 +177,41 @@ class TrackletClient:
     def restore_run(self, run_id: str) -> None:
         self.store.restore_run(V.validate_run_id(run_id))
 
-    def search_runs(self, experiment_ids, filter_string: str = "", run_view_type: int = ViewType.ACTIVE_ONLY,
-                    max_results: int = 1000, order_by: list[str] | None = None,
-                    page_token: str | None = None) -> PagedList:
+    def search_runs(
+        self,
+        experiment_ids,
+        filter_string: str = "",
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
         """One page of runs matching ``filter_string`` (``.token`` is the next page's token)."""
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [experiment_ids]
         ids = [V.validate_experiment_id(e) for e in (experiment_ids or [])]
-        return self.store.search_runs(ids, filter_string, ViewType.normalize(run_view_type),
-                                      V.validate_max_results(max_results), order_by, page_token)
+        return self.store.search_runs(
+            ids,
+            filter_string,
+            ViewType.normalize(run_view_type),
+            V.validate_max_results(max_results),
+            order_by,
+            page_token,
+        )
 
     # ------------------------------------------------------------------ logging
-    def log_metric(self, run_id: str, key: str, value, timestamp: int | None = None, step: int | None = None,
-                   synchronous: bool = True):
-        key, value, timestamp, step = V.validate_metric(key, value, _now_ms() if timestamp is None else timestamp,
-                                                        step or 0)
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value,
+        timestamp: int | None = None,
+        step: int | None = None,
+        synchronous: bool = True,
+    ):
+        key, value, timestamp, step = V.validate_metric(
+            key, value, _now_ms() if timestamp is None else timestamp, step or 0
+        )
         metric = Metric(key, value, timestamp, step)
         if synchronous:
             self.store.log_batch(V.validate_run_id(run_id), [metric], [], [])
@@ -278,7 +313,9 @@ class TrackletClient:
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, os.path.basename(artifact_file))
             save_figure(figure, path)
-            self._artifact_repo(run_id).log_artifact(path, os.path.dirname(V.validate_artifact_path(artifact_file)) or None)
+            self._artifact_repo(run_id).log_artifact(
+                path, os.path.dirname(V.validate_artifact_path(artifact_file)) or None
+            )
 
     def log_image(self, run_id: str, image, artifact_file: str) -> None:
         from tracklet.tracking._media import save_image
@@ -286,7 +323,9 @@ class TrackletClient:
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, os.path.basename(artifact_file))
             save_image(image, path)
-            self._artifact_repo(run_id).log_artifact(path, os.path.dirname(V.validate_artifact_path(artifact_file)) or None)
+            self._artifact_repo(run_id).log_artifact(
+                path, os.path.dirname(V.validate_artifact_path(artifact_file)) or None
+            )
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self._artifact_repo(run_id).list_artifacts(path)

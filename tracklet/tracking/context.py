@@ -112,7 +112,7 @@ def git_tags(source_path: str) -> dict[str, str]:
             ref = head.split(":", 1)[1].strip()
             commit = _resolve_ref(git_dir, ref)
             if ref.startswith("refs/heads/"):
-                tags[GIT_BRANCH] = ref[len("refs/heads/"):]
+                tags[GIT_BRANCH] = ref[len("refs/heads/") :]
         else:
             commit = head
         if not commit:

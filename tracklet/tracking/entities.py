@@ -39,9 +39,7 @@ class RunStatus:
             return cls._FROM_INT[status]
         if isinstance(status, str) and status.upper() in cls._TO_INT:
             return status.upper()
-        raise InvalidParameterValue(
-            f"Invalid run status {status!r}: must be one of {', '.join(cls._TO_INT)}"
-        )
+        raise InvalidParameterValue(f"Invalid run status {status!r}: must be one of {', '.join(cls._TO_INT)}")
 
     # MLflow-compatible spellings
     to_string = staticmethod(lambda status: RunStatus.normalize(status))

@@ -25,6 +25,7 @@ _clients_lock = threading.Lock()
 
 # ---------------------------------------------------------------------- tracking URI and client
 
+
 def set_tracking_uri(uri: str | os.PathLike) -> None:
     """Set the tracking store for this process: a path, ``file://``, ``sqlite:///``, ``postgresql://`` ..."""
     global _tracking_uri
@@ -60,6 +61,7 @@ def _client():
 
 
 # ---------------------------------------------------------------------- experiments
+
 
 def create_experiment(name: str, artifact_location: str | None = None, tags: dict | None = None) -> str:
     """Create an experiment; returns its id."""
@@ -108,8 +110,12 @@ def get_experiment_by_name(name: str) -> Experiment | None:
     return _client().get_experiment_by_name(name)
 
 
-def search_experiments(view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None,
-                       filter_string: str | None = None, order_by: list[str] | None = None) -> list[Experiment]:
+def search_experiments(
+    view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: list[str] | None = None,
+) -> list[Experiment]:
     """All experiments matching ``filter_string`` (e.g. ``"name LIKE 'prod-%'"``), paging through the store."""
     client, out, token = _client(), [], None
     while True:
@@ -147,6 +153,7 @@ def _resolve_experiment_id() -> str:
 
 # ---------------------------------------------------------------------- runs
 
+
 class ActiveRun:
     """The run started by :func:`start_run`; a context manager that ends it FINISHED (FAILED on error)."""
 
@@ -180,9 +187,16 @@ class ActiveRun:
         return f"<ActiveRun: run_id={self.info.run_id!r}, name={self.info.run_name!r}>"
 
 
-def start_run(run_id: str | None = None, experiment_id: str | None = None, run_name: str | None = None,
-              nested: bool = False, parent_run_id: str | None = None, tags: dict | None = None,
-              description: str | None = None, log_system_metrics: bool | None = None) -> ActiveRun:
+def start_run(
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+    nested: bool = False,
+    parent_run_id: str | None = None,
+    tags: dict | None = None,
+    description: str | None = None,
+    log_system_metrics: bool | None = None,
+) -> ActiveRun:
     """Start a new run (or resume ``run_id``) and make it active in this thread/task.
 
     Use as a context manager: the run ends FINISHED, or FAILED when the block raises.
@@ -237,7 +251,7 @@ def _end_run_by_id(run_id: str, status: str) -> None:
     idx = next((i for i in range(len(stack) - 1, -1, -1) if stack[i].info.run_id == run_id), None)
     # end runs nested above it first (a block that raised may have left them open)
     if idx is not None:
-        for inner in reversed(stack[idx + 1:]):
+        for inner in reversed(stack[idx + 1 :]):
             _client().set_terminated(inner.info.run_id, status)
         _run_stack.set(stack[:idx])
     _client().set_terminated(run_id, status)
@@ -305,28 +319,43 @@ def flush_async_logging() -> None:
 
 # ---------------------------------------------------------------------- logging
 
+
 def log_param(key: str, value, synchronous: bool = True):
     """Log a parameter (stringified) on the active run; returns the value (a future when asynchronous)."""
     return _client().log_param(_run_id_for_logging(), key, value, synchronous=synchronous)
 
 
 def log_params(params: dict, synchronous: bool = True):
-    return _client().log_batch(_run_id_for_logging(), params=[Param(str(k), _str(v)) for k, v in params.items()],
-                               synchronous=synchronous)
+    return _client().log_batch(
+        _run_id_for_logging(),
+        params=[Param(str(k), _str(v)) for k, v in params.items()],
+        synchronous=synchronous,
+    )
 
 
 def _str(v) -> str:
     return "" if v is None else str(v)
 
 
-def log_metric(key: str, value, step: int | None = None, timestamp: int | None = None,
-               synchronous: bool = True, run_id: str | None = None):
+def log_metric(
+    key: str,
+    value,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool = True,
+    run_id: str | None = None,
+):
     """Log a metric value at ``step``; ``synchronous=False`` returns a future without waiting for the store."""
     return _client().log_metric(run_id or _run_id_for_logging(), key, value, timestamp, step, synchronous=synchronous)
 
 
-def log_metrics(metrics: dict, step: int | None = None, timestamp: int | None = None,
-                synchronous: bool = True, run_id: str | None = None):
+def log_metrics(
+    metrics: dict,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool = True,
+    run_id: str | None = None,
+):
     ts = _now() if timestamp is None else timestamp
     batch = [Metric(str(k), v, ts, step or 0) for k, v in metrics.items()]
     return _client().log_batch(run_id or _run_id_for_logging(), metrics=batch, synchronous=synchronous)
@@ -337,8 +366,11 @@ def set_tag(key: str, value, synchronous: bool = True):
 
 
 def set_tags(tags: dict, synchronous: bool = True):
-    return _client().log_batch(_run_id_for_logging(), tags=[RunTag(str(k), _str(v)) for k, v in tags.items()],
-                               synchronous=synchronous)
+    return _client().log_batch(
+        _run_id_for_logging(),
+        tags=[RunTag(str(k), _str(v)) for k, v in tags.items()],
+        synchronous=synchronous,
+    )
 
 
 def delete_tag(key: str) -> None:
@@ -382,10 +414,17 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
 
 # ---------------------------------------------------------------------- search
 
-def search_runs(experiment_ids: list[str] | None = None, filter_string: str = "",
-                run_view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 100000,
-                order_by: list[str] | None = None, output_format: str = "pandas",
-                search_all_experiments: bool = False, experiment_names: list[str] | None = None):
+
+def search_runs(
+    experiment_ids: list[str] | None = None,
+    filter_string: str = "",
+    run_view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int = 100000,
+    order_by: list[str] | None = None,
+    output_format: str = "pandas",
+    search_all_experiments: bool = False,
+    experiment_names: list[str] | None = None,
+):
     """Runs matching ``filter_string`` as a pandas DataFrame (``output_format="pandas"``) or a list of Run.
 
     Without experiment ids or names, searches the active experiment (or all with ``search_all_experiments``).
@@ -406,7 +445,9 @@ def search_runs(experiment_ids: list[str] | None = None, filter_string: str = ""
     client.flush_async_logging()
     runs, token = [], None
     while len(runs) < max_results:
-        page = client.search_runs(ids, filter_string, run_view_type, min(max_results - len(runs), 50000), order_by, token)
+        page = client.search_runs(
+            ids, filter_string, run_view_type, min(max_results - len(runs), 50000), order_by, token
+        )
         runs.extend(page)
         token = page.token
         if not token:
@@ -431,8 +472,12 @@ def _runs_to_pandas(runs: list[Run]):
             tag_keys.setdefault(k, None)
     for r in runs:
         row = {
-            "run_id": r.info.run_id, "experiment_id": r.info.experiment_id, "status": r.info.status,
-            "artifact_uri": r.info.artifact_uri, "start_time": r.info.start_time, "end_time": r.info.end_time,
+            "run_id": r.info.run_id,
+            "experiment_id": r.info.experiment_id,
+            "status": r.info.status,
+            "artifact_uri": r.info.artifact_uri,
+            "start_time": r.info.start_time,
+            "end_time": r.info.end_time,
         }
         for k in metric_keys:
             row["metrics." + k] = r.data.metrics.get(k)
@@ -441,8 +486,12 @@ def _runs_to_pandas(runs: list[Run]):
         for k in tag_keys:
             row["tags." + k] = r.data.tags.get(k)
         rows.append(row)
-    columns = info_cols + ["metrics." + k for k in metric_keys] + ["params." + k for k in param_keys] + [
-        "tags." + k for k in tag_keys]
+    columns = (
+        info_cols
+        + ["metrics." + k for k in metric_keys]
+        + ["params." + k for k in param_keys]
+        + ["tags." + k for k in tag_keys]
+    )
     df = pd.DataFrame(rows, columns=columns)
     for col in ("start_time", "end_time"):
         df[col] = pd.to_datetime(df[col], unit="ms", utc=True)

@@ -25,25 +25,46 @@ from tracklet.exceptions import InvalidParameterValue
 METRIC, PARAM, TAG, ATTRIBUTE, DATASET = "metric", "param", "tag", "attribute", "dataset"
 
 _TYPE_ALIASES = {
-    "metric": METRIC, "metrics": METRIC,
-    "param": PARAM, "params": PARAM, "parameter": PARAM, "parameters": PARAM,
-    "tag": TAG, "tags": TAG,
-    "attribute": ATTRIBUTE, "attributes": ATTRIBUTE, "attr": ATTRIBUTE, "run": ATTRIBUTE,
-    "dataset": DATASET, "datasets": DATASET,
+    "metric": METRIC,
+    "metrics": METRIC,
+    "param": PARAM,
+    "params": PARAM,
+    "parameter": PARAM,
+    "parameters": PARAM,
+    "tag": TAG,
+    "tags": TAG,
+    "attribute": ATTRIBUTE,
+    "attributes": ATTRIBUTE,
+    "attr": ATTRIBUTE,
+    "run": ATTRIBUTE,
+    "dataset": DATASET,
+    "datasets": DATASET,
 }
 
 # run attributes that can be filtered/sorted on, with their canonical names
 RUN_ATTRIBUTES = {
-    "run_id": "run_id", "run_uuid": "run_id", "id": "run_id",
-    "run_name": "run_name", "name": "run_name",
-    "status": "status", "user_id": "user_id", "artifact_uri": "artifact_uri",
-    "start_time": "start_time", "created": "start_time", "Created": "start_time",
-    "end_time": "end_time", "lifecycle_stage": "lifecycle_stage", "experiment_id": "experiment_id",
+    "run_id": "run_id",
+    "run_uuid": "run_id",
+    "id": "run_id",
+    "run_name": "run_name",
+    "name": "run_name",
+    "status": "status",
+    "user_id": "user_id",
+    "artifact_uri": "artifact_uri",
+    "start_time": "start_time",
+    "created": "start_time",
+    "Created": "start_time",
+    "end_time": "end_time",
+    "lifecycle_stage": "lifecycle_stage",
+    "experiment_id": "experiment_id",
 }
 NUMERIC_ATTRIBUTES = {"start_time", "end_time", "creation_time", "last_update_time"}
 EXPERIMENT_ATTRIBUTES = {
-    "name": "name", "experiment_id": "experiment_id", "creation_time": "creation_time",
-    "last_update_time": "last_update_time", "lifecycle_stage": "lifecycle_stage",
+    "name": "name",
+    "experiment_id": "experiment_id",
+    "creation_time": "creation_time",
+    "last_update_time": "last_update_time",
+    "lifecycle_stage": "lifecycle_stage",
     "artifact_location": "artifact_location",
 }
 
@@ -88,7 +109,9 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN_RE.match(text, pos)
         if not m:
-            raise InvalidParameterValue(f"Invalid filter string {text!r}: unexpected character at position {pos}: {text[pos:pos + 10]!r}")
+            raise InvalidParameterValue(
+                f"Invalid filter string {text!r}: unexpected character at position {pos}: {text[pos : pos + 10]!r}"
+            )
         kind = m.lastgroup
         if kind != "ws":
             tokens.append((kind, m.group()))
@@ -158,7 +181,9 @@ class _Parser:
             raise self.error(f"invalid entity type {prefix!r}: must be one of metrics, params, tags, attributes")
         if kind == ATTRIBUTE:
             if key not in self.attributes:
-                raise self.error(f"invalid attribute {key!r}: valid attributes are {sorted(set(self.attributes.values()))}")
+                raise self.error(
+                    f"invalid attribute {key!r}: valid attributes are {sorted(set(self.attributes.values()))}"
+                )
             key = self.attributes[key]
         if not key:
             raise self.error("empty key")
@@ -208,7 +233,9 @@ class _Parser:
         numeric = c.kind == METRIC or (c.kind == ATTRIBUTE and c.key in NUMERIC_ATTRIBUTES)
         if numeric:
             if c.op not in _NUMERIC_OPS:
-                raise self.error(f"operator {c.op} is not valid for numeric {c.kind} '{c.key}'; use one of {sorted(_NUMERIC_OPS)}")
+                raise self.error(
+                    f"operator {c.op} is not valid for numeric {c.kind} '{c.key}'; use one of {sorted(_NUMERIC_OPS)}"
+                )
             if isinstance(c.value, str):
                 try:
                     return Comparison(c.kind, c.key, c.op, float(c.value))
@@ -282,6 +309,7 @@ def parse_order_by(order_by: list[str] | tuple[str, ...] | None, experiments: bo
 
 
 # --------------------------------------------------------------------------- evaluation in Python
+
 
 @lru_cache(maxsize=512)
 def like_regex(pattern: str, case_insensitive: bool) -> re.Pattern:
@@ -381,7 +409,10 @@ def _sortable(v):
 
 
 DEFAULT_RUN_ORDER = [OrderBy(ATTRIBUTE, "start_time", False), OrderBy(ATTRIBUTE, "run_id", True)]
-DEFAULT_EXPERIMENT_ORDER = [OrderBy(ATTRIBUTE, "creation_time", False), OrderBy(ATTRIBUTE, "experiment_id", True)]
+DEFAULT_EXPERIMENT_ORDER = [
+    OrderBy(ATTRIBUTE, "creation_time", False),
+    OrderBy(ATTRIBUTE, "experiment_id", True),
+]
 
 
 def sort_runs(runs, order_bys: list[OrderBy]):
@@ -393,6 +424,7 @@ def sort_experiments(exps, order_bys: list[OrderBy]):
 
 
 # --------------------------------------------------------------------------- paging
+
 
 def encode_page_token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
@@ -407,12 +439,14 @@ def decode_page_token(token: str | None) -> int:
             raise ValueError
         return offset
     except Exception:
-        raise InvalidParameterValue(f"Invalid page_token {token!r}: not a token returned by a previous search") from None
+        raise InvalidParameterValue(
+            f"Invalid page_token {token!r}: not a token returned by a previous search"
+        ) from None
 
 
 def paginate(items: list, max_results: int, page_token: str | None):
     """Slice an already sorted list; returns (page, next_token)."""
     offset = decode_page_token(page_token)
-    page = items[offset: offset + max_results]
+    page = items[offset : offset + max_results]
     token = encode_page_token(offset + max_results) if offset + max_results < len(items) else None
     return page, token

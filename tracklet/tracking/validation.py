@@ -76,9 +76,7 @@ def validate_tag(key, value, limit: int = MAX_TAG_VALUE_LENGTH) -> tuple[str, st
     validate_key(key, "tag")
     text = "" if value is None else str(value)
     if len(text) > limit:
-        raise InvalidParameterValue(
-            f"Tag value for '{key}' has length {len(text)}, which exceeds the limit of {limit}"
-        )
+        raise InvalidParameterValue(f"Tag value for '{key}' has length {len(text)}, which exceeds the limit of {limit}")
     return key, text
 
 
@@ -109,8 +107,10 @@ def validate_metric(key, value, timestamp, step) -> tuple[str, float, int, int]:
         )
     if step is None:
         step = 0
-    if isinstance(step, bool) or not isinstance(step, numbers.Number) or (
-        isinstance(step, float) and (math.isnan(step) or step != int(step))
+    if (
+        isinstance(step, bool)
+        or not isinstance(step, numbers.Number)
+        or (isinstance(step, float) and (math.isnan(step) or step != int(step)))
     ):
         raise InvalidParameterValue(f"Got invalid step {step!r} for metric '{key}': must be an integer")
     return key, fvalue, int(timestamp), int(step)
@@ -164,9 +164,7 @@ def validate_experiment_id(experiment_id) -> str:
     if isinstance(experiment_id, int) and not isinstance(experiment_id, bool):
         experiment_id = str(experiment_id)
     if not isinstance(experiment_id, str) or not _EXPERIMENT_ID_RE.match(experiment_id):
-        raise InvalidParameterValue(
-            f"Invalid experiment ID {experiment_id!r}: must match {_EXPERIMENT_ID_RE.pattern}"
-        )
+        raise InvalidParameterValue(f"Invalid experiment ID {experiment_id!r}: must match {_EXPERIMENT_ID_RE.pattern}")
     return experiment_id
 
 
@@ -197,7 +195,13 @@ def validate_artifact_path(path: str | None) -> str:
     if not isinstance(path, str):
         raise InvalidParameterValue(f"Invalid artifact path {path!r}: must be a string")
     norm = posixpath.normpath(path.replace("\\", "/"))
-    if norm.startswith("/") or norm == ".." or norm.startswith("../") or "\x00" in norm or re.match(r"^[a-zA-Z]:", norm):
+    if (
+        norm.startswith("/")
+        or norm == ".."
+        or norm.startswith("../")
+        or "\x00" in norm
+        or re.match(r"^[a-zA-Z]:", norm)
+    ):
         raise InvalidParameterValue(
             f"Invalid artifact path {path!r}: must be relative and stay inside the run's artifact root"
         )
@@ -206,7 +210,14 @@ def validate_artifact_path(path: str | None) -> str:
 
 # ---- dataset inputs (log_inputs)
 MAX_DATASETS_PER_REQUEST = 1000
-DATASET_LIMITS = {"name": 500, "digest": 36, "source_type": 36, "source": 65536, "schema": 1048576, "profile": 16777216}
+DATASET_LIMITS = {
+    "name": 500,
+    "digest": 36,
+    "source_type": 36,
+    "source": 65536,
+    "schema": 1048576,
+    "profile": 16777216,
+}
 DATASET_CONTEXT_TAG = "mlflow.data.context"
 MAX_INPUT_TAG_KEY_LENGTH, MAX_INPUT_TAG_VALUE_LENGTH = 255, 500
 

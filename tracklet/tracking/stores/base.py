@@ -29,7 +29,9 @@ class Store(abc.ABC):
 
     # ---- experiments
     @abc.abstractmethod
-    def create_experiment(self, name: str, artifact_location: str | None = None, tags: list[RunTag] | None = None) -> str:
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: list[RunTag] | None = None
+    ) -> str:
         """Create an experiment; RESOURCE_ALREADY_EXISTS if an experiment (even deleted) has that name."""
 
     @abc.abstractmethod
@@ -39,8 +41,14 @@ class Store(abc.ABC):
     def get_experiment_by_name(self, name: str) -> Experiment | None: ...
 
     @abc.abstractmethod
-    def search_experiments(self, view_type: int = 1, max_results: int = 1000, filter_string: str | None = None,
-                           order_by: list[str] | None = None, page_token: str | None = None) -> PagedList: ...
+    def search_experiments(
+        self,
+        view_type: int = 1,
+        max_results: int = 1000,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList: ...
 
     @abc.abstractmethod
     def delete_experiment(self, experiment_id: str) -> None:
@@ -60,8 +68,9 @@ class Store(abc.ABC):
 
     # ---- runs
     @abc.abstractmethod
-    def create_run(self, experiment_id: str, user_id: str, start_time: int, tags: list[RunTag],
-                   run_name: str | None) -> Run:
+    def create_run(
+        self, experiment_id: str, user_id: str, start_time: int, tags: list[RunTag], run_name: str | None
+    ) -> Run:
         """Create a RUNNING run. ``run_name`` (or the ``mlflow.runName`` tag) names it; the store writes the
         ``mlflow.runName`` tag so the two always agree. Experiment must be active (else INVALID_STATE)."""
 
@@ -69,8 +78,9 @@ class Store(abc.ABC):
     def get_run(self, run_id: str) -> Run: ...
 
     @abc.abstractmethod
-    def update_run_info(self, run_id: str, run_status: str | None, end_time: int | None,
-                        run_name: str | None) -> RunInfo: ...
+    def update_run_info(
+        self, run_id: str, run_status: str | None, end_time: int | None, run_name: str | None
+    ) -> RunInfo: ...
 
     @abc.abstractmethod
     def delete_run(self, run_id: str) -> None: ...
@@ -103,8 +113,15 @@ class Store(abc.ABC):
         """Every logged value of ``key``, ordered by (step, timestamp)."""
 
     @abc.abstractmethod
-    def search_runs(self, experiment_ids: list[str], filter_string: str | None, run_view_type: int,
-                    max_results: int, order_by: list[str] | None, page_token: str | None) -> PagedList: ...
+    def search_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None,
+        run_view_type: int,
+        max_results: int,
+        order_by: list[str] | None,
+        page_token: str | None,
+    ) -> PagedList: ...
 
     @abc.abstractmethod
     def record_logged_model(self, run_id: str, model_dict: dict) -> None:

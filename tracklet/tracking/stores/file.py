@@ -130,8 +130,7 @@ class FileStore(LoggingMethods, InputMethods, ExperimentMethods, Store):
         except FileNotFoundError:
             return []
         return [
-            e.path for e in entries
-            if not e.name.startswith(".") and e.name not in RESERVED_EXPERIMENT and e.is_dir()
+            e.path for e in entries if not e.name.startswith(".") and e.name not in RESERVED_EXPERIMENT and e.is_dir()
         ]
 
     def _run_info_at(self, run_dir: str) -> RunInfo | None:
@@ -212,8 +211,14 @@ class FileStore(LoggingMethods, InputMethods, ExperimentMethods, Store):
         self._run_infos.forget(meta_path)
         return _parse_run_info(meta_path)
 
-    def _set_run_lifecycle(self, run_dir: str, stage: str, deleted_time: int | None,
-                           only_if: str, deleted_since: int | None = None) -> None:
+    def _set_run_lifecycle(
+        self,
+        run_dir: str,
+        stage: str,
+        deleted_time: int | None,
+        only_if: str,
+        deleted_since: int | None = None,
+    ) -> None:
         """Experiment deletion/restore (under the root lock): flip one run's stage if it is ``only_if``."""
         with self._run_lock(run_dir):
             info = self._run_info_at(run_dir)
@@ -228,8 +233,9 @@ class FileStore(LoggingMethods, InputMethods, ExperimentMethods, Store):
             )
 
     # ------------------------------------------------------------------ runs
-    def create_run(self, experiment_id: str, user_id: str, start_time: int, tags: list[RunTag],
-                   run_name: str | None) -> Run:
+    def create_run(
+        self, experiment_id: str, user_id: str, start_time: int, tags: list[RunTag], run_name: str | None
+    ) -> Run:
         """Create a RUNNING run; ``run_name`` and the ``mlflow.runName`` tag are kept equal."""
         tag_map, run_name = validation.resolve_run_name_and_tags(tags, run_name)
         conflict = fio.batch_key_conflict(tag_map)
@@ -251,17 +257,32 @@ class FileStore(LoggingMethods, InputMethods, ExperimentMethods, Store):
             for key, value in tag_map.items():
                 fio.atomic_write(fio.key_path(os.path.join(run_dir, TAGS), key), value, run_dir)
             info = RunInfo(
-                run_id=run_id, experiment_id=exp.experiment_id, user_id=user_id or "", status=RunStatus.RUNNING,
-                start_time=start_time, end_time=None,
+                run_id=run_id,
+                experiment_id=exp.experiment_id,
+                user_id=user_id or "",
+                status=RunStatus.RUNNING,
+                start_time=start_time,
+                end_time=None,
                 artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
-                lifecycle_stage=_ACTIVE, run_name=run_name,
+                lifecycle_stage=_ACTIVE,
+                run_name=run_name,
             )
             meta = {
-                "artifact_uri": info.artifact_uri, "end_time": None, "entry_point_name": "",
-                "experiment_id": info.experiment_id, "lifecycle_stage": _ACTIVE, "run_id": run_id,
-                "run_uuid": run_id, "run_name": run_name, "source_name": "", "source_type": 4,
-                "source_version": "", "start_time": start_time, "status": RunStatus.to_int(info.status),
-                "tags": [], "user_id": info.user_id,
+                "artifact_uri": info.artifact_uri,
+                "end_time": None,
+                "entry_point_name": "",
+                "experiment_id": info.experiment_id,
+                "lifecycle_stage": _ACTIVE,
+                "run_id": run_id,
+                "run_uuid": run_id,
+                "run_name": run_name,
+                "source_name": "",
+                "source_type": 4,
+                "source_version": "",
+                "start_time": start_time,
+                "status": RunStatus.to_int(info.status),
+                "tags": [],
+                "user_id": info.user_id,
             }
             fio.atomic_write(os.path.join(run_dir, fio.META), fio.dump_yaml(meta), run_dir)  # last
         self._run_experiment[run_id] = exp.experiment_id
@@ -286,8 +307,9 @@ class FileStore(LoggingMethods, InputMethods, ExperimentMethods, Store):
             info = replace(info, run_name=tags[RUN_NAME_TAG])
         return Run(info=info, data=make_run_data(metrics, params, tags), inputs=load_run_inputs(run_dir))
 
-    def update_run_info(self, run_id: str, run_status: str | None, end_time: int | None,
-                        run_name: str | None) -> RunInfo:
+    def update_run_info(
+        self, run_id: str, run_status: str | None, end_time: int | None, run_name: str | None
+    ) -> RunInfo:
         """Set the status, end time and/or name (None leaves a field unchanged)."""
         changes: dict = {}
         if run_status is not None:
@@ -324,9 +346,15 @@ class FileStore(LoggingMethods, InputMethods, ExperimentMethods, Store):
         self._run_experiment.pop(run_id, None)
 
     # ------------------------------------------------------------------ search
-    def search_runs(self, experiment_ids: list[str], filter_string: str | None, run_view_type: int,
-                    max_results: int = validation.MAX_RESULTS_DEFAULT, order_by: list[str] | None = None,
-                    page_token: str | None = None) -> PagedList:
+    def search_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None,
+        run_view_type: int,
+        max_results: int = validation.MAX_RESULTS_DEFAULT,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
         """Runs of ``experiment_ids`` matching ``filter_string``, sorted and paged.
 
         Reads only meta.yaml and the metric/param/tag files the filter and order_by name, then loads

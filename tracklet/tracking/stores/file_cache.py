@@ -20,6 +20,7 @@ _MAX_CACHE = 200_000
 
 # --------------------------------------------------------------------------- metric files
 
+
 def format_metric_lines(rows) -> bytes:
     """``"<timestamp_ms> <value> <step>\\n"`` per (timestamp, value, step); values as Python's repr
     (``nan``, ``inf``, ``-inf``, ``0.1``), which both Python's and MLflow's ``float()`` read back."""
@@ -100,6 +101,7 @@ class LatestMetricCache:
 
 
 # --------------------------------------------------------------------------- stat-validated caches
+
 
 class StatCache:
     """``path -> parsed content`` cache, valid while ``os.stat`` shows the same file (see module doc)."""

@@ -76,8 +76,9 @@ class ExperimentMethods:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
-    def _load_experiment(self, experiment_id: str, path: str, trashed: bool,
-                         with_tags: bool = True) -> Experiment | None:
+    def _load_experiment(
+        self, experiment_id: str, path: str, trashed: bool, with_tags: bool = True
+    ) -> Experiment | None:
         """The experiment in ``path``; None when its meta.yaml is missing, malformed or names another id.
         ``with_tags=False`` skips reading the tag files (the entity then has no tags)."""
         meta = self._experiment_meta(path)
@@ -117,11 +118,16 @@ class ExperimentMethods:
     def _write_experiment_meta(self, path: str, exp: Experiment, meta: dict | None = None) -> None:
         data = dict(meta or {})
         data.pop("tags", None)
-        data.update({
-            "artifact_location": exp.artifact_location, "creation_time": exp.creation_time,
-            "experiment_id": exp.experiment_id, "last_update_time": exp.last_update_time,
-            "lifecycle_stage": exp.lifecycle_stage, "name": exp.name,
-        })
+        data.update(
+            {
+                "artifact_location": exp.artifact_location,
+                "creation_time": exp.creation_time,
+                "experiment_id": exp.experiment_id,
+                "last_update_time": exp.last_update_time,
+                "lifecycle_stage": exp.lifecycle_stage,
+                "name": exp.name,
+            }
+        )
         meta_path = os.path.join(path, fio.META)
         fio.atomic_write(meta_path, fio.dump_yaml(data), path)
         self._exp_meta_cache.forget(meta_path)
@@ -141,8 +147,11 @@ class ExperimentMethods:
     def _check_name_free(self, name: str) -> None:
         for exp, _ in self._all_experiments(with_tags=False):
             if exp.name == name:
-                state = " (in the deleted state: restore it, or remove it from .trash)" if (
-                    exp.lifecycle_stage == _DELETED) else ""
+                state = (
+                    " (in the deleted state: restore it, or remove it from .trash)"
+                    if (exp.lifecycle_stage == _DELETED)
+                    else ""
+                )
                 raise ResourceAlreadyExists(f"Experiment(name={name}) already exists{state}.")
 
     def _ensure_default_experiment(self) -> None:
@@ -152,8 +161,7 @@ class ExperimentMethods:
             if self._experiment_path(DEFAULT_EXPERIMENT_ID) is None:
                 self._create_experiment_dir(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None, {})
 
-    def _create_experiment_dir(self, eid: str, name: str, artifact_location: str | None,
-                               tags: dict[str, str]) -> None:
+    def _create_experiment_dir(self, eid: str, name: str, artifact_location: str | None, tags: dict[str, str]) -> None:
         path = os.path.join(self.root_directory, eid)
         os.mkdir(path)  # raises FileExistsError when another writer took this id
         for key, value in tags.items():
@@ -163,8 +171,9 @@ class ExperimentMethods:
         self._write_experiment_meta(path, exp)  # last: a folder without meta.yaml is not listed yet
 
     # ------------------------------------------------------------------ the Store API
-    def create_experiment(self, name: str, artifact_location: str | None = None,
-                          tags: list[RunTag] | None = None) -> str:
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: list[RunTag] | None = None
+    ) -> str:
         """Create an active experiment; its id is the largest numeric id in use plus one.
 
         RESOURCE_ALREADY_EXISTS if the name is taken, even by a deleted experiment."""
@@ -198,9 +207,14 @@ class ExperimentMethods:
                 return self._add_tags(exp, path)
         return None
 
-    def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY,
-                           max_results: int = validation.MAX_RESULTS_DEFAULT, filter_string: str | None = None,
-                           order_by: list[str] | None = None, page_token: str | None = None) -> PagedList:
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = validation.MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
         """Experiments matching ``filter_string``, sorted by ``order_by`` (default: newest first), paged."""
         max_results = validation.validate_max_results(max_results)
         comparisons = search.parse_experiment_filter(filter_string)
@@ -234,9 +248,7 @@ class ExperimentMethods:
             for run_dir in self._run_dirs_of(path):
                 self._set_run_lifecycle(run_dir, _DELETED, now, only_if=_ACTIVE)
             meta = self._raw_experiment_meta(path)
-            self._write_experiment_meta(
-                path, replace(exp, lifecycle_stage=_DELETED, last_update_time=now), meta
-            )
+            self._write_experiment_meta(path, replace(exp, lifecycle_stage=_DELETED, last_update_time=now), meta)
             os.rename(path, target)
 
     def restore_experiment(self, experiment_id: str) -> None:
@@ -257,7 +269,8 @@ class ExperimentMethods:
                 self._set_run_lifecycle(run_dir, _ACTIVE, None, only_if=_DELETED, deleted_since=deleted_at)
             meta = self._raw_experiment_meta(target)
             self._write_experiment_meta(
-                target, replace(exp, lifecycle_stage=_ACTIVE, last_update_time=now_ms()),
+                target,
+                replace(exp, lifecycle_stage=_ACTIVE, last_update_time=now_ms()),
                 meta,
             )
 
@@ -272,7 +285,8 @@ class ExperimentMethods:
                 return
             self._check_name_free(new_name)
             self._write_experiment_meta(
-                path, replace(exp, name=new_name, last_update_time=now_ms()),
+                path,
+                replace(exp, name=new_name, last_update_time=now_ms()),
                 self._raw_experiment_meta(path),
             )
 
@@ -280,8 +294,7 @@ class ExperimentMethods:
         exp, path = self._experiment(experiment_id)
         if exp.lifecycle_stage != _ACTIVE:
             raise InvalidState(
-                f"The experiment {experiment_id} must be in the 'active' state. "
-                f"Current state is {exp.lifecycle_stage}."
+                f"The experiment {experiment_id} must be in the 'active' state. Current state is {exp.lifecycle_stage}."
             )
         return exp, path
 

@@ -49,8 +49,13 @@ def _load_dataset(path: str) -> Dataset | None:
     if not meta or meta.get("name") is None:
         return None
     optional = {k: None if meta.get(k) is None else str(meta[k]) for k in ("schema", "profile")}
-    return Dataset(name=_text(meta["name"]), digest=_text(meta.get("digest")),
-                   source_type=_text(meta.get("source_type")), source=_text(meta.get("source")), **optional)
+    return Dataset(
+        name=_text(meta["name"]),
+        digest=_text(meta.get("digest")),
+        source_type=_text(meta.get("source_type")),
+        source=_text(meta.get("source")),
+        **optional,
+    )
 
 
 def load_run_inputs(run_dir: str) -> RunInputs:
@@ -103,6 +108,11 @@ class InputMethods:
                 link = os.path.join(run_dir, INPUTS, input_id(ds_id, run_id, tags.get(_CONTEXT, "")), fio.META)
                 if os.path.exists(link):
                     continue
-                meta = {"source_type": "DATASET", "source_id": ds_id, "destination_type": "RUN",
-                        "destination_id": run_id, "tags": tags}
+                meta = {
+                    "source_type": "DATASET",
+                    "source_id": ds_id,
+                    "destination_type": "RUN",
+                    "destination_id": run_id,
+                    "tags": tags,
+                }
                 fio.atomic_write(link, fio.dump_yaml(meta), run_dir)

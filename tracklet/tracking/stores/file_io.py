@@ -31,6 +31,7 @@ _CHUNK = 65536
 
 # --------------------------------------------------------------------------- YAML and plain files
 
+
 def read_bytes(path: str, offset: int = 0) -> bytes:
     """The file's bytes from ``offset``, with raw ``os`` calls: half the cost of ``open()`` on small files."""
     fd = os.open(path, os.O_RDONLY)
@@ -96,8 +97,13 @@ def parse_flat_yaml(text: str) -> dict | None:
         elif first.isdigit() or first == "-":
             if _INT_RE.fullmatch(value):
                 out[key] = int(value)
-            elif first != "-" and value.isalnum() and value.isascii() and not value.isdigit() \
-                    and value[1] not in _NOT_HEX_PREFIX:
+            elif (
+                first != "-"
+                and value.isalnum()
+                and value.isascii()
+                and not value.isdigit()
+                and value[1] not in _NOT_HEX_PREFIX
+            ):
                 out[key] = value  # e.g. a run id: letters and digits only never resolve to a number
             else:
                 return None
@@ -105,8 +111,14 @@ def parse_flat_yaml(text: str) -> dict | None:
             out[key] = []
         elif value == "{}":
             out[key] = {}
-        elif (first.isalpha() or first == "/") and value.isprintable() and value.lower() not in _SPECIAL_WORDS \
-                and ": " not in value and " #" not in value and value[-1] not in ": ":
+        elif (
+            (first.isalpha() or first == "/")
+            and value.isprintable()
+            and value.lower() not in _SPECIAL_WORDS
+            and ": " not in value
+            and " #" not in value
+            and value[-1] not in ": "
+        ):
             out[key] = value
         else:
             return None
@@ -121,7 +133,7 @@ def dump_yaml(data: dict) -> str:
 def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def atomic_write(path: str, data: str | bytes, tmp_dir: str) -> None:

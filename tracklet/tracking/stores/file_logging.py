@@ -61,8 +61,9 @@ class LoggingMethods:
                 check_active(info)
                 self._write_batch(run_dir, info, new_params, tag_map, groups, done)
 
-    def _write_batch(self, run_dir: str, info: RunInfo, new_params: dict, tag_map: dict, groups: dict,
-                     done: set) -> None:
+    def _write_batch(
+        self, run_dir: str, info: RunInfo, new_params: dict, tag_map: dict, groups: dict, done: set
+    ) -> None:
         for key, value in new_params.items():
             fio.atomic_write(fio.key_path(os.path.join(run_dir, PARAMS), key), value, run_dir)
         for key, value in tag_map.items():

@@ -48,7 +48,7 @@ def normalize_uri(uri: str) -> str:
     parsed = urlparse(uri)
     scheme = parsed.scheme.split("+")[0]
     if scheme == "sqlite" and uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        rest = uri[len("sqlite:///"):]
+        rest = uri[len("sqlite:///") :]
         if rest and rest != ":memory:" and not rest.startswith("file:"):
             return "sqlite:///" + os.path.abspath(rest)
     if scheme == "file":

@@ -53,7 +53,7 @@ def resolve_url(db_uri: str):
     first installed one (SQLAlchemy 2.1 defaults PostgreSQL to psycopg 3; ``tracklet[postgres]`` installs
     psycopg2)."""
     if db_uri.startswith("postgres://"):
-        db_uri = "postgresql://" + db_uri[len("postgres://"):]
+        db_uri = "postgresql://" + db_uri[len("postgres://") :]
     url = make_url(db_uri)
     candidates = _DRIVERS.get(url.drivername)
     if candidates:

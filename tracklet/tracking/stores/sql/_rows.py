@@ -32,8 +32,12 @@ _INF = math.inf
 _CHUNK = 500  # ids per IN (...) list, well under every database's bound-parameter limit
 
 _q_latest = sa.select(
-    latest_metrics.c.run_uuid, latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.special,
-    latest_metrics.c.timestamp, latest_metrics.c.step,
+    latest_metrics.c.run_uuid,
+    latest_metrics.c.key,
+    latest_metrics.c.value,
+    latest_metrics.c.special,
+    latest_metrics.c.timestamp,
+    latest_metrics.c.step,
 ).where(latest_metrics.c.run_uuid.in_(sa.bindparam("ids", expanding=True)))
 _q_params = sa.select(params.c.run_uuid, params.c.key, params.c.value).where(
     params.c.run_uuid.in_(sa.bindparam("ids", expanding=True))
@@ -43,8 +47,14 @@ _q_tags = sa.select(tags.c.run_uuid, tags.c.key, tags.c.value).where(
 )
 _q_inputs = (
     sa.select(
-        inputs.c.run_uuid, inputs.c.tags, datasets.c.name, datasets.c.digest, datasets.c.source_type,
-        datasets.c.source, datasets.c.schema, datasets.c.profile,
+        inputs.c.run_uuid,
+        inputs.c.tags,
+        datasets.c.name,
+        datasets.c.digest,
+        datasets.c.source_type,
+        datasets.c.source,
+        datasets.c.schema,
+        datasets.c.profile,
     )
     .select_from(inputs.join(datasets, datasets.c.dataset_uuid == inputs.c.dataset_uuid))
     .where(inputs.c.run_uuid.in_(sa.bindparam("ids", expanding=True)))
@@ -82,15 +92,22 @@ def latest_order(step: int, timestamp: int, value: float) -> tuple:
 
 def _chunks(items: list, size: int = _CHUNK):
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def run_info_from_row(row) -> RunInfo:
     # column order of schema.runs: run_uuid, name, experiment_id, user_id, status, start_time, end_time,
     # lifecycle_stage, artifact_uri, deleted_time
     return RunInfo(
-        run_id=row[0], experiment_id=str(row[2]), user_id=row[3], status=row[4], start_time=row[5],
-        end_time=row[6], artifact_uri=row[8], lifecycle_stage=row[7], run_name=row[1],
+        run_id=row[0],
+        experiment_id=str(row[2]),
+        user_id=row[3],
+        status=row[4],
+        start_time=row[5],
+        end_time=row[6],
+        artifact_uri=row[8],
+        lifecycle_stage=row[7],
+        run_name=row[1],
     )
 
 
@@ -115,10 +132,13 @@ def load_runs(conn, run_rows) -> list[Run]:
     for row in run_rows:
         rid = row[0]
         ms = sorted(metrics[rid], key=lambda m: m.key)
-        out.append(Run(
-            info=run_info_from_row(row), data=make_run_data(ms, param_maps[rid], tag_maps[rid]),
-            inputs=RunInputs(tuple(input_lists[rid])),
-        ))
+        out.append(
+            Run(
+                info=run_info_from_row(row),
+                data=make_run_data(ms, param_maps[rid], tag_maps[rid]),
+                inputs=RunInputs(tuple(input_lists[rid])),
+            )
+        )
     return out
 
 
@@ -144,8 +164,13 @@ def load_experiments(conn, exp_rows) -> list[Experiment]:
     # creation_time, last_update_time
     return [
         Experiment(
-            experiment_id=str(row[0]), name=row[1], artifact_location=row[2], lifecycle_stage=row[3],
-            tags=tag_maps[row[0]], creation_time=row[4], last_update_time=row[5],
+            experiment_id=str(row[0]),
+            name=row[1],
+            artifact_location=row[2],
+            lifecycle_stage=row[3],
+            tags=tag_maps[row[0]],
+            creation_time=row[4],
+            last_update_time=row[5],
         )
         for row in exp_rows
     ]

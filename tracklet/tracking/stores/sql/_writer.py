@@ -23,8 +23,11 @@ _KV_COLS = ("run_uuid", "key", "value")
 
 _b = sa.bindparam
 _q_latest = sa.select(
-    latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.special,
-    latest_metrics.c.timestamp, latest_metrics.c.step,
+    latest_metrics.c.key,
+    latest_metrics.c.value,
+    latest_metrics.c.special,
+    latest_metrics.c.timestamp,
+    latest_metrics.c.step,
 ).where(latest_metrics.c.run_uuid == _b("r"), latest_metrics.c.key.in_(_b("keys", expanding=True)))
 _upd_latest = (
     sa.update(latest_metrics)
@@ -35,9 +38,7 @@ _q_params = sa.select(params.c.key, params.c.value).where(
     params.c.run_uuid == _b("r"), params.c.key.in_(_b("keys", expanding=True))
 )
 _q_tags = sa.select(tags.c.key).where(tags.c.run_uuid == _b("r"), tags.c.key.in_(_b("keys", expanding=True)))
-_upd_tag = sa.update(tags).where(tags.c.run_uuid == _b("b_run"), tags.c.key == _b("b_key")).values(
-    value=_b("b_value")
-)
+_upd_tag = sa.update(tags).where(tags.c.run_uuid == _b("b_run"), tags.c.key == _b("b_key")).values(value=_b("b_value"))
 
 
 class CoreWriter:
@@ -68,10 +69,13 @@ class CoreWriter:
         self.conn.execute(_upd_tag, [{"b_run": r, "b_key": k, "b_value": v} for r, k, v in rows])
 
     def update_latest(self, rows: list[tuple]) -> None:
-        self.conn.execute(_upd_latest, [
-            {"b_run": r, "b_key": k, "b_value": v, "b_special": s, "b_ts": t, "b_step": st}
-            for r, k, v, s, t, st in rows
-        ])
+        self.conn.execute(
+            _upd_latest,
+            [
+                {"b_run": r, "b_key": k, "b_value": v, "b_special": s, "b_ts": t, "b_step": st}
+                for r, k, v, s, t, st in rows
+            ],
+        )
 
     def rename_run(self, run_id: str, name: str) -> None:
         self.conn.execute(sa.update(runs).where(runs.c.run_uuid == run_id).values(name=name))
@@ -123,7 +127,7 @@ class SqliteWriter:
 
     def update_latest(self, rows: list[tuple]) -> None:
         self.cur.executemany(
-            'UPDATE latest_metrics SET value = ?, special = ?, timestamp = ?, step = ? '
+            "UPDATE latest_metrics SET value = ?, special = ?, timestamp = ?, step = ? "
             'WHERE run_uuid = ? AND "key" = ?',
             [(v, s, t, st, r, k) for r, k, v, s, t, st in rows],
         )
@@ -133,6 +137,7 @@ class SqliteWriter:
 
 
 # ---------------------------------------------------------------------------- the logic
+
 
 def check_active(writer, run_id: str) -> None:
     """Lock the run (the caller's transaction already holds the database/row lock) and check it is active."""

@@ -27,14 +27,23 @@ from tracklet.tracking.stores.sql.schema import (
 NAN, POS_INF, NEG_INF = 1, 2, 3  # metrics.special codes
 
 _RUN_COLUMNS = {
-    "run_id": runs.c.run_uuid, "run_name": runs.c.name, "status": runs.c.status, "user_id": runs.c.user_id,
-    "artifact_uri": runs.c.artifact_uri, "start_time": runs.c.start_time, "end_time": runs.c.end_time,
-    "lifecycle_stage": runs.c.lifecycle_stage, "experiment_id": sa.cast(runs.c.experiment_id, sa.String),
+    "run_id": runs.c.run_uuid,
+    "run_name": runs.c.name,
+    "status": runs.c.status,
+    "user_id": runs.c.user_id,
+    "artifact_uri": runs.c.artifact_uri,
+    "start_time": runs.c.start_time,
+    "end_time": runs.c.end_time,
+    "lifecycle_stage": runs.c.lifecycle_stage,
+    "experiment_id": sa.cast(runs.c.experiment_id, sa.String),
 }
 _EXPERIMENT_COLUMNS = {
-    "name": experiments.c.name, "experiment_id": sa.cast(experiments.c.experiment_id, sa.String),
-    "creation_time": experiments.c.creation_time, "last_update_time": experiments.c.last_update_time,
-    "lifecycle_stage": experiments.c.lifecycle_stage, "artifact_location": experiments.c.artifact_location,
+    "name": experiments.c.name,
+    "experiment_id": sa.cast(experiments.c.experiment_id, sa.String),
+    "creation_time": experiments.c.creation_time,
+    "last_update_time": experiments.c.last_update_time,
+    "lifecycle_stage": experiments.c.lifecycle_stage,
+    "artifact_location": experiments.c.artifact_location,
 }
 _DATASET_COLUMNS = ("name", "digest")
 _NULLABLE_ATTRIBUTES = {"end_time", "creation_time", "last_update_time"}
@@ -81,8 +90,12 @@ class _Compiler:
     def numeric_condition(self, col, op: str, value):
         value = self.number(value)
         return {
-            "=": col == value, "!=": col != value, "<": col < value,
-            "<=": col <= value, ">": col > value, ">=": col >= value,
+            "=": col == value,
+            "!=": col != value,
+            "<": col < value,
+            "<=": col <= value,
+            ">": col > value,
+            ">=": col >= value,
         }[op]
 
     def metric_condition(self, table, op: str, value):
@@ -113,8 +126,10 @@ class _Compiler:
                 return sa.false()  # as search.run_matches: a dataset field no dataset has matches nothing
             i, d = inputs.alias(), datasets.alias()
             column = i.c.context if c.key == "context" else getattr(d.c, c.key)
-            return sa.exists().select_from(i.join(d, d.c.dataset_uuid == i.c.dataset_uuid)).where(
-                i.c.run_uuid == runs.c.run_uuid, self.string_condition(column, c.op, c.value)
+            return (
+                sa.exists()
+                .select_from(i.join(d, d.c.dataset_uuid == i.c.dataset_uuid))
+                .where(i.c.run_uuid == runs.c.run_uuid, self.string_condition(column, c.op, c.value))
             )
         raise InvalidParameterValue(f"Invalid filter on {c.kind!r}")
 
@@ -142,9 +157,7 @@ class _Compiler:
                 clauses.append(direction(lm.c.value))
             elif ob.kind in (PARAM, TAG):
                 table = (params if ob.kind == PARAM else tags).alias()
-                source = source.outerjoin(
-                    table, sa.and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == ob.key)
-                )
+                source = source.outerjoin(table, sa.and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == ob.key))
                 clauses.append(sa.case((table.c.run_uuid.is_(None), 1), else_=0))
                 clauses.append(direction(self.cs(table.c.value)))
             else:
@@ -209,8 +222,13 @@ def _like_to_glob(pattern: str) -> str:
     return "".join(out)
 
 
-def run_search_statement(dialect: str, experiment_ids: list[int], stages: tuple[str, ...],
-                         comparisons: tuple[Comparison, ...], orders: list[OrderBy]) -> sa.Select:
+def run_search_statement(
+    dialect: str,
+    experiment_ids: list[int],
+    stages: tuple[str, ...],
+    comparisons: tuple[Comparison, ...],
+    orders: list[OrderBy],
+) -> sa.Select:
     """SELECT the runs' columns matching every comparison, sorted; the caller adds LIMIT/OFFSET."""
     comp = _Compiler(dialect)
     source, order_clauses = comp.run_order(orders)
@@ -219,8 +237,9 @@ def run_search_statement(dialect: str, experiment_ids: list[int], stages: tuple[
     return sa.select(*runs.c).select_from(source).where(*where).order_by(*order_clauses)
 
 
-def experiment_search_statement(dialect: str, stages: tuple[str, ...], comparisons: tuple[Comparison, ...],
-                                orders: list[OrderBy]) -> sa.Select:
+def experiment_search_statement(
+    dialect: str, stages: tuple[str, ...], comparisons: tuple[Comparison, ...], orders: list[OrderBy]
+) -> sa.Select:
     comp = _Compiler(dialect)
     source, order_clauses = comp.experiment_order(orders)
     where = [experiments.c.lifecycle_stage.in_(list(stages))]

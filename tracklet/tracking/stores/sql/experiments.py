@@ -46,14 +46,18 @@ class ExperimentMethods:
             return
         now = now_ms()
         values = {
-            "name": DEFAULT_EXPERIMENT_NAME, "artifact_location": self._artifact_location(DEFAULT_EXPERIMENT_ID),
-            "lifecycle_stage": _ACTIVE, "creation_time": now, "last_update_time": now,
+            "name": DEFAULT_EXPERIMENT_NAME,
+            "artifact_location": self._artifact_location(DEFAULT_EXPERIMENT_ID),
+            "lifecycle_stage": _ACTIVE,
+            "creation_time": now,
+            "last_update_time": now,
         }
         if self._dialect == "mysql":
             # MySQL turns an inserted 0 into the next AUTO_INCREMENT value, so move the row to 0 afterwards
             new_id = conn.execute(sa.insert(experiments).values(**values)).inserted_primary_key[0]
             conn.execute(
-                sa.update(experiments).where(experiments.c.experiment_id == new_id)
+                sa.update(experiments)
+                .where(experiments.c.experiment_id == new_id)
                 .values(experiment_id=DEFAULT_EXPERIMENT_ID)
             )
         else:
@@ -63,8 +67,10 @@ class ExperimentMethods:
         eid = _id(experiment_id)
         row = None
         if eid is not None:
-            query = self._q_lock_experiment if lock else sa.select(*experiments.c).where(
-                experiments.c.experiment_id == sa.bindparam("e")
+            query = (
+                self._q_lock_experiment
+                if lock
+                else sa.select(*experiments.c).where(experiments.c.experiment_id == sa.bindparam("e"))
             )
             row = conn.execute(query, {"e": eid}).first()
         if row is None:
@@ -75,8 +81,9 @@ class ExperimentMethods:
         if conn.execute(_q_by_name, {"n": name}).first() is not None:
             raise ResourceAlreadyExists(f"Experiment(name={name}) already exists.")
 
-    def create_experiment(self, name: str, artifact_location: str | None = None,
-                          tags: list[RunTag] | None = None) -> str:
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: list[RunTag] | None = None
+    ) -> str:
         """Create an active experiment and return its id; RESOURCE_ALREADY_EXISTS if the name is taken
         (even by a deleted experiment)."""
         validation.validate_experiment_name(name)
@@ -88,14 +95,20 @@ class ExperimentMethods:
         try:
             with self._write() as conn:
                 self._check_name_free(conn, name)
-                result = conn.execute(sa.insert(experiments).values(
-                    name=name, artifact_location=artifact_location or "", lifecycle_stage=_ACTIVE,
-                    creation_time=now, last_update_time=now,
-                ))
+                result = conn.execute(
+                    sa.insert(experiments).values(
+                        name=name,
+                        artifact_location=artifact_location or "",
+                        lifecycle_stage=_ACTIVE,
+                        creation_time=now,
+                        last_update_time=now,
+                    )
+                )
                 eid = result.inserted_primary_key[0]
                 if not artifact_location:
                     conn.execute(
-                        sa.update(experiments).where(experiments.c.experiment_id == eid)
+                        sa.update(experiments)
+                        .where(experiments.c.experiment_id == eid)
                         .values(artifact_location=self._artifact_location(eid))
                     )
                 if tag_map:
@@ -119,9 +132,14 @@ class ExperimentMethods:
             row = conn.execute(_q_by_name, {"n": name}).first()
             return _rows.load_experiments(conn, [row])[0] if row is not None else None
 
-    def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY,
-                           max_results: int = validation.MAX_RESULTS_DEFAULT, filter_string: str | None = None,
-                           order_by: list[str] | None = None, page_token: str | None = None) -> PagedList:
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = validation.MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
         """Experiments matching ``filter_string`` (``name LIKE 'a%'``, ``tags.team = 'x'``, ...), sorted
         by ``order_by`` (default: newest first) and paged."""
         max_results = validation.validate_max_results(max_results)
@@ -145,7 +163,8 @@ class ExperimentMethods:
             if row.lifecycle_stage != _ACTIVE:
                 raise ResourceDoesNotExist(f"No active Experiment with id={experiment_id} exists")
             conn.execute(
-                sa.update(experiments).where(experiments.c.experiment_id == row.experiment_id)
+                sa.update(experiments)
+                .where(experiments.c.experiment_id == row.experiment_id)
                 .values(lifecycle_stage=_DELETED, last_update_time=now)
             )
             conn.execute(
@@ -162,13 +181,17 @@ class ExperimentMethods:
                 raise ResourceDoesNotExist(f"No deleted Experiment with id={experiment_id} exists")
             deleted_at = row.last_update_time  # delete_experiment stamped its runs with this time
             conn.execute(
-                sa.update(experiments).where(experiments.c.experiment_id == row.experiment_id)
+                sa.update(experiments)
+                .where(experiments.c.experiment_id == row.experiment_id)
                 .values(lifecycle_stage=_ACTIVE, last_update_time=now_ms())
             )
             conn.execute(
                 sa.update(runs)
-                .where(runs.c.experiment_id == row.experiment_id, runs.c.lifecycle_stage == _DELETED,
-                       runs.c.deleted_time == deleted_at)
+                .where(
+                    runs.c.experiment_id == row.experiment_id,
+                    runs.c.lifecycle_stage == _DELETED,
+                    runs.c.deleted_time == deleted_at,
+                )
                 .values(lifecycle_stage=_ACTIVE, deleted_time=None)
             )
 
@@ -184,7 +207,8 @@ class ExperimentMethods:
                     return
                 self._check_name_free(conn, new_name)
                 conn.execute(
-                    sa.update(experiments).where(experiments.c.experiment_id == row.experiment_id)
+                    sa.update(experiments)
+                    .where(experiments.c.experiment_id == row.experiment_id)
                     .values(name=new_name, last_update_time=now_ms())
                 )
         except sa.exc.IntegrityError:
@@ -203,9 +227,11 @@ class ExperimentMethods:
         """Remove a tag of an active experiment; RESOURCE_DOES_NOT_EXIST if it has no such tag."""
         with self._write() as conn:
             row = self._active_experiment(conn, experiment_id)
-            result = conn.execute(sa.delete(experiment_tags).where(
-                experiment_tags.c.experiment_id == row.experiment_id, experiment_tags.c.key == key
-            ))
+            result = conn.execute(
+                sa.delete(experiment_tags).where(
+                    experiment_tags.c.experiment_id == row.experiment_id, experiment_tags.c.key == key
+                )
+            )
             if result.rowcount == 0:
                 raise ResourceDoesNotExist(f"No tag with name: {key} in experiment with id {experiment_id}")
 
@@ -213,7 +239,6 @@ class ExperimentMethods:
         row = self._experiment_row(conn, experiment_id, lock=True)
         if row.lifecycle_stage != _ACTIVE:
             raise InvalidState(
-                f"The experiment {experiment_id} must be in the 'active' state. "
-                f"Current state is {row.lifecycle_stage}."
+                f"The experiment {experiment_id} must be in the 'active' state. Current state is {row.lifecycle_stage}."
             )
         return row

@@ -24,12 +24,14 @@ metadata = sa.MetaData()
 _BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 schema_version = sa.Table(
-    "schema_version", metadata,
+    "schema_version",
+    metadata,
     sa.Column("version", sa.Integer, nullable=False),
 )
 
 experiments = sa.Table(
-    "experiments", metadata,
+    "experiments",
+    metadata,
     sa.Column("experiment_id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(500), nullable=False, unique=True),
     sa.Column("artifact_location", sa.Text, nullable=False),
@@ -40,14 +42,16 @@ experiments = sa.Table(
 )
 
 experiment_tags = sa.Table(
-    "experiment_tags", metadata,
+    "experiment_tags",
+    metadata,
     sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
 
 runs = sa.Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     sa.Column("run_uuid", sa.String(32), primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
@@ -64,7 +68,8 @@ runs = sa.Table(
 # Full metric history. ``special`` encodes values some databases cannot store:
 # 0 finite (``value`` holds it), 1 NaN, 2 +inf, 3 -inf (``value`` holds 0.0 / a stand-in).
 metrics = sa.Table(
-    "metrics", metadata,
+    "metrics",
+    metadata,
     sa.Column("id", _BigId, primary_key=True, autoincrement=True),
     sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), nullable=False),
     sa.Column("key", sa.String(250), nullable=False),
@@ -77,7 +82,8 @@ metrics = sa.Table(
 
 # One row per (run, key): the value get_run and search_runs use, max by (step, timestamp, value).
 latest_metrics = sa.Table(
-    "latest_metrics", metadata,
+    "latest_metrics",
+    metadata,
     sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Double, nullable=False),
@@ -87,14 +93,16 @@ latest_metrics = sa.Table(
 )
 
 params = sa.Table(
-    "params", metadata,
+    "params",
+    metadata,
     sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
 
 tags = sa.Table(
-    "tags", metadata,
+    "tags",
+    metadata,
     sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
@@ -105,7 +113,8 @@ _LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql")
 
 # Datasets are per experiment, identified by (name, digest); runs link to them through ``inputs``.
 datasets = sa.Table(
-    "datasets", metadata,
+    "datasets",
+    metadata,
     sa.Column("dataset_uuid", sa.String(32), primary_key=True),
     sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
     sa.Column("name", sa.String(500), nullable=False),
@@ -119,7 +128,8 @@ datasets = sa.Table(
 
 # One row per (run, dataset, context); ``tags`` is the input's tags as a JSON object.
 inputs = sa.Table(
-    "inputs", metadata,
+    "inputs",
+    metadata,
     sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
     sa.Column("dataset_uuid", sa.String(32), sa.ForeignKey("datasets.dataset_uuid"), primary_key=True),
     sa.Column("context", sa.String(500), primary_key=True),
@@ -132,6 +142,7 @@ DATA_TABLES = (*V1_TABLES, datasets, inputs)
 
 
 # --------------------------------------------------------------------------- migrations
+
 
 def _create_v1(conn: Connection) -> None:
     """Version 1: the initial schema."""

@@ -112,8 +112,9 @@ class SqlStore(ExperimentMethods, Store):
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         return row
 
-    def create_run(self, experiment_id: str, user_id: str, start_time: int, tags: list[RunTag],
-                   run_name: str | None) -> Run:
+    def create_run(
+        self, experiment_id: str, user_id: str, start_time: int, tags: list[RunTag], run_name: str | None
+    ) -> Run:
         """Create a RUNNING run; ``run_name`` and the ``mlflow.runName`` tag are kept equal."""
         tag_map, run_name = validation.resolve_run_name_and_tags(tags, run_name)
         run_id = uuid.uuid4().hex
@@ -127,9 +128,16 @@ class SqlStore(ExperimentMethods, Store):
                 )
             artifact_uri = f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts"
             row = {
-                "run_uuid": run_id, "name": run_name, "experiment_id": exp.experiment_id,
-                "user_id": user_id or "", "status": RunStatus.RUNNING, "start_time": start_time,
-                "end_time": None, "lifecycle_stage": _ACTIVE, "artifact_uri": artifact_uri, "deleted_time": None,
+                "run_uuid": run_id,
+                "name": run_name,
+                "experiment_id": exp.experiment_id,
+                "user_id": user_id or "",
+                "status": RunStatus.RUNNING,
+                "start_time": start_time,
+                "end_time": None,
+                "lifecycle_stage": _ACTIVE,
+                "artifact_uri": artifact_uri,
+                "deleted_time": None,
             }
             conn.execute(sa.insert(runs), row)
             if tag_map:
@@ -146,8 +154,9 @@ class SqlStore(ExperimentMethods, Store):
             row = self._run_row(conn, run_id)
             return _rows.load_runs(conn, [row])[0]
 
-    def update_run_info(self, run_id: str, run_status: str | None, end_time: int | None,
-                        run_name: str | None) -> RunInfo:
+    def update_run_info(
+        self, run_id: str, run_status: str | None, end_time: int | None, run_name: str | None
+    ) -> RunInfo:
         """Set the status, end time and/or name (None leaves a field unchanged)."""
         values: dict = {}
         if run_status is not None:
@@ -172,7 +181,8 @@ class SqlStore(ExperimentMethods, Store):
                 raise ResourceDoesNotExist(f"Run with id={run_id} not found")
             if current != stage:  # deleting twice keeps the first deletion time
                 conn.execute(
-                    sa.update(runs).where(runs.c.run_uuid == run_id)
+                    sa.update(runs)
+                    .where(runs.c.run_uuid == run_id)
                     .values(lifecycle_stage=stage, deleted_time=deleted_time)
                 )
 
@@ -265,9 +275,11 @@ class SqlStore(ExperimentMethods, Store):
             self._lock_active_run(conn, run_id)
             experiment_id = conn.execute(sa.select(runs.c.experiment_id).where(runs.c.run_uuid == run_id)).scalar()
             linked = {
-                (d, ctx) for d, ctx in conn.execute(
-                    sa.select(schema.inputs.c.dataset_uuid, schema.inputs.c.context)
-                    .where(schema.inputs.c.run_uuid == run_id)
+                (d, ctx)
+                for d, ctx in conn.execute(
+                    sa.select(schema.inputs.c.dataset_uuid, schema.inputs.c.context).where(
+                        schema.inputs.c.run_uuid == run_id
+                    )
                 )
             }
             position = len(linked)
@@ -278,10 +290,15 @@ class SqlStore(ExperimentMethods, Store):
                     continue
                 linked.add((dataset_uuid, context))
                 position += 1
-                conn.execute(sa.insert(schema.inputs).values(
-                    run_uuid=run_id, dataset_uuid=dataset_uuid, context=context,
-                    tags=json.dumps(input_tags), position=position,
-                ))
+                conn.execute(
+                    sa.insert(schema.inputs).values(
+                        run_uuid=run_id,
+                        dataset_uuid=dataset_uuid,
+                        context=context,
+                        tags=json.dumps(input_tags),
+                        position=position,
+                    )
+                )
 
     def _dataset_uuid(self, conn, experiment_id: int, dataset) -> str:
         """The id of the experiment's dataset with this name and digest, inserting it if new."""
@@ -293,9 +310,14 @@ class SqlStore(ExperimentMethods, Store):
         if found is not None:
             return found
         row = {
-            "dataset_uuid": uuid.uuid4().hex, "experiment_id": experiment_id, "name": dataset.name,
-            "digest": dataset.digest, "source_type": dataset.source_type or "", "source": dataset.source or "",
-            "schema": dataset.schema, "profile": dataset.profile,
+            "dataset_uuid": uuid.uuid4().hex,
+            "experiment_id": experiment_id,
+            "name": dataset.name,
+            "digest": dataset.digest,
+            "source_type": dataset.source_type or "",
+            "source": dataset.source or "",
+            "schema": dataset.schema,
+            "profile": dataset.profile,
         }
         if self._dialect == "sqlite":  # BEGIN IMMEDIATE: no other writer can insert it meanwhile
             conn.execute(sa.insert(t).values(**row))
@@ -308,9 +330,15 @@ class SqlStore(ExperimentMethods, Store):
             return conn.execute(query).scalar_one()
 
     # ------------------------------------------------------------------ search
-    def search_runs(self, experiment_ids: list[str], filter_string: str | None, run_view_type: int,
-                    max_results: int = validation.MAX_RESULTS_DEFAULT, order_by: list[str] | None = None,
-                    page_token: str | None = None) -> PagedList:
+    def search_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None,
+        run_view_type: int,
+        max_results: int = validation.MAX_RESULTS_DEFAULT,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
         """Runs of ``experiment_ids`` matching ``filter_string``, sorted and paged, filtered in SQL."""
         max_results = validation.validate_max_results(max_results)
         comparisons = search.parse_filter(filter_string)
