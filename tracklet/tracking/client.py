@@ -25,6 +25,7 @@ from tracklet.tracking.entities import (
     RunTag,
     ViewType,
 )
+from tracklet.tracking.uri import get_tracking_uri
 
 _loggers_lock = threading.Lock()
 
@@ -50,9 +51,7 @@ class TrackletClient:
     """
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None):
-        from tracklet.tracking import fluent
-
-        self._tracking_uri = tracking_uri or fluent.get_tracking_uri()
+        self._tracking_uri = tracking_uri or get_tracking_uri()
         self._store = None
 
     # ------------------------------------------------------------------ plumbing
