@@ -210,12 +210,13 @@ def revert_all() -> None:
 
 
 def _reset_for_tests() -> None:
-    """Back to the state of a fresh process (registered post-import hooks stay; they read the config)."""
+    """Back to the state of a fresh process (registered post-import hooks stay; they read the config).
+    Each module clears its own tables: the session's, and each loaded integration's ``reset_for_tests``."""
     revert_all()
     if "tracklet.autolog.session" in sys.modules:
-        _session()._experiment_names.clear()
-    for integ in INTEGRATIONS.values():  # integrations may keep tables (e.g. sklearn's tracked predictions)
+        _session().reset_for_tests()
+    for integ in INTEGRATIONS.values():
         module = sys.modules.get(integ.install.partition(":")[0])
-        reset = getattr(module, "_reset_for_tests", None)
+        reset = getattr(module, "reset_for_tests", None)
         if reset is not None:
             reset()
