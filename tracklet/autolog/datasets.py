@@ -12,8 +12,8 @@ whichever library logged it): an md5 over a sequence of buffers, hex, first 8 ch
 
 Features given as a plain list are not described (as in the reference: no dataset input, nothing raised).
 Inputs are normalised first: lists and tuples as targets become arrays, a Series as features becomes a
-one-column frame, a Series or frame as targets becomes its values, scipy sparse matrices are densified row-block by row-block
-(only the rows the digest reads). Nothing larger than those rows is copied.
+one-column frame, a Series or frame as targets becomes its values, scipy sparse matrices are densified
+row-block by row-block (only the rows the digest reads). Nothing larger than those rows is copied.
 """
 
 from __future__ import annotations
