@@ -62,7 +62,12 @@ def _as_array(obj):
     return None
 
 
-def _array_parts(arr, parts: list) -> None:
+def rows_needed(n_cols: int) -> int:
+    """How many leading rows of an ``n_cols``-column matrix the digest reads."""
+    return -(-DIGEST_ELEMENTS // max(int(n_cols), 1))
+
+
+def _array_parts(arr, parts: list, shape=None) -> None:
     import numpy as np
 
     if _is_sparse(arr):
@@ -77,7 +82,7 @@ def _array_parts(arr, parts: list) -> None:
         parts.append(pd.util.hash_array(head))
     except (TypeError, ImportError):
         parts.append(np.int64(head.size))
-    parts.extend(np.int64(d) for d in arr.shape)
+    parts.extend(np.int64(d) for d in (arr.shape if shape is None else shape))
 
 
 def _frame_parts(df, parts: list) -> None:
@@ -146,12 +151,16 @@ def _schema_and_profile(features, targets) -> tuple[dict, dict]:
             cols += _col_schema(targets)
         return {"mlflow_colspec": cols}, {"num_rows": int(len(features)), "num_elements": int(features.size)}
     arr, tarr = _as_array(features), _as_array(targets)
+    return _tensor_schema_and_profile(arr, tarr, arr.shape)
+
+
+def _tensor_schema_and_profile(arr, tarr, shape) -> tuple[dict, dict]:
     spec = {"features": _tensor_schema(arr)}
     profile = {
-        "features_shape": list(arr.shape),
-        "features_size": int(arr.shape[0] * (arr.shape[1] if len(arr.shape) > 1 else 1)),
+        "features_shape": list(shape),
+        "features_size": int(shape[0] * (shape[1] if len(shape) > 1 else 1)),
     }
-    if not _is_sparse(arr):
+    if not _is_sparse(arr) and tuple(arr.shape) == tuple(shape):
         profile["features_nbytes"] = int(arr.nbytes)
     if tarr is not None:
         spec["targets"] = _tensor_schema(tarr)
@@ -167,6 +176,26 @@ def dataset_input(features, targets=None, context: str = "train", name: str | No
     if dig is None:
         return None
     schema, profile = _schema_and_profile(features, targets)
+    return _entry(dig, schema, profile, context, name)
+
+
+def dataset_input_of_rows(head, shape, context: str = "train", name: str | None = None) -> DatasetInput:
+    """A DatasetInput for a matrix known by its first rows (a dense numpy block of at least
+    :func:`rows_needed` rows, or all of them) and its full ``shape`` -- for native containers (an XGBoost
+    ``DMatrix``) that would copy everything to give the whole matrix. Same digest as the whole matrix."""
+    import hashlib
+
+    parts: list = []
+    _array_parts(head, parts, shape=shape)
+    h = hashlib.md5(usedforsecurity=False)
+    for part in parts:
+        h.update(part)
+    schema, profile = _tensor_schema_and_profile(head, None, shape)
+    profile = {"num_rows": int(shape[0]), **profile}
+    return _entry(h.hexdigest()[:8], schema, profile, context, name)
+
+
+def _entry(dig: str, schema: dict, profile: dict, context: str, name: str | None) -> DatasetInput:
     source = json.dumps({"tags": {ctx.SOURCE_NAME: ctx.source_name_and_type()[0]}})
     dataset = Dataset(
         name=name or "dataset",

@@ -289,14 +289,6 @@ class RunLogger:
     def log_figure(self, figure, artifact_file: str) -> None:
         self.client.log_figure(self.run_id, figure, artifact_file)
 
-    def log_dataset(self, features, targets=None, context: str = "train", name: str | None = None) -> None:
-        """Record a dataset input (numpy, pandas or scipy sparse) with the ``mlflow.data.context`` tag."""
-        from tracklet.autolog.datasets import dataset_input
-
-        entry = dataset_input(features, targets, context, name)
-        if entry is not None:
-            self.client.log_inputs(self.run_id, [entry])
-
     def flush(self) -> None:
         """Wait until everything queued is written; raise the first logging error, if any."""
         self.client.flush_async_logging()
