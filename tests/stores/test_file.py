@@ -312,7 +312,7 @@ def test_runs_created_by_another_instance_are_found(root, store):
     eid = other.create_experiment("from-other")
     rid = other.create_run(eid, "u", T0, [], "r").info.run_id
     store.log_metric(rid, Metric("m", 1.0, T0, 0))  # a cache miss: found by the scan, then cached
-    assert store._run_experiment[rid] == eid
+    assert store._layout.run_experiment[rid] == eid
     assert other.get_run(rid).data.metrics == {"m": 1.0}
     other.delete_experiment(eid)  # the run moves to .trash behind this store's back
     assert store.get_run(rid).info.lifecycle_stage == "deleted"
@@ -460,7 +460,7 @@ def test_a_run_moved_mid_write_is_never_recreated_at_its_old_place(root, store):
     old_dir = str(root / eid / rid)
     store.delete_experiment(eid)  # moves the folder, as another process could between lookup and write
     with pytest.raises(FileNotFoundError):
-        store._append_metrics(old_dir, {"m": [(T0, 1.0, 0)]}, set())
+        file_io.create_file(os.path.join(old_dir, "metrics", "a", "m"), b"1 1.0 0\n", old_dir)
     with pytest.raises(FileNotFoundError):
         file_io.atomic_write(os.path.join(old_dir, "params", "p"), "v", old_dir)
     assert not (root / eid).exists()
