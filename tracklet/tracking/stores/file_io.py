@@ -201,10 +201,10 @@ def atomic_write(path: str, data: str | bytes, tmp_dir: str) -> None:
     tmp = os.path.join(tmp_dir, f"{TMP_PREFIX}{uuid.uuid4().hex}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        write_all(fd, data)
-    finally:
-        os.close(fd)
-    try:
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
         try:
             os.replace(tmp, path)
         except FileNotFoundError:
@@ -222,12 +222,17 @@ _SMALL = 4096  # written in one call within one page: a concurrent reader sees t
 
 
 def write_new(path: str, data: bytes) -> None:
-    """Create ``path`` holding ``data`` (FileExistsError if it exists)."""
+    """Create ``path`` holding ``data`` (FileExistsError if it exists; removed again if writing fails)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        write_all(fd, data)
-    finally:
-        os.close(fd)
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
 
 
 def create_file(path: str, data: bytes, folder: str) -> None:

@@ -36,6 +36,7 @@ RESERVED_EXPERIMENT = frozenset({"tags", "datasets", "traces", "models"})
 _EXPERIMENT_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
 _RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
 _ACTIVE = LifecycleStage.ACTIVE
+_STAGES = frozenset({LifecycleStage.ACTIVE, LifecycleStage.DELETED})
 
 
 def check_active(info: RunInfo) -> None:
@@ -63,9 +64,12 @@ class CorruptFile(Exception):
 
 def load_meta(path: str) -> dict:
     """The mapping in a meta.yaml; FileNotFoundError/NotADirectoryError when there is none, CorruptFile when
-    it is empty, not YAML, not UTF-8, not a mapping or a directory."""
+    it is empty, truncated, not YAML, not UTF-8, not a mapping or a directory."""
     try:
-        meta = fio.load_yaml(path)
+        data = fio.read_bytes(path)
+        if data and not data.endswith(b"\n"):
+            raise CorruptFile(path, "is truncated (no final newline)")
+        meta = fio.load_yaml_text(data.decode("utf-8"))
     except IsADirectoryError:
         raise CorruptFile(path, "is a directory") from None
     except UnicodeDecodeError as exc:
@@ -84,7 +88,7 @@ def parse_run_meta(meta_path: str) -> RunInfo:
         status = meta.get("status", 1)
         status = RunStatus.from_int(status) if isinstance(status, int) else RunStatus.normalize(status)
         end_time = meta.get("end_time")
-        return RunInfo(
+        info = RunInfo(
             run_id=str(meta.get("run_id") or meta.get("run_uuid") or os.path.basename(os.path.dirname(meta_path))),
             experiment_id=str(meta["experiment_id"]),
             user_id=str(meta.get("user_id") or ""),
@@ -99,6 +103,9 @@ def parse_run_meta(meta_path: str) -> RunInfo:
         raise CorruptFile(meta_path, f"has no {exc.args[0]}") from None
     except (TypeError, ValueError, InvalidParameterValue) as exc:
         raise CorruptFile(meta_path, f"has a field of the wrong type ({exc})") from None
+    if info.lifecycle_stage not in _STAGES:
+        raise CorruptFile(meta_path, f"has an unknown lifecycle_stage {info.lifecycle_stage!r}")
+    return info
 
 
 class RunLayout:
