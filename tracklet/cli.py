@@ -1,7 +1,8 @@
 """The ``tracklet`` command line: parse arguments, call the client, print. No logic of its own.
 
 Exit status: 0 on success; 1 with ``error: CODE: message`` on stderr for any TrackletException (bad input,
-unknown run, unusable store); 1 from ``gc`` when some runs were left in place (reported); 2 for bad usage.
+unknown run, unusable store) and ``error: INTERNAL_ERROR: ...`` for anything unexpected (no traceback either);
+1 from ``gc`` when some runs were left in place (reported); 2 for bad usage.
 
     tracklet experiments create|search|rename|delete|restore
     tracklet runs list|describe|delete|restore
@@ -243,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args) or 0
     except TrackletException as exc:  # "error: CODE: message", never a traceback
         print(f"error: {exc.error_code}: {exc.message}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug of ours: still one line, named as such, not a traceback
+        print(f"error: INTERNAL_ERROR: unexpected {type(exc).__name__}: {exc} (please report)", file=sys.stderr)
         return 1
 
 
