@@ -267,3 +267,24 @@ def test_errors_are_tracklet_exceptions(client, tmp_path):
         client.log_artifacts(rid, str(tmp_path / "nope"))
     with pytest.raises(TrackletException):
         client.log_artifact(rid, str(tmp_path / "nope"))
+
+
+def test_staging_names_are_reserved(client, tmp_path):
+    rid, root = _run_root(client)
+    with pytest.raises(InvalidParameterValue, match="reserved"):
+        client.log_text(rid, "x", "a/.tracklet-tmp-1/f.txt")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / ".tracklet-tmp-x").write_text("x")
+    with pytest.raises(InvalidParameterValue, match="reserved"):
+        client.log_artifacts(rid, str(src))
+    _assert_nothing_logged(client, rid, root)
+
+
+def test_gc_removes_the_artifacts_and_the_emptied_run_folder(client):
+    rid, root = _run_root(client)
+    client.delete_run(rid)
+    assert list(client.gc(run_ids=[rid])) == [rid]
+    assert not os.path.exists(root) and not os.path.exists(os.path.dirname(root))
+    with pytest.raises(ResourceDoesNotExist):
+        client.get_run(rid)

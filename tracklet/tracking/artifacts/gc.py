@@ -118,6 +118,12 @@ def collect_garbage(client, run_ids=None, experiment_ids=None) -> GcResult:
             get_artifact_repository(run.info.artifact_uri).delete_artifacts()
         except ResourceDoesNotExist:
             pass
+        local = _local(run.info.artifact_uri)
+        if local:  # the emptied <run_id>/ folder of a SQL store (a file store's run folder is not empty: kept)
+            try:
+                os.rmdir(os.path.dirname(local))
+            except OSError:
+                pass
         store.hard_delete_run(run.info.run_id)
         result.append(run.info.run_id)
     return result

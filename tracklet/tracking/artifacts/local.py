@@ -33,7 +33,12 @@ def local_path_from_uri(uri: str) -> str:
 
 def _split(artifact_path: str | None) -> tuple[str, list[str]]:
     rel = validate_artifact_path(artifact_path)
-    return rel, (rel.split("/") if rel else [])
+    parts = rel.split("/") if rel else []
+    if any(p.startswith(_fs.TMP_PREFIX) for p in parts):
+        raise InvalidParameterValue(
+            f"Invalid artifact path {rel!r}: names starting with {_fs.TMP_PREFIX!r} are reserved"
+        )
+    return rel, parts
 
 
 def _os_error(action: str, path: str, exc: OSError) -> TrackletException:
@@ -54,6 +59,10 @@ def _scan_source(local_dir: str) -> tuple[list[tuple[str, ...]], list[tuple[tupl
             raise _os_error("log_artifacts: cannot read directory", path, exc) from None
         for entry in entries:
             sub = (*parts, entry.name)
+            if entry.name.startswith(_fs.TMP_PREFIX):
+                raise InvalidParameterValue(
+                    f"log_artifacts: {entry.path!r}: names starting with {_fs.TMP_PREFIX!r} are reserved"
+                )
             try:
                 st = os.stat(entry.path)
             except OSError as exc:
