@@ -9,8 +9,9 @@ import json
 import os
 import tempfile
 import time
+from urllib.parse import quote, urlparse
 
-from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.exceptions import InvalidParameterValue
 from tracklet.tracking import context as ctx
 from tracklet.tracking import validation as V
 from tracklet.tracking.batching import BatchingLogger, logger_for
@@ -330,34 +331,18 @@ class TrackletClient:
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
         uri = self.get_run(run_id).info.artifact_uri
         rel = V.validate_artifact_path(artifact_path)
+        if rel and len(urlparse(uri).scheme) > 1:  # a URI: percent-encode the path so it decodes to itself
+            rel = quote(rel)
         return f"{uri.rstrip('/')}/{rel}" if rel else uri
 
     # ------------------------------------------------------------------ maintenance
     def gc(self, run_ids: list[str] | None = None, experiment_ids: list[str] | None = None) -> list[str]:
-        """Permanently remove deleted runs (all, or those given) and their artifacts; returns removed ids."""
-        from tracklet.tracking.artifacts import get_artifact_repository
+        """Permanently remove deleted runs (all, those of ``experiment_ids``, or ``run_ids``) and their
+        artifacts; returns the removed ids (a list whose ``.skipped`` maps each run left in place to why).
+        Every id is checked before anything is removed; an empty list is an error, not "all"."""
+        from tracklet.tracking.artifacts.gc import collect_garbage
 
-        if run_ids is None:
-            exps = experiment_ids or [e.experiment_id for e in self.search_experiments(ViewType.ALL, 50000)]
-            run_ids, token = [], None
-            while True:
-                page = self.store.search_runs(exps, None, ViewType.DELETED_ONLY, 50000, None, token)
-                run_ids += [r.info.run_id for r in page]
-                token = page.token
-                if not token:
-                    break
-        removed = []
-        for rid in run_ids:
-            run = self.get_run(rid)
-            if run.info.lifecycle_stage != "deleted":
-                raise InvalidParameterValue(f"Run {rid} is not deleted; only deleted runs can be garbage-collected")
-            try:
-                get_artifact_repository(run.info.artifact_uri).delete_artifacts()
-            except ResourceDoesNotExist:
-                pass
-            self.store.hard_delete_run(rid)
-            removed.append(rid)
-        return removed
+        return collect_garbage(self, run_ids, experiment_ids)
 
 
 MlflowClient = TrackletClient
