@@ -170,6 +170,25 @@ def send_with_retries(transport: Transport, request: HttpRequest, idempotent: bo
         attempt += 1
 
 
+def parse_json_response(response: HttpResponse, what: str) -> dict:
+    """The JSON object of a 2xx response; otherwise the server's ``{"error_code", "message"}`` raised as the
+    matching TrackletException (or a RestException quoting the start of a non-JSON body)."""
+    import json
+
+    from tracklet.exceptions import RestException
+
+    try:
+        data = json.loads(response.body) if response.body else {}
+    except ValueError:
+        data = None
+    if 200 <= response.status < 300 and isinstance(data, dict):
+        return data
+    if isinstance(data, dict) and data.get("error_code"):
+        raise RestException.from_json(data, response.status)
+    snippet = response.body[:200].decode("utf-8", "replace")
+    raise RestException(f"{what} answered HTTP {response.status}: {snippet}", "INTERNAL_ERROR")
+
+
 def _retry_after(response: HttpResponse) -> float | None:
     value = response.headers.get("retry-after", "")
     try:

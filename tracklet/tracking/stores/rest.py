@@ -12,10 +12,17 @@ import json
 import numbers
 from urllib.parse import urlparse
 
-from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, RestException, TrackletException
+from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.tracking import wire
 from tracklet.tracking.entities import Experiment, Metric, PagedList, Param, Run, RunInfo, RunTag, ViewType
-from tracklet.tracking.stores._http import HttpRequest, StdlibTransport, Transport, auth_headers, send_with_retries
+from tracklet.tracking.stores._http import (
+    HttpRequest,
+    StdlibTransport,
+    Transport,
+    auth_headers,
+    parse_json_response,
+    send_with_retries,
+)
 from tracklet.tracking.stores.base import Store
 
 API = "/api/2.0/mlflow"
@@ -65,20 +72,7 @@ class RestStore(Store):
             request.body = json.dumps(body or {}, default=str).encode()
             headers["Content-Type"] = "application/json"
         response = send_with_retries(self._transport, request, idempotent or method == "GET")
-        return self.parse(response, f"{method} {endpoint}")
-
-    @staticmethod
-    def parse(response, what: str) -> dict:
-        try:
-            data = json.loads(response.body) if response.body else {}
-        except ValueError:
-            data = None
-        if 200 <= response.status < 300 and isinstance(data, dict):
-            return data
-        if isinstance(data, dict) and data.get("error_code"):
-            raise RestException.from_json(data, response.status)
-        snippet = response.body[:200].decode("utf-8", "replace")
-        raise RestException(f"{what} answered HTTP {response.status}: {snippet}", "INTERNAL_ERROR")
+        return parse_json_response(response, f"{method} {endpoint}")
 
     # ------------------------------------------------------------------ experiments
     def create_experiment(self, name, artifact_location=None, tags=None) -> str:
@@ -159,7 +153,7 @@ class RestStore(Store):
         headers = {"Accept": "application/json", "Content-Type": "application/json", **auth_headers()}
         request = HttpRequest("POST", f"{self._prefix}/api/2.0/tracklet/{endpoint}", body=json.dumps(body).encode())
         request.headers = headers
-        return self.parse(send_with_retries(self._transport, request, True), f"POST {endpoint}")
+        return parse_json_response(send_with_retries(self._transport, request, True), f"POST {endpoint}")
 
     def log_batch(self, run_id, metrics, params, tags) -> None:
         body = {
