@@ -148,7 +148,8 @@ def auth_headers() -> dict[str, str]:
 def send_with_retries(transport: Transport, request: HttpRequest, idempotent: bool) -> HttpResponse:
     """Send ``request``, retrying with exponential backoff (and jitter) on connection errors, 429 and 5xx.
 
-    A call that is not idempotent is retried only when it provably never reached the server. Tuned by
+    A call that is not idempotent is retried only when it provably was not processed (the connection was
+    refused, or the server answered 429). Tuned by
     ``HTTP_REQUEST_MAX_RETRIES`` (default 5) and ``HTTP_REQUEST_BACKOFF_FACTOR`` (seconds, default 0.1)."""
     retries = max(0, env.get_int("HTTP_REQUEST_MAX_RETRIES", 5))
     factor = max(0.0, env.get_float("HTTP_REQUEST_BACKOFF_FACTOR", 0.1))
@@ -163,7 +164,12 @@ def send_with_retries(transport: Transport, request: HttpRequest, idempotent: bo
                 raise
             delay = factor * (2**attempt)
         else:
-            if response.status not in RETRY_STATUSES or attempt >= retries or not idempotent:
+            # 429 means "not processed, come back later": safe to retry even a call that is not idempotent
+            if (
+                response.status not in RETRY_STATUSES
+                or attempt >= retries
+                or (response.status != 429 and not idempotent)
+            ):
                 return response
             delay = _retry_after(response) or factor * (2**attempt)
         time.sleep(min(delay, 60.0) * (1 + random.random() * 0.25))
