@@ -125,6 +125,16 @@ def app_from_env():
     return build_app(json.loads(os.environ[CONFIG_ENV]))
 
 
+def bind_warning(host: str, has_auth: bool) -> str | None:
+    """The warning printed when the server listens beyond this machine without authentication."""
+    if host in LOCAL_HOSTS or has_auth:
+        return None
+    return (
+        f"WARNING: serving on {host} without authentication: anyone who can reach this address can read and "
+        "change every run. Set --auth-token (or --auth-username/--auth-password), or bind 127.0.0.1."
+    )
+
+
 def run_from_args(args) -> None:
     """Start uvicorn with the options in ``args`` (blocks until the server stops)."""
     try:
@@ -132,13 +142,9 @@ def run_from_args(args) -> None:
     except ImportError:
         raise SystemExit("tracklet server needs the server extra: pip install 'tracklet[server]'") from None
     options = options_from_args(args)
-    if args.host not in LOCAL_HOSTS and not any(options["auth"]):
-        print(
-            f"WARNING: serving on {args.host}:{args.port} without authentication: anyone who can reach this "
-            "address can read and change every run. Set --auth-token (or --auth-username/--auth-password), "
-            "or bind 127.0.0.1.",
-            file=sys.stderr,
-        )
+    warning = bind_warning(args.host, any(options["auth"]))
+    if warning:
+        print(warning, file=sys.stderr)
     where = "artifacts only" if options["artifacts_only"] else options["backend_store_uri"]
     print(f"tracklet server: http://{args.host}:{args.port} ({where})", file=sys.stderr, flush=True)
     common = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": False}
