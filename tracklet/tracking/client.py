@@ -262,7 +262,7 @@ class TrackletClient:
     def _artifact_repo(self, run_id: str):
         from tracklet.tracking.artifacts import get_artifact_repository
 
-        return get_artifact_repository(self.get_run(run_id).info.artifact_uri)
+        return get_artifact_repository(self.get_run(run_id).info.artifact_uri, self.tracking_uri)
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
         """Copy a file (or a directory, as a subdirectory) into the run's artifacts."""

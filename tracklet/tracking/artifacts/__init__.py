@@ -13,11 +13,16 @@ from tracklet.tracking.artifacts.base import ArtifactRepository
 _STILL_ENCODED = re.compile(r"%(2e|2f|5c|25|00)", re.IGNORECASE)
 
 
-def get_artifact_repository(artifact_uri: str) -> ArtifactRepository:
-    """Repository for ``artifact_uri``: ``file://``/plain paths are local; other schemes come later."""
+def get_artifact_repository(artifact_uri: str, tracking_uri: str | None = None) -> ArtifactRepository:
+    """Repository for ``artifact_uri``: ``file://``/plain paths are local; ``mlflow-artifacts:/`` (and
+    ``http(s)://`` proxy URLs) go through the tracking server at ``tracking_uri`` (default: the current one)."""
     from urllib.parse import urlparse
 
     scheme = urlparse(artifact_uri).scheme
+    if scheme in ("mlflow-artifacts", "http", "https"):
+        from tracklet.tracking.artifacts.http import HttpArtifactRepository
+
+        return HttpArtifactRepository(artifact_uri, tracking_uri)
     if scheme in ("", "file") or (len(scheme) == 1 and scheme.isalpha()):  # "C:\\..." on Windows
         from tracklet.tracking.artifacts.local import LocalArtifactRepository
 
