@@ -36,8 +36,30 @@ def _as_tags(tags) -> list[RunTag]:
     if tags is None:
         return []
     if isinstance(tags, dict):
-        return [RunTag(str(k), "" if v is None else str(v)) for k, v in tags.items()]
+        return [RunTag(k, "" if v is None else str(v)) for k, v in tags.items()]
     return [t if isinstance(t, RunTag) else RunTag(t.key, t.value) for t in tags]
+
+
+def _entities(items, cls, argument: str, fields: tuple[str, ...]) -> list:
+    """``items`` as a list of ``cls`` (objects with the same fields are converted); anything else is an error
+    naming the argument, e.g. ``log_batch(run_id, metrics={"a": 1.0})``."""
+    if items is None:
+        return []
+    if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
+        raise InvalidParameterValue(
+            f"log_batch: {argument} must be a list of {cls.__name__}, got {type(items).__name__} {items!r:.80}"
+        )
+    out = []
+    for item in items:
+        if type(item) is not cls:
+            if not all(hasattr(item, f) for f in fields):
+                raise InvalidParameterValue(
+                    f"log_batch: {argument} must be a list of {cls.__name__} (with {', '.join(fields)}); "
+                    f"got an item {item!r:.80}"
+                )
+            item = cls(*(getattr(item, f) for f in fields))
+        out.append(item)
+    return out
 
 
 class TrackletClient:
@@ -106,6 +128,7 @@ class TrackletClient:
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
+        filter_string, order_by, page_token = V.validate_search_args(filter_string, order_by, page_token)
         return self.store.search_experiments(
             ViewType.normalize(view_type),
             V.validate_max_results(max_results),
@@ -184,6 +207,7 @@ class TrackletClient:
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [experiment_ids]
         ids = [V.validate_experiment_id(e) for e in (experiment_ids or [])]
+        filter_string, order_by, page_token = V.validate_search_args(filter_string, order_by, page_token)
         return self.store.search_runs(
             ids,
             filter_string,
@@ -231,9 +255,12 @@ class TrackletClient:
 
     def log_batch(self, run_id: str, metrics=(), params=(), tags=(), synchronous: bool = True):
         """Log many entities at once; with ``synchronous=True`` all or nothing is written."""
-        metrics = [m if isinstance(m, Metric) else Metric(m.key, m.value, m.timestamp, m.step) for m in metrics]
-        params = [p if isinstance(p, Param) else Param(p.key, str(p.value)) for p in params]
-        tags = _as_tags(tags)
+        metrics = _entities(metrics, Metric, "metrics", ("key", "value", "timestamp", "step"))
+        params = [
+            p if type(p.value) is str else Param(p.key, "" if p.value is None else str(p.value))
+            for p in _entities(params, Param, "params", ("key", "value"))
+        ]
+        tags = _as_tags(tags) if isinstance(tags, dict) else _entities(tags, RunTag, "tags", ("key", "value"))
         if synchronous:
             V.validate_batch(metrics, params, tags)
             self.store.log_batch(V.validate_run_id(run_id), metrics, params, tags)
