@@ -11,7 +11,7 @@ import tempfile
 import time
 
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
-from tracklet.tracking import context as ctx
+from tracklet.tracking import system_tags
 from tracklet.tracking import validation as V
 from tracklet.tracking.batching import BatchingLogger, logger_for
 from tracklet.tracking.entities import (
@@ -165,8 +165,8 @@ class TrackletClient:
         given = run_name
         tag_dict, run_name = V.resolve_run_name_and_tags(tag_list, run_name)
         if given is None and not run_name:
-            run_name = ctx.generate_run_name()
-        user = tag_dict.get(ctx.USER) or ctx.current_user()
+            run_name = system_tags.generate_run_name()
+        user = tag_dict.get(system_tags.USER) or system_tags.current_user()
         experiment_id = V.validate_experiment_id(experiment_id)
         return self.store.create_run(experiment_id, user, start_time or _now_ms(), tag_list, run_name)
 
@@ -174,7 +174,7 @@ class TrackletClient:
         return self.store.get_run(V.validate_run_id(run_id))
 
     def get_parent_run(self, run_id: str) -> Run | None:
-        parent = self.get_run(run_id).data.tags.get(ctx.PARENT_RUN_ID)
+        parent = self.get_run(run_id).data.tags.get(system_tags.PARENT_RUN_ID)
         return self.get_run(parent) if parent else None
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:

@@ -9,8 +9,7 @@ from collections.abc import Mapping
 
 from tracklet import env
 from tracklet.exceptions import InvalidParameterValue, TrackletException
-from tracklet.tracking import context as ctx
-from tracklet.tracking import current
+from tracklet.tracking import current, system_tags
 from tracklet.tracking.current import (  # noqa: F401 - the URI functions are re-exported (old import path)
     get_client,
     get_tracking_uri,
@@ -194,18 +193,18 @@ def start_run(
         if tags:
             client.log_batch(resume_id, tags=tags)
         if description:
-            client.set_tag(resume_id, ctx.NOTE, description)
+            client.set_tag(resume_id, system_tags.NOTE, description)
         run = client.get_run(resume_id)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
-        all_tags = ctx.context_tags()
+        all_tags = system_tags.context_tags()
         all_tags.update(_items(tags, "tags"))
         if parent:
-            all_tags[ctx.PARENT_RUN_ID] = parent
+            all_tags[system_tags.PARENT_RUN_ID] = parent
         if description:
-            if ctx.NOTE in all_tags and all_tags[ctx.NOTE] != description:
-                raise InvalidParameterValue(f"Both description and the tag {ctx.NOTE} were given; give one")
-            all_tags[ctx.NOTE] = description
+            if system_tags.NOTE in all_tags and all_tags[system_tags.NOTE] != description:
+                raise InvalidParameterValue(f"Both description and the tag {system_tags.NOTE} were given; give one")
+            all_tags[system_tags.NOTE] = description
         exp_id = str(experiment_id) if experiment_id is not None else _resolve_experiment_id()
         run = client.create_run(exp_id, tags=all_tags, run_name=run_name)
     active = ActiveRun(run)

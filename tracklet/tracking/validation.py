@@ -10,6 +10,7 @@ import re
 from functools import lru_cache
 
 from tracklet.exceptions import InvalidParameterValue
+from tracklet.tracking import system_tags
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -261,7 +262,7 @@ DATASET_LIMITS = {
     "schema": 1048576,
     "profile": 16777216,
 }
-DATASET_CONTEXT_TAG = "mlflow.data.context"
+DATASET_CONTEXT_TAG = system_tags.DATASET_CONTEXT
 MAX_INPUT_TAG_KEY_LENGTH, MAX_INPUT_TAG_VALUE_LENGTH = 255, 500
 
 
@@ -306,7 +307,7 @@ def validate_dataset_inputs(inputs) -> list:
     return list(out.values())
 
 
-RUN_NAME_TAG = "mlflow.runName"
+RUN_NAME_TAG = system_tags.RUN_NAME
 
 
 def resolve_run_name_and_tags(tags, run_name: str | None) -> tuple[dict[str, str], str]:
