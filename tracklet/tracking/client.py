@@ -230,11 +230,11 @@ class TrackletClient:
         key, value, timestamp, step = V.validate_metric(
             key, value, _now_ms() if timestamp is None else timestamp, step or 0
         )
-        metric = Metric(key, value, timestamp, step)
         if synchronous:
-            self.store.log_batch(V.validate_run_id(run_id), [metric], [], [])
+            self.store.log_batch(V.validate_run_id(run_id), [Metric(key, value, timestamp, step)], [], [])
             return None
-        return self.batching_logger.submit(run_id, metrics=[metric])
+        # the training loop's path: checks are cached or constant-time, and one tuple + one handle are allocated
+        return self.batching_logger.submit_metric(V.validate_run_id(run_id), key, value, timestamp, step)
 
     def log_param(self, run_id: str, key: str, value, synchronous: bool = True):
         key, value = V.validate_param(key, value)

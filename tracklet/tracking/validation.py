@@ -178,6 +178,18 @@ def validate_batch(metrics, params, tags) -> None:
 
 
 def validate_run_id(run_id) -> str:
+    """A run id: 1-256 characters of ``[a-zA-Z0-9_-]``, not starting with ``_`` or ``-``."""
+    if type(run_id) is str:
+        return _validate_str_run_id(run_id)  # cached: a training loop logs to the same run over and over
+    return _check_run_id(run_id)
+
+
+@lru_cache(maxsize=1024)
+def _validate_str_run_id(run_id: str) -> str:
+    return _check_run_id(run_id)
+
+
+def _check_run_id(run_id) -> str:
     if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
         raise InvalidParameterValue(f"Invalid run ID {run_id!r}: must match {RUN_ID_RE.pattern}")
     return run_id
