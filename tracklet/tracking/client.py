@@ -241,14 +241,14 @@ class TrackletClient:
         if synchronous:
             self.store.log_batch(V.validate_run_id(run_id), [], [Param(key, value)], [])
             return value
-        return self.batching_logger.submit(run_id, params=[Param(key, value)])
+        return self.batching_logger.submit(V.validate_run_id(run_id), params=[Param(key, value)])
 
     def set_tag(self, run_id: str, key: str, value, synchronous: bool = True):
         key, value = V.validate_tag(key, value)
         if synchronous:
             self.store.log_batch(V.validate_run_id(run_id), [], [], [RunTag(key, value)])
             return None
-        return self.batching_logger.submit(run_id, tags=[RunTag(key, value)])
+        return self.batching_logger.submit(V.validate_run_id(run_id), tags=[RunTag(key, value)])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.store.delete_tag(V.validate_run_id(run_id), key)
@@ -265,13 +265,13 @@ class TrackletClient:
             V.validate_batch(metrics, params, tags)
             self.store.log_batch(V.validate_run_id(run_id), metrics, params, tags)
             return None
-        for m in metrics:
-            V.validate_metric(m.key, m.value, m.timestamp, m.step)
+        # checked now, so a bad entity fails this call rather than the queued batch; stored as normalized
+        metrics = [Metric(*V.validate_metric(m.key, m.value, m.timestamp, m.step)) for m in metrics]
         for p in params:
             V.validate_param(p.key, p.value)
         for t in tags:
             V.validate_tag(t.key, t.value)
-        return self.batching_logger.submit(run_id, metrics, params, tags)
+        return self.batching_logger.submit(V.validate_run_id(run_id), metrics, params, tags)
 
     def log_inputs(self, run_id: str, datasets=None) -> None:
         self.store.log_inputs(V.validate_run_id(run_id), list(datasets or []))
