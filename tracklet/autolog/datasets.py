@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from tracklet.tracking import context as ctx
+from tracklet.tracking import system_tags as ctx
 from tracklet.tracking.entities import Dataset, DatasetInput, RunTag
 
 DATASET_CONTEXT_TAG = "mlflow.data.context"

@@ -34,6 +34,7 @@ from tracklet import env
 from tracklet._logging import get_logger
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, InvalidParameterValue, TrackletException
 from tracklet.tracking import validation as V
+from tracklet.tracking.entities import Metric
 
 _log = get_logger("tracklet.batching")
 
@@ -141,6 +142,18 @@ class BatchingLogger:
         op = RunOperations(run_id, metrics, params, tags, self)
         if self._broken is not None:
             self._write([op])  # the writer thread is gone: write in the caller's thread
+            return op
+        self._queue.put(op)
+        if self._thread is None:
+            self._start()
+        return op
+
+    def submit_metric(self, run_id: str, key: str, value: float, timestamp: int, step: int) -> RunOperations:
+        """``submit`` of one already validated metric, the training loop's call: the Metric entity is built by
+        the writer thread, so the caller only allocates a tuple and the handle."""
+        op = RunOperations(run_id, ((key, value, timestamp, step),), (), (), self)
+        if self._broken is not None:
+            self._write([op])
             return op
         self._queue.put(op)
         if self._thread is None:
@@ -314,9 +327,9 @@ class BatchingLogger:
     def _send(self, group: list[RunOperations]) -> None:
         run_id = group[0].run_id
         if len(group) == 1:
-            metrics, params, tags = list(group[0].metrics), list(group[0].params), list(group[0].tags)
+            metrics, params, tags = _metrics(group[0].metrics), list(group[0].params), list(group[0].tags)
         else:
-            metrics = [m for e in group for m in e.metrics]
+            metrics = _metrics([m for e in group for m in e.metrics])
             params = list({p.key: p for e in group for p in e.params}.values())
             tags = list({t.key: t for e in group for t in e.tags}.values())
         # a merged group fits one call (see _merge); one entry may itself exceed the limits: split, keeping order
@@ -351,6 +364,11 @@ class BatchingLogger:
             counts, self._unreported = self._unreported, {}
         for (run_id, kind), n in counts.items():
             _log.warning("%d more asynchronous logging calls to run %s failed with %s", n, run_id, kind)
+
+
+def _metrics(items) -> list[Metric]:
+    """Metric entities of an entry's metrics (``submit_metric`` queues plain tuples)."""
+    return [Metric(*m) if type(m) is tuple else m for m in items]
 
 
 def _merge(entries: list[RunOperations]) -> list[list[RunOperations]]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextvars
 import os
+from collections.abc import Mapping
 
 from tracklet import env
 from tracklet.exceptions import InvalidParameterValue, TrackletException
-from tracklet.tracking import context as ctx
-from tracklet.tracking import current
+from tracklet.tracking import current, system_tags
 from tracklet.tracking.current import (  # noqa: F401 - the URI functions are re-exported (old import path)
     get_client,
     get_tracking_uri,
@@ -170,7 +170,6 @@ def start_run(
 
     Use as a context manager: the run ends FINISHED, or FAILED when the block raises.
     """
-    global _last_run_id_global
     stack = _run_stack.get()
     if stack and not nested:
         raise TrackletException(
@@ -194,25 +193,32 @@ def start_run(
         if tags:
             client.log_batch(resume_id, tags=tags)
         if description:
-            client.set_tag(resume_id, ctx.NOTE, description)
+            client.set_tag(resume_id, system_tags.NOTE, description)
         run = client.get_run(resume_id)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
-        all_tags = ctx.context_tags()
-        all_tags.update({str(k): v for k, v in (tags or {}).items()})
+        all_tags = system_tags.context_tags()
+        all_tags.update(_items(tags, "tags"))
         if parent:
-            all_tags[ctx.PARENT_RUN_ID] = parent
+            all_tags[system_tags.PARENT_RUN_ID] = parent
         if description:
-            if ctx.NOTE in all_tags and all_tags[ctx.NOTE] != description:
-                raise InvalidParameterValue(f"Both description and the tag {ctx.NOTE} were given; give one")
-            all_tags[ctx.NOTE] = description
+            if system_tags.NOTE in all_tags and all_tags[system_tags.NOTE] != description:
+                raise InvalidParameterValue(f"Both description and the tag {system_tags.NOTE} were given; give one")
+            all_tags[system_tags.NOTE] = description
         exp_id = str(experiment_id) if experiment_id is not None else _resolve_experiment_id()
         run = client.create_run(exp_id, tags=all_tags, run_name=run_name)
     active = ActiveRun(run)
     _run_stack.set(stack + (active,))
-    _last_run_id.set(run.info.run_id)
-    _last_run_id_global = run.info.run_id
+    _remember_last(run.info.run_id)
     return active
+
+
+def _remember_last(run_id: str) -> None:
+    """Record the run last started or ended, for :func:`last_active_run` (a parent that ends after its
+    child is the last one, as in MLflow)."""
+    global _last_run_id_global
+    _last_run_id.set(run_id)
+    _last_run_id_global = run_id
 
 
 def _end_run_by_id(run_id: str, status: str) -> None:
@@ -224,6 +230,7 @@ def _end_run_by_id(run_id: str, status: str) -> None:
             get_client().set_terminated(inner.info.run_id, status)
         _run_stack.set(stack[:idx])
     get_client().set_terminated(run_id, status)
+    _remember_last(run_id)
 
 
 def end_run(status: str = RunStatus.FINISHED) -> None:
@@ -235,6 +242,7 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
     run = stack[-1]
     _run_stack.set(stack[:-1])
     get_client().set_terminated(run.info.run_id, status)
+    _remember_last(run.info.run_id)
 
 
 def active_run() -> ActiveRun | None:
@@ -244,7 +252,8 @@ def active_run() -> ActiveRun | None:
 
 
 def last_active_run() -> Run | None:
-    """The active run, else the most recently started run (fetched fresh, so it shows what was logged)."""
+    """The active run, else the run that was started or ended last (fetched fresh, so it shows what was
+    logged): after a nested run inside a parent, the parent."""
     run = active_run()
     run_id = run.info.run_id if run else (_last_run_id.get() or _last_run_id_global)
     if run_id is None:
@@ -297,9 +306,18 @@ def log_param(key: str, value, synchronous: bool = True):
 def log_params(params: dict, synchronous: bool = True):
     return get_client().log_batch(
         _run_id_for_logging(),
-        params=[Param(str(k), _str(v)) for k, v in params.items()],
+        params=[Param(k, _str(v)) for k, v in _items(params, "params")],
         synchronous=synchronous,
     )
+
+
+def _items(mapping, argument: str):
+    """The (key, value) pairs of a dict argument; keys are validated as given (``None`` is not ``"None"``)."""
+    if mapping is None:
+        return ()
+    if not isinstance(mapping, Mapping):
+        raise InvalidParameterValue(f"{argument} must be a dict of names to values, got {type(mapping).__name__}")
+    return mapping.items()
 
 
 def _str(v) -> str:
@@ -328,7 +346,7 @@ def log_metrics(
     run_id: str | None = None,
 ):
     ts = _now() if timestamp is None else timestamp
-    batch = [Metric(str(k), v, ts, step or 0) for k, v in metrics.items()]
+    batch = [Metric(k, v, ts, step or 0) for k, v in _items(metrics, "metrics")]
     return get_client().log_batch(run_id or _run_id_for_logging(), metrics=batch, synchronous=synchronous)
 
 
@@ -339,7 +357,7 @@ def set_tag(key: str, value, synchronous: bool = True):
 def set_tags(tags: dict, synchronous: bool = True):
     return get_client().log_batch(
         _run_id_for_logging(),
-        tags=[RunTag(str(k), _str(v)) for k, v in tags.items()],
+        tags=[RunTag(k, _str(v)) for k, v in _items(tags, "tags")],
         synchronous=synchronous,
     )
 
