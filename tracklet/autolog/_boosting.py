@@ -28,8 +28,6 @@ Early stopping (one convention for both libraries)
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 
 from tracklet.autolog import kit
@@ -77,11 +75,7 @@ def log_importance(logger, importance: Mapping, importance_type: str) -> None:
         )
     except ImportError:  # no Pillow: the JSON is there
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, f"feature_importance_{importance_type}.png")
-        with open(path, "wb") as f:
-            f.write(png)
-        logger.log_artifact_file(path)
+    logger.log_bytes(png, f"feature_importance_{importance_type}.png")
 
 
 def _as_list(v) -> list[float]:
