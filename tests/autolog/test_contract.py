@@ -306,3 +306,21 @@ def test_per_framework_disable_restores_and_logs_nothing(case):
     assert all(vars(o).get(a) is orig for (o, a), orig in zip(pairs, originals, strict=True))
     case.tiny_fit()
     assert _runs() == []
+
+
+def test_the_declared_version_range_starts_at_the_version_ci_tests(case):
+    """registry.py claims only what is tested: its lower bound is the version .ci/constraints.txt pins."""
+    from tracklet.autolog.core import installed_version, is_supported_version
+    from tracklet.autolog.registry import INTEGRATIONS
+
+    integ = INTEGRATIONS[case.name]
+    version = installed_version(integ)
+    assert is_supported_version(integ, version)
+    constraints = os.path.join(os.path.dirname(TESTS_DIR), ".ci", "constraints.txt")
+    if os.path.exists(constraints):
+        with open(constraints) as f:
+            pins = dict(line.strip().split("==", 1) for line in f if "==" in line and not line.startswith("#"))
+        pinned = pins.get(integ.distribution)
+        assert pinned is not None, f"{integ.distribution} is not pinned in .ci/constraints.txt"
+        major, minor = pinned.split(".")[:2]
+        assert integ.min_version == f"{major}.{minor}.0", "the lower bound must be the tested (pinned) version"
