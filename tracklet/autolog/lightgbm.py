@@ -144,9 +144,9 @@ class TrainHooks(B.TrainingHooks):
 
     def before(self, call) -> None:
         args = _start(call)
-        # the raw data, before train() constructs the Datasets (which then free it)
-        call.state["raw"] = [(d, getattr(d, "data", None), getattr(d, "label", None)) for d in _all_sets(args)]
         if call.parent is None:
+            # the raw data, before train() constructs the Datasets (which then free it)
+            call.state["raw"] = [(d, getattr(d, "data", None), getattr(d, "label", None)) for d in _all_sets(args)]
             kit.capture_example(call, getattr(args.get("train_set"), "data", None))
 
     def after(self, call, booster) -> None:
@@ -156,9 +156,8 @@ class TrainHooks(B.TrainingHooks):
             B.log_importance(
                 call.logger, dict(zip(booster.feature_name(), values.tolist(), strict=True)), importance_type
             )
-        if call.config.log_datasets:
+        if call.parent is None:  # inside a scikit-learn fit, the fit logs the user's data
             _log_datasets(call, call.state["args"])
-        if call.parent is None:
             kit.log_model(call, flavor.log_model, booster, predict=booster.predict)
         kit.raise_callback_error(call.state)
 

@@ -280,6 +280,18 @@ class RunLogger:
     def log_artifact_file(self, local_path: str, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, local_path, artifact_path)
 
+    def log_bytes(self, data: bytes, artifact_file: str) -> None:
+        """Write ``data`` as the artifact ``artifact_file`` (e.g. a PNG drawn in memory)."""
+        import os
+        import tempfile
+
+        directory, name = os.path.split(artifact_file)
+        with tempfile.TemporaryDirectory(prefix="tracklet-artifact-") as tmp:
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            self.client.log_artifact(self.run_id, path, directory or None)
+
     def log_dict(self, dictionary, artifact_file: str) -> None:
         self.client.log_dict(self.run_id, dictionary, artifact_file)
 

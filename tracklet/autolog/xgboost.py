@@ -206,9 +206,8 @@ class TrainHooks(B.TrainingHooks):
         if _early_stopping_active(args, state["user_callbacks"]) and booster.attr("best_iteration") is not None:
             B.log_early_stopping(log, int(booster.attr("best_iteration")))
         _log_importance(call, booster)
-        if call.config.log_datasets:
+        if call.parent is None:  # inside a scikit-learn fit, the fit logs the user's data
             _log_datasets(call, args)
-        if call.parent is None:
             kit.log_model(call, flavor.log_model, booster, predict=_predict_booster(booster), **_format_kwargs(call))
         kit.raise_callback_error(state)
 
@@ -235,6 +234,7 @@ class FitHooks(B.SklearnFitHooks):
     """``XGBModel.fit`` and subclasses: ``get_params()`` here, metrics from the inner ``train``, model here."""
 
     flavor_log_model = flavor.log_model
+    eval_prefix = "validation_"
 
     def model_kwargs(self, call) -> dict:
         return _format_kwargs(call)
@@ -288,14 +288,17 @@ def _log_datasets(call, args: dict) -> None:
 
 def _dataset_input(dmatrix, name: str, context: str):
     """The reference's DMatrix dataset: its features (``get_data()``, densified; labels are not part of it),
-    digested from the first rows only -- slicing first, as ``get_data()`` copies the whole matrix."""
+    digested from the first rows only -- slicing first, as ``get_data()`` copies the whole matrix. A
+    ``QuantileDMatrix`` keeps no raw features: it is described by its shape and labels instead."""
+    import numpy as np
+
     from tracklet.autolog.datasets import dataset_input_of_rows, rows_needed
 
     n_rows, n_cols = dmatrix.num_row(), dmatrix.num_col()
     try:
         head = dmatrix.slice(list(range(min(n_rows, rows_needed(n_cols))))).get_data().toarray()
-    except Exception:  # noqa: BLE001 - e.g. a QuantileDMatrix holds no raw data: not described (as the reference)
-        return None
+    except Exception:  # noqa: BLE001 - xgboost: "slice is not supported" for a QuantileDMatrix
+        return dataset_input_of_rows(np.zeros((0, n_cols)), (n_rows, n_cols), context, name, dmatrix.get_label())
     return dataset_input_of_rows(head, (n_rows, n_cols), context, name)
 
 
