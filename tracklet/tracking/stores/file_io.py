@@ -175,6 +175,8 @@ def check_text(field: str, value) -> None:
 def check_key_name(kind: str, key: str) -> None:
     """A (validated) key becomes file names: valid UTF-8, and each '/'-separated part at most 255 bytes."""
     check_text(f"{kind} key", key)
+    if len(key) * 4 <= MAX_NAME_BYTES:
+        return  # no character takes more than 4 bytes
     for part in key.split("/"):
         size = len(part.encode("utf-8"))
         if size > MAX_NAME_BYTES:
@@ -298,7 +300,12 @@ def _walk_keys(directory: str, prefix: str, out: dict, read: bool) -> None:
 
 def key_path(base: str, key: str) -> str:
     """Path of a (validated) key's file: '/' in the key becomes subdirectories."""
-    return os.path.join(base, *key.split("/")) if "/" in key else os.path.join(base, key)
+    if _SLASH_SEP:
+        return f"{base}/{key}"
+    return os.path.join(base, *key.split("/"))
+
+
+_SLASH_SEP = os.sep == "/"
 
 
 def key_path_conflict(base: str, key: str) -> str | None:
