@@ -256,8 +256,7 @@ class RunLayout:
                 here, info = self.locate(run_id)
                 if here != run_dir:
                     continue
-                if os.path.exists(journal.path_of(run_dir)):
-                    journal.recover(self, run_dir)
+                if self.recover(run_dir):
                     info = self.run_info_at(run_dir, strict=True) or info
                 yield run_dir, info
                 return
@@ -275,12 +274,19 @@ class RunLayout:
                     return run_dir
         return self.locate(run_id)[0]
 
+    def recover(self, run_dir: str) -> bool:
+        """With the run's lock held: complete the batch a crashed writer left, if any (True if there was one)."""
+        if not os.path.exists(journal.path_of(run_dir)):
+            return False
+        journal.recover(self, run_dir)
+        return True
+
     def settle(self, run_dir: str) -> None:
         """Readers: complete a batch that a crashed writer left half-applied (waits while a live writer is
         still applying it: it holds the run's lock). Never call with this run's lock held."""
         if os.path.exists(journal.path_of(run_dir)):
             with self.run_lock(run_dir):
-                journal.recover(self, run_dir)
+                self.recover(run_dir)
 
     def rewrite_run_meta(self, run_dir: str, **changes) -> RunInfo:
         """Read-modify-write meta.yaml atomically; call with the run lock held. Unknown keys are kept;
