@@ -114,3 +114,23 @@ def test_a_run_folder_without_meta_is_skipped_silently(root):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(store.search_runs(["0"], None, ViewType.ALL, 10, None, None)) == 1
+
+
+def test_a_corrupted_dataset_meta_is_skipped_with_one_warning(root):
+    from tracklet.tracking.entities import Dataset, DatasetInput, RunTag
+
+    store = FileStore(str(root))
+    run_id = store.create_run("0", "u", T0, [], "r").info.run_id
+    for name in ("iris", "wine"):
+        dataset = Dataset(name=name, digest="d", source_type="code", source="{}")
+        store.log_inputs(run_id, [DatasetInput(dataset, (RunTag("mlflow.data.context", "train"),))])
+    bad = next(p for p in (root / "0" / "datasets").glob("*/meta.yaml") if "iris" in p.read_text())
+    bad.write_bytes(b"name: [iris\n")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            inputs = store.get_run(run_id).inputs.dataset_inputs
+            assert [i.dataset.name for i in inputs] == ["wine"]
+            found = store.search_runs(["0"], "datasets.name = 'wine'", ViewType.ALL, 10, None, None)
+            assert [r.info.run_id for r in found] == [run_id]
+    assert len(_warnings_naming(record, bad)) == 1, [str(w.message) for w in record]

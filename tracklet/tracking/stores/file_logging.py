@@ -24,9 +24,13 @@ LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 
 def check_storable(kind: str, values: dict) -> None:
     """Keys (file names) and values (UTF-8 file contents) of one kind that the file system can store."""
-    for key, value in values.items():
+    try:
+        "".join(values.values()).encode("utf-8")  # one call for the common case: nothing to report
+    except UnicodeEncodeError:
+        for key, value in values.items():
+            fio.check_text(f"{kind} value of '{key}'", value)
+    for key in values:
         fio.check_key_name(kind, key)
-        fio.check_text(f"{kind} value of '{key}'", value)
     if any("/" in k for k in values):
         conflict = fio.batch_key_conflict(values)
         if conflict:

@@ -46,7 +46,7 @@ def load_run(layout: RunLayout, run_dir: str, info: RunInfo) -> Run:
     tags = fio.read_key_files(os.path.join(run_dir, TAGS))
     if not info.run_name and tags.get(RUN_NAME_TAG):
         info = replace(info, run_name=tags[RUN_NAME_TAG])
-    return Run(info=info, data=make_run_data(metrics, params, tags), inputs=load_run_inputs(run_dir))
+    return Run(info=info, data=make_run_data(metrics, params, tags), inputs=load_run_inputs(run_dir, layout.report))
 
 
 class RunStore:
