@@ -1,5 +1,6 @@
 """One contract for every artifact repository (issue 16): the local store, S3 (moto's real S3-protocol server on
-127.0.0.1) and FTP (pyftpdlib on 127.0.0.1). Each test gets a fresh root; servers start once per session."""
+127.0.0.1), FTP (pyftpdlib) and SFTP (paramiko's SSH server, tests/tracking/_sftp_server.py), all on 127.0.0.1.
+Each test gets a fresh root; servers start once per session."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import tracklet
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.tracking.artifacts import get_artifact_repository
 
-KINDS = ["local", "s3", "ftp"]
+KINDS = ["local", "s3", "ftp", "sftp"]
 
 
 # ---------------------------------------------------------------------- servers
@@ -69,6 +70,27 @@ def ftp_server(tmp_path_factory):
     server.close_all()
 
 
+@pytest.fixture(scope="session")
+def sftp_server(tmp_path_factory):
+    pytest.importorskip("fsspec")
+    pytest.importorskip("paramiko")
+    from tests.tracking._sftp_server import SFTPServer
+
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    root = tmp_path_factory.mktemp("sftproot")
+    known_hosts = tmp_path_factory.mktemp("ssh") / "known_hosts"
+    with SFTPServer(str(root), "user", "p@ss word") as server:
+        known_hosts.write_text(server.known_hosts_line)
+        yield root, server.port, str(known_hosts)
+
+
+@pytest.fixture
+def sftp(sftp_server, monkeypatch):
+    root, port, known_hosts = sftp_server
+    monkeypatch.setenv("TRACKLET_SFTP_KNOWN_HOSTS", known_hosts)
+    return root, port
+
+
 @pytest.fixture(params=KINDS)
 def kind(request):
     return request.param
@@ -92,6 +114,9 @@ def root_uri(kind, request, tmp_path):
             return {o["Key"] for p in pages for o in p.get("Contents", [])}
 
         return f"s3://{bucket}/{name}/artifacts", keys
+    if kind == "sftp":
+        root, port = request.getfixturevalue("sftp")
+        return f"sftp://user:p%40ss%20word@127.0.0.1:{port}/{name}/artifacts", lambda: _local_tree(root / name)
     root, port = request.getfixturevalue("ftp_server")
     return f"ftp://user:p%40ss%20word@127.0.0.1:{port}/{name}/artifacts", lambda: _local_tree(root / name)
 
@@ -277,10 +302,13 @@ def test_unsupported_scheme_is_a_clear_error():
 
 
 # ---------------------------------------------------------------------- through the tracking API
-@pytest.mark.parametrize("remote", ["s3", "ftp"])
+@pytest.mark.parametrize("remote", ["s3", "ftp", "sftp"])
 def test_runs_of_an_experiment_on_a_remote_store(remote, request, tmp_path):
     if remote == "s3":
         location = f"s3://{request.getfixturevalue('s3').tracklet_bucket}/exp"
+    elif remote == "sftp":
+        _root, port = request.getfixturevalue("sftp")
+        location = f"sftp://user:p%40ss%20word@127.0.0.1:{port}/{uuid.uuid4().hex[:8]}"
     else:
         _root, port = request.getfixturevalue("ftp_server")
         location = f"ftp://user:p%40ss%20word@127.0.0.1:{port}/{uuid.uuid4().hex[:8]}"
@@ -317,3 +345,17 @@ def test_model_logs_and_loads_through_s3(s3):
     assert np.allclose(loaded.predict(X), X[:, 0])
     with pytest.raises(InvalidParameterValue):
         tracklet.pyfunc.load_model(f"runs:/{run.info.run_id}/%2e%2e/%2e%2e/x")
+
+
+def test_sftp_refuses_an_unknown_host_key_and_a_wrong_password(sftp_server, monkeypatch, tmp_path):
+    from tracklet.exceptions import TrackletException
+
+    _root, port, known_hosts = sftp_server
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/known_hosts either
+    monkeypatch.delenv("TRACKLET_SFTP_KNOWN_HOSTS", raising=False)
+    monkeypatch.delenv("MLFLOW_SFTP_KNOWN_HOSTS", raising=False)
+    with pytest.raises(TrackletException, match="host key"):
+        get_artifact_repository(f"sftp://user:p%40ss%20word@127.0.0.1:{port}/x")
+    monkeypatch.setenv("TRACKLET_SFTP_KNOWN_HOSTS", known_hosts)
+    with pytest.raises(TrackletException, match="Cannot connect"):
+        get_artifact_repository(f"sftp://user:wrong@127.0.0.1:{port}/x")
