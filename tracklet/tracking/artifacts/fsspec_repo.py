@@ -90,7 +90,7 @@ class FsspecArtifactRepository(RemoteArtifactRepository):
 
         def put():
             if parent:
-                self.fs.makedirs(parent, exist_ok=True)
+                self._makedirs(parent)
             try:
                 self.fs.put_file(local_file, tmp)
                 self.fs.mv(tmp, path)
@@ -104,6 +104,17 @@ class FsspecArtifactRepository(RemoteArtifactRepository):
                 self.fs.invalidate_cache()
 
         self._call("upload to", path, put)
+
+    def _makedirs(self, path: str) -> None:
+        """Create ``path`` and its parents; another writer creating some of them at the same time is fine."""
+        for attempt in range(3):
+            self.fs.invalidate_cache()
+            try:
+                self.fs.makedirs(path, exist_ok=True)
+                return
+            except Exception:
+                if attempt == 2:
+                    raise
 
     def _get(self, path: str, local_file: str) -> None:
         self._call("download of", path, self.fs.get_file, path, local_file)
