@@ -54,7 +54,8 @@ class RemoteArtifactRepository(ArtifactRepository):
 
     ``root`` is the run's location inside the store (a key prefix or a server path), without trailing '/'."""
 
-    max_workers = 8  # concurrent file transfers of one directory upload/download
+    max_workers = 8  # concurrent transfers of a directory's small files
+    large_file = 8 * 1024 * 1024  # files this big go one at a time (each in parts, as the store does it)
 
     def __init__(self, artifact_uri: str, root: str):
         super().__init__(artifact_uri)
@@ -89,14 +90,20 @@ class RemoteArtifactRepository(ArtifactRepository):
     def _delete_tree(self, path: str) -> None:
         """Remove the file ``path`` and everything under ``path/``."""
 
-    def _run_all(self, jobs) -> None:
-        if len(jobs) <= 1 or self.max_workers <= 1:
-            for job in jobs:
+    def _transfer(self, jobs: list[tuple[int, object]]) -> None:
+        """Run (size, job) transfers: small files concurrently, large ones one at a time (each already goes in
+        concurrent parts), so memory stays bounded however many large files a directory holds."""
+        small = [job for size, job in jobs if size < self.large_file]
+        if len(small) > 1 and self.max_workers > 1:
+            with ThreadPoolExecutor(min(self.max_workers, len(small))) as pool:
+                for future in [pool.submit(job) for job in small]:
+                    future.result()
+        else:
+            for job in small:
                 job()
-            return
-        with ThreadPoolExecutor(min(self.max_workers, len(jobs))) as pool:
-            for future in [pool.submit(job) for job in jobs]:
-                future.result()
+        for size, job in jobs:
+            if size >= self.large_file:
+                job()
 
     # ------------------------------------------------------------------ the interface
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
@@ -111,7 +118,8 @@ class RemoteArtifactRepository(ArtifactRepository):
             raise InvalidParameterValue(f"log_artifacts: local_dir {local_dir!r} is not an existing directory")
         _, files = _fs.scan_source_dir(local_dir)
         rel = validate_artifact_path(artifact_path)
-        self._run_all([lambda s=src, p=sub: self._put(s, self._path(_join(rel, *p))) for sub, src in files])
+        keys = [(src, self._path(_join(rel, *sub))) for sub, src in files]
+        self._transfer([(os.path.getsize(src), lambda s=src, k=key: self._put(s, k)) for src, key in keys])
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         rel = validate_artifact_path(path)
@@ -135,16 +143,16 @@ class RemoteArtifactRepository(ArtifactRepository):
             return dest
         prefix = f"{base}/" if base else ""
         jobs, odd = [], []
-        for path, _size in self._files_under(base):
+        for path, size in self._files_under(base):
             sub = _relative_key(path[len(prefix) :]) if path.startswith(prefix) else None
             if sub is None:
                 odd.append(path)
                 continue
-            jobs.append(lambda p=path, s=sub: self._get_atomic(p, os.path.join(dest, *s.split("/"))))
+            jobs.append((size or 0, lambda p=path, s=sub: self._get_atomic(p, os.path.join(dest, *s.split("/")))))
         if not jobs and rel:
             raise ResourceDoesNotExist(f"Artifact {artifact_path!r} does not exist under {self.artifact_uri}")
         os.makedirs(dest, exist_ok=True)
-        self._run_all(jobs)
+        self._transfer(jobs)
         if odd:
             warnings.warn(
                 f"download_artifacts skipped {len(odd)} object(s) whose keys are not plain relative paths under "
