@@ -116,7 +116,7 @@ class FsspecArtifactRepository(RemoteArtifactRepository):
                 if attempt == 2:
                     raise
 
-    def _get(self, path: str, local_file: str) -> None:
+    def _get(self, path: str, local_file: str, size: int | None = None) -> None:
         self._call("download of", path, self.fs.get_file, path, local_file)
 
     def _entries(self, path: str) -> list[tuple[str, bool, int | None]]:

@@ -72,8 +72,8 @@ class RemoteArtifactRepository(ArtifactRepository):
         """Upload one file whole (never half-visible)."""
 
     @abc.abstractmethod
-    def _get(self, path: str, local_file: str) -> None:
-        """Download one file to ``local_file``."""
+    def _get(self, path: str, local_file: str, size: int | None = None) -> None:
+        """Download one file (of ``size`` bytes, when the listing said) to ``local_file``."""
 
     @abc.abstractmethod
     def _children(self, path: str) -> list[tuple[str, bool, int | None]]:
@@ -148,7 +148,8 @@ class RemoteArtifactRepository(ArtifactRepository):
             if sub is None:
                 odd.append(path)
                 continue
-            jobs.append((size or 0, lambda p=path, s=sub: self._get_atomic(p, os.path.join(dest, *s.split("/")))))
+            local = os.path.join(dest, *sub.split("/"))
+            jobs.append((size or 0, lambda p=path, loc=local, n=size: self._get_atomic(p, loc, n)))
         if not jobs and rel:
             raise ResourceDoesNotExist(f"Artifact {artifact_path!r} does not exist under {self.artifact_uri}")
         os.makedirs(dest, exist_ok=True)
@@ -161,11 +162,11 @@ class RemoteArtifactRepository(ArtifactRepository):
             )
         return dest
 
-    def _get_atomic(self, path: str, local_file: str) -> None:
+    def _get_atomic(self, path: str, local_file: str, size: int | None = None) -> None:
         os.makedirs(os.path.dirname(local_file), exist_ok=True)
         tmp = os.path.join(os.path.dirname(local_file), _fs.TMP_PREFIX + uuid.uuid4().hex)
         try:
-            self._get(path, tmp)
+            self._get(path, tmp, size)
             os.replace(tmp, local_file)
         finally:
             if os.path.exists(tmp):

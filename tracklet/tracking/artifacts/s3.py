@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from urllib.parse import urlparse
 
 from tracklet import env
@@ -71,11 +72,21 @@ class S3ArtifactRepository(RemoteArtifactRepository):
 
     def _put(self, local_file: str, path: str) -> None:
         with _errors("upload to", f"s3://{self.bucket}/{path}"):
-            self._s3.upload_file(local_file, self.bucket, path, Config=_transfer_config())
+            if os.path.getsize(local_file) < _CHUNK:  # one request; the transfer manager's threads cost more
+                with open(local_file, "rb") as f:
+                    self._s3.put_object(Bucket=self.bucket, Key=path, Body=f)
+            else:  # in parts, concurrently, at most max_concurrency x chunk in memory; visible when complete
+                self._s3.upload_file(local_file, self.bucket, path, Config=_transfer_config())
 
-    def _get(self, path: str, local_file: str) -> None:
+    def _get(self, path: str, local_file: str, size: int | None = None) -> None:
         with _errors("download of", f"s3://{self.bucket}/{path}"):
-            self._s3.download_file(self.bucket, path, local_file, Config=_transfer_config())
+            if size is not None and size < _CHUNK:
+                body = self._s3.get_object(Bucket=self.bucket, Key=path)["Body"]
+                with open(local_file, "wb") as f:
+                    for chunk in body.iter_chunks(1 << 20):
+                        f.write(chunk)
+            else:
+                self._s3.download_file(self.bucket, path, local_file, Config=_transfer_config())
 
     def _pages(self, prefix: str, delimiter: str | None):
         kwargs = {"Bucket": self.bucket, "Prefix": prefix}
