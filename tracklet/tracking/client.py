@@ -11,7 +11,7 @@ import tempfile
 import time
 from urllib.parse import quote, urlparse
 
-from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.exceptions import InvalidParameterValue
 from tracklet.tracking import system_tags
 from tracklet.tracking import validation as V
 from tracklet.tracking.batching import BatchingLogger, logger_for
