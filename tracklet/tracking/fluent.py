@@ -128,6 +128,7 @@ class ActiveRun:
 
     def __init__(self, run: Run):
         self._run = run
+        self._run_id = run.info.run_id  # read on every logging call: an attribute, not a property chain
 
     @property
     def info(self):
@@ -276,10 +277,8 @@ def restore_run(run_id: str) -> None:
 
 
 def _run_id_for_logging() -> str:
-    run = active_run()
-    if run is None:
-        run = start_run()
-    return run.info.run_id
+    stack = _run_stack.get()
+    return stack[-1]._run_id if stack else start_run()._run_id
 
 
 def _now() -> int:
