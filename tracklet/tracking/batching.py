@@ -139,21 +139,16 @@ class BatchingLogger:
     # ---------------------------------------------------------------- producer side
     def submit(self, run_id: str, metrics=(), params=(), tags=()) -> RunOperations:
         """Enqueue entities for ``run_id`` (sequences the caller no longer changes); returns at once."""
-        op = RunOperations(run_id, metrics, params, tags, self)
-        if self._broken is not None:
-            self._write([op])  # the writer thread is gone: write in the caller's thread
-            return op
-        self._queue.put(op)
-        if self._thread is None:
-            self._start()
-        return op
+        return self._enqueue(RunOperations(run_id, metrics, params, tags, self))
 
     def submit_metric(self, run_id: str, key: str, value: float, timestamp: int, step: int) -> RunOperations:
         """``submit`` of one already validated metric, the training loop's call: the Metric entity is built by
         the writer thread, so the caller only allocates a tuple and the handle."""
-        op = RunOperations(run_id, ((key, value, timestamp, step),), (), (), self)
+        return self._enqueue(RunOperations(run_id, ((key, value, timestamp, step),), (), (), self))
+
+    def _enqueue(self, op: RunOperations) -> RunOperations:
         if self._broken is not None:
-            self._write([op])
+            self._write([op])  # the writer thread is gone: write in the caller's thread
             return op
         self._queue.put(op)
         if self._thread is None:
@@ -188,9 +183,12 @@ class BatchingLogger:
                 return
             if self._broken is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
-                return
-        # the writer died after this entry was queued: write what is queued here, in the caller's thread
+                try:
+                    self._thread.start()
+                    return
+                except RuntimeError:  # no new threads at interpreter shutdown (Python 3.12+): write here
+                    self._thread = None
+        # no writer thread (it died, or none can start): write what is queued here, in the caller's thread
         items = []
         while True:
             try:
