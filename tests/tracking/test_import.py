@@ -97,7 +97,7 @@ PINNED_NAMESPACES = {
         "ViewType",
     ],
     "tracklet.tracking": ["MlflowClient", "TrackletClient"],
-    "tracklet.tracking.current": ["get_client", "get_tracking_uri", "is_tracking_uri_set", "reset", "set_tracking_uri"],
+    "tracklet.tracking.current": ["get_client", "get_tracking_uri", "is_tracking_uri_set", "set_tracking_uri"],
     "tracklet.exceptions": [
         "BAD_REQUEST",
         "INTERNAL_ERROR",

@@ -453,7 +453,7 @@ def _reset_for_tests() -> None:
     from tracklet.tracking.stores.registry import clear_cache
 
     flush_async_logging()
-    current.reset()
+    current._reset_for_tests()
     _active_experiment_id = None
     _last_run_id_global = None
     _run_stack.set(())
