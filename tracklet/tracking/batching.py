@@ -35,47 +35,12 @@ from tracklet._logging import get_logger
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, InvalidParameterValue, TrackletException
 from tracklet.tracking import validation as V
 from tracklet.tracking.entities import Metric
+from tracklet.tracking.run_operations import RunOperations
 
 _log = get_logger("tracklet.batching")
 
 MAX_FLUSH_INTERVAL = 10.0  # seconds; TRACKLET_ASYNC_FLUSH_INTERVAL above this is clamped (end_run waits it)
 _IDLE_EXIT = 5.0  # seconds without work after which the writer thread exits
-
-
-class RunOperations:
-    """Handle of one asynchronous logging call (the queue entry itself, so submitting allocates one object).
-
-    ``wait()`` blocks until it is written and raises the logging error, if any; ``done()``, ``result()`` and
-    ``exception()`` behave as on a ``concurrent.futures.Future``.
-    """
-
-    __slots__ = ("run_id", "metrics", "params", "tags", "_owner", "_done", "_exc")
-
-    def __init__(self, run_id, metrics, params, tags, owner):
-        self.run_id, self.metrics, self.params, self.tags, self._owner = run_id, metrics, params, tags, owner
-        self._done = False
-        self._exc: BaseException | None = None
-
-    def done(self) -> bool:
-        return self._done
-
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        """The logging error (None if written); waits up to ``timeout`` seconds (TimeoutError after)."""
-        if not self._done and not self._owner._wait_for(self, timeout):
-            raise TimeoutError(f"asynchronous logging to run {self.run_id} not written within {timeout} s")
-        return self._exc
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until written; raise the logging error if there was one."""
-        exc = self.exception(timeout)
-        if exc is not None:
-            raise exc
-
-    result = wait
-
-    def _resolve(self, exc: BaseException | None) -> None:
-        self._exc = exc
-        self._done = True
 
 
 class _FlushMarker:
@@ -206,7 +171,8 @@ class BatchingLogger:
             self._thread = threading.current_thread()
             return False
 
-    def _wait_for(self, op: RunOperations, timeout: float | None) -> bool:
+    def wait_written(self, op: RunOperations, timeout: float | None) -> bool:
+        """Block until ``op`` is written or failed (False if ``timeout`` seconds passed first)."""
         with self._written:
             return self._written.wait_for(lambda: op._done, timeout)
 
