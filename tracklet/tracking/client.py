@@ -30,7 +30,7 @@ from tracklet.tracking.uri import get_tracking_uri
 
 
 def _now_ms() -> int:
-    return int(time.time() * 1000)
+    return time.time_ns() // 1_000_000
 
 
 def _as_tags(tags) -> list[RunTag]:
@@ -235,7 +235,9 @@ class TrackletClient:
             self.store.log_batch(V.validate_run_id(run_id), [Metric(key, value, timestamp, step)], [], [])
             return None
         # the training loop's path: checks are cached or constant-time, and one tuple + one handle are allocated
-        return self.batching_logger.submit_metric(V.validate_run_id(run_id), key, value, timestamp, step)
+        return (self._batching or self.batching_logger).submit_metric(
+            V.validate_run_id(run_id), key, value, timestamp, step
+        )
 
     def log_param(self, run_id: str, key: str, value, synchronous: bool = True):
         key, value = V.validate_param(key, value)
