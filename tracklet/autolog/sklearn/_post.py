@@ -168,17 +168,17 @@ def log_eval_dataset(run_id: str, X, y, name: str) -> None:
     once per object and run, when ``log_datasets`` is on (what the reference records for post-training data)."""
     from tracklet.autolog.config import get_config
     from tracklet.autolog.datasets import dataset_input
-    from tracklet.tracking import fluent
+    from tracklet.tracking import current
 
     if not get_config(INTEGRATION).log_datasets:
         return
     entry = dataset_input(X, y, "eval", name)
     if entry is not None:
-        fluent._client().log_inputs(run_id, [entry])
+        current.get_client().log_inputs(run_id, [entry])
 
 
 def _log_metric(run_id: str, metric: str, dataset: str, value, call_text: str) -> None:
-    from tracklet.tracking import fluent
+    from tracklet.tracking import current
     from tracklet.tracking.entities import Metric
 
     if not finite(value):
@@ -189,7 +189,7 @@ def _log_metric(run_id: str, metric: str, dataset: str, value, call_text: str) -
         key = f"{metric}_{dataset}" if n == 1 else f"{metric}-{n}_{dataset}"
         state["info"][key] = call_text
         info = dict(state["info"])
-    client = fluent._client()  # written at once: the user's script may read the run right after
+    client = current.get_client()  # written at once: the user's script may read the run right after
     client.log_batch(run_id, metrics=[Metric(key, float(value), int(time.time() * 1000), 0)])
     client.log_dict(run_id, info, "metric_info.json")
 
