@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from tracklet.autolog import _boosting as B
 from tracklet.autolog import kit
 from tracklet.autolog.patching import safe_patch
-from tracklet.exceptions import InvalidParameterValue
 from tracklet.flavors import lightgbm as flavor
 
 INTEGRATION = "lightgbm"
@@ -51,8 +50,7 @@ class LightGBMOptions(kit.Options):
     log_every_n_iter: int = 1
 
     def validate(self) -> None:
-        if isinstance(self.log_every_n_iter, bool) or not isinstance(self.log_every_n_iter, int):
-            raise InvalidParameterValue(f"log_every_n_iter must be a positive integer, got {self.log_every_n_iter!r}")
+        B.check_every_n(self.log_every_n_iter)
 
 
 autolog = kit.declare_autolog(

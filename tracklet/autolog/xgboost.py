@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from tracklet.autolog import _boosting as B
 from tracklet.autolog import kit
 from tracklet.autolog.patching import safe_patch
-from tracklet.exceptions import InvalidParameterValue
 from tracklet.flavors import xgboost as flavor
 
 INTEGRATION = "xgboost"
@@ -51,8 +50,7 @@ class XGBoostOptions(kit.Options):
     model_format: str | None = None
 
     def validate(self) -> None:
-        if isinstance(self.log_every_n_iter, bool) or not isinstance(self.log_every_n_iter, int):
-            raise InvalidParameterValue(f"log_every_n_iter must be a positive integer, got {self.log_every_n_iter!r}")
+        B.check_every_n(self.log_every_n_iter)
 
 
 autolog = kit.declare_autolog(
