@@ -257,12 +257,9 @@ def _log_importance(call, booster) -> None:
         try:
             scores = booster.get_score(importance_type=importance_type)
         except Exception as exc:  # noqa: BLE001 - e.g. gblinear only has "weight": not our bug
-            kit.warn(
-                call,
-                f"importance:{importance_type}",
-                f"tracklet: xgboost autolog: no '{importance_type}' feature importance for this booster: "
-                f"{str(exc).splitlines()[0]}",
-            )
+            reason = str(exc).splitlines()[0]
+            message = f"tracklet: xgboost autolog: no '{importance_type}' feature importance for this booster: {reason}"
+            kit.warn(call, f"importance:{importance_type}", message)
             continue
         B.log_importance(call.logger, scores, importance_type)
 
