@@ -360,7 +360,7 @@ class TrackletClient:
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
         uri = self.get_run(run_id).info.artifact_uri
         rel = V.validate_artifact_path(artifact_path)
-        if rel and len(urlparse(uri).scheme) > 1:  # a URI: percent-encode the path so it decodes to itself
+        if rel and urlparse(uri).scheme == "file":  # file URIs are percent-decoded: encode so it decodes to itself
             rel = quote(rel)
         return f"{uri.rstrip('/')}/{rel}" if rel else uri
 
