@@ -133,6 +133,11 @@ class StatCache:
             self._entries[path] = (sig, value)
         return value
 
+    def prime(self, path: str, st: os.stat_result, value) -> None:
+        """Cache ``value`` for the file this process has just written, ``st`` being the stat it took of it
+        while writing (no re-read of what it wrote): the racy-file rule is waived only for that identity."""
+        self._entries[path] = ((st.st_mtime_ns, st.st_size, st.st_ino), value)
+
     def forget(self, path: str) -> None:
         self._entries.pop(path, None)
 
