@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 
@@ -177,3 +178,22 @@ def test_a_batch_rejected_for_a_file_name_appends_nothing(tmp_path):
     assert store.get_metric_history(run_id, "ok") == []
     store.log_batch(run_id, [Metric("ok", 1.0, T0, 0)], [], [])  # the retry of the valid entry
     assert len(store.get_metric_history(run_id, "ok")) == 1
+
+
+def test_mlflow_reads_a_store_with_a_pending_journal(tmp_path, monkeypatch):
+    """The journal is a file beside the run folders: MLflow's reader, which lists folders, never sees it."""
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.tracking import MlflowClient
+
+    root = tmp_path / "mlruns"
+    store = FileStore(str(root))
+    run_id = store.create_run("0", "u", T0, [], "r").info.run_id
+    store.log_batch(run_id, [Metric("m", 1.0, T0, 0)], [Param("p", "v")], [])
+    (root / "0" / (file_journal.PREFIX + run_id)).write_bytes(file_journal.Batch(params={"q": "w"}).encode())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow's own deprecation warnings
+        client = MlflowClient(tracking_uri=root.as_uri())
+        assert [r.info.run_id for r in client.search_runs(["0"])] == [run_id]
+        assert client.get_run(run_id).data.params == {"p": "v"}
+    assert store.get_run(run_id).data.params == {"p": "v", "q": "w"}  # tracklet completes the batch
