@@ -104,6 +104,10 @@ class LatestMetricCache:
             self._entries[path] = (ino, offset, best)
         return best
 
+    def forget(self, path: str) -> None:
+        """Drop ``path`` (its file was cut back: rows read from it may be gone)."""
+        self._entries.pop(path, None)
+
     def clear(self) -> None:
         self._entries.clear()
 
