@@ -5,6 +5,9 @@
 * ``rest``     -- RestStore -> create_app (in-process, no socket) -> SqlStore on SQLite in tmp_path
 * ``postgres`` -- SqlStore on $TRACKLET_TEST_POSTGRES_URI (skipped when unset); every table is dropped
   before each test, so point it at a throwaway database
+
+Only a missing optional third-party package (the PostgreSQL driver) skips; an ImportError in tracklet's own
+modules fails the tests that need them.
 """
 
 from __future__ import annotations
