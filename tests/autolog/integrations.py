@@ -186,10 +186,77 @@ def _lgb_patched():
     ]
 
 
+# ---------------------------------------------------------------------- MXNet Gluon (its own environment: .ci/gluon.sh)
+
+
+def _gluon_estimator(seed=0):
+    import mxnet as mx
+    from mxnet import gluon
+    from mxnet.gluon.contrib.estimator import Estimator
+
+    mx.random.seed(seed)
+    X, y = _sk_data()
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(X.astype("float32"), y.astype("float32")), batch_size=20)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(4, activation="relu"), gluon.nn.Dense(2))
+    net.initialize(mx.init.Xavier(), ctx=mx.cpu())
+    net.hybridize()
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
+    est = Estimator(net, gluon.loss.SoftmaxCrossEntropyLoss(), train_metrics=mx.metric.Accuracy(), trainer=trainer)
+    return est, loader, X
+
+
+def _gluon_quiet_fit(est, loader, **kwargs):
+    import logging
+    import warnings
+
+    est.logger.setLevel(logging.ERROR)  # the Estimator's own progress log
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?s).*(No validation|ctx is not specified)")  # MXNet's own
+        est.fit(loader, **kwargs)
+
+
+def _gluon_fit():
+    import mxnet as mx
+
+    est, loader, X = _gluon_estimator()
+    _gluon_quiet_fit(est, loader, epochs=2)
+    return est.net(mx.nd.array(X.astype("float32"))).asnumpy()
+
+
+def _gluon_fit_raising(exc):
+    from mxnet.gluon.contrib.estimator.event_handler import EpochEnd
+
+    class Raise(EpochEnd):
+        def epoch_end(self, estimator, *args, **kwargs):
+            raise exc
+
+    est, loader, _ = _gluon_estimator()
+    _gluon_quiet_fit(est, loader, epochs=2, event_handlers=[Raise()])
+
+
+def _gluon_patched():
+    from mxnet.gluon.contrib.estimator import Estimator
+
+    return [(Estimator, "fit")]
+
+
+def _gluon_noisy():
+    from mxnet import gluon
+
+    est, loader, _ = _gluon_estimator()
+    est.net = gluon.nn.Sequential()  # not hybridizable: no model, with a warning
+    est.net.add(gluon.nn.Dense(2))
+    est.net.initialize()
+    est.trainer = gluon.Trainer(est.net.collect_params(), "sgd", {"learning_rate": 0.1})
+    _gluon_quiet_fit(est, loader, epochs=1)
+
+
 CASES: list[IntegrationCase] = [
     IntegrationCase("sklearn", "sklearn", _sk_fit, _sk_fit_raising, _sk_patched, _sk_noisy),
     IntegrationCase("xgboost", "xgboost", _xgb_fit, _xgb_fit_raising, _xgb_patched, _xgb_noisy),
     IntegrationCase("lightgbm", "lightgbm", _lgb_fit, _lgb_fit_raising, _lgb_patched, _lgb_noisy),
+    IntegrationCase("gluon", "mxnet", _gluon_fit, _gluon_fit_raising, _gluon_patched, _gluon_noisy),
 ]
 
 
