@@ -98,8 +98,6 @@ class TrackletClient:
             lg = self._batching = logger_for(self.store)
         return lg
 
-    _logger = batching_logger  # old private name, kept until autolog uses batching_logger
-
     def flush_async_logging(self) -> None:
         """Block until this store's queued asynchronous logging is written."""
         lg = self._batching or logger_for(self.store, create=False)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tracklet.exceptions import InvalidParameterValue, InvalidState, ResourceDoesNotExist
-from tracklet.tracking.entities import LifecycleStage
+from tracklet.tracking import system_tags
+from tracklet.tracking.entities import LifecycleStage, latest_order
 from tracklet.tracking.stores.sql import _rows
 from tracklet.tracking.stores.sql.schema import latest_metrics, metrics, params, runs, tags
 
-RUN_NAME_TAG = "mlflow.runName"
+RUN_NAME_TAG = system_tags.RUN_NAME
 _METRIC_COLS = ("run_uuid", "key", "value", "special", "timestamp", "step")
 _KV_COLS = ("run_uuid", "key", "value")
 _WITH_EXPERIMENT = ("latest_metrics", "params")  # tables that carry the run's experiment id (search indexes)
@@ -206,7 +207,7 @@ def write_tags(writer, run_id: str, tag_map: dict[str, str]) -> None:
 def write_metrics(writer, run_id: str, batch: list, inf_stand_in: float) -> None:
     """Append every point to the history and move each key's latest row forward where needed."""
     encode = _rows.encode_value
-    order = _rows.latest_order
+    order = latest_order
     rows = []
     best: dict[str, tuple] = {}  # key -> (rank, row) of this batch's latest point
     for m in batch:

@@ -18,7 +18,7 @@ import uuid
 import sqlalchemy as sa
 
 from tracklet.exceptions import InvalidState, ResourceDoesNotExist, TrackletException
-from tracklet.tracking import search, validation
+from tracklet.tracking import search, system_tags, validation
 from tracklet.tracking.entities import (
     LifecycleStage,
     Metric,
@@ -37,7 +37,7 @@ from tracklet.tracking.stores.sql.experiments import ExperimentMethods
 from tracklet.tracking.stores.sql.schema import experiments, latest_metrics, metrics, params, runs, tags
 
 RUN_NAME_TAG = _writer.RUN_NAME_TAG
-LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+LOG_MODEL_HISTORY_TAG = system_tags.LOG_MODEL_HISTORY
 _ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
 
 _b = sa.bindparam
