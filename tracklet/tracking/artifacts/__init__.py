@@ -13,12 +13,17 @@ from tracklet.tracking.artifacts.base import ArtifactRepository
 _STILL_ENCODED = re.compile(r"%(2e|2f|5c|25|00)", re.IGNORECASE)
 
 
-def get_artifact_repository(artifact_uri: str) -> ArtifactRepository:
+def get_artifact_repository(artifact_uri: str, tracking_uri: str | None = None) -> ArtifactRepository:
     """Repository for ``artifact_uri``, chosen by scheme: ``file://``/plain paths (NFS is a path), ``s3://``
-    (extra ``s3``), ``ftp://`` (extra ``ftp``), ``sftp://`` (extra ``sftp``)."""
+    (extra ``s3``), ``ftp://`` (extra ``ftp``), ``sftp://`` (extra ``sftp``); ``mlflow-artifacts:/`` (and
+    ``http(s)://`` proxy URLs) go through the tracking server at ``tracking_uri`` (default: the current one)."""
     from urllib.parse import urlparse
 
     scheme = urlparse(artifact_uri).scheme.lower()
+    if scheme in ("mlflow-artifacts", "http", "https"):
+        from tracklet.tracking.artifacts.http import HttpArtifactRepository
+
+        return HttpArtifactRepository(artifact_uri, tracking_uri)
     if scheme in ("", "file") or (len(scheme) == 1 and scheme.isalpha()):  # "C:\\..." on Windows
         from tracklet.tracking.artifacts.local import LocalArtifactRepository
 
@@ -33,7 +38,7 @@ def get_artifact_repository(artifact_uri: str) -> ArtifactRepository:
         return FsspecArtifactRepository(artifact_uri)
     raise InvalidParameterValue(
         f"Unsupported artifact URI {artifact_uri!r}: scheme {scheme!r} has no artifact repository "
-        "(supported: file:// and local paths, s3://, ftp://, sftp://)"
+        "(supported: file:// and local paths, s3://, ftp://, sftp://, mlflow-artifacts:/, http(s)://)"
     )
 
 
