@@ -23,7 +23,9 @@ _q_points = sa.select(*_point_cols).where(*_of_key, *_in_range).order_by(*_in_or
 _q_count = sa.select(sa.func.count()).select_from(
     sa.select(metrics.c.id).where(*_of_key, *_in_range).limit(_b("n")).subquery()
 )
-_q_span = sa.select(sa.func.min(metrics.c.step), sa.func.max(metrics.c.step)).where(*_of_key, *_in_range)
+# two queries: SQLite reads a lone min() or max() from the index end, but scans for both at once
+_q_low = sa.select(sa.func.min(metrics.c.step)).where(*_of_key, *_in_range)
+_q_high = sa.select(sa.func.max(metrics.c.step)).where(*_of_key, *_in_range)
 _mb = metric_buckets.c
 _q_summaries = sa.select(*list(metric_buckets.c)[3:]).where(
     _mb.run_uuid == _b("r"), _mb.key == _b("k"), _mb.bucket >= _b("first"), _mb.bucket <= _b("last")
@@ -72,7 +74,7 @@ class HistoryMethods:
         """Points (value, step, timestamp, stored value, special) of one run, sorted by step and timestamp."""
         if conn.execute(_q_count, {**bind, "n": max_results + 1}).scalar() <= max_results:
             return _points(conn, bind)
-        low, high = conn.execute(_q_span, bind).one()
+        low, high = conn.execute(_q_low, bind).scalar(), conn.execute(_q_high, bind).scalar()
         width = downsample.bucket_width(low, high, max_results)
         # buckets of the summary table lying wholly inside [low, high]; the partial ones at both ends are
         # computed from their points, which the step range may cut
