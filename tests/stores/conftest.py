@@ -2,6 +2,7 @@
 
 * ``sqlite``   -- SqlStore on a SQLite file in tmp_path
 * ``file``     -- FileStore on tmp_path/mlruns
+* ``rest``     -- RestStore -> create_app (in-process, no socket) -> SqlStore on SQLite in tmp_path
 * ``postgres`` -- SqlStore on $TRACKLET_TEST_POSTGRES_URI (skipped when unset); every table is dropped
   before each test, so point it at a throwaway database
 
@@ -15,7 +16,7 @@ import os
 
 import pytest
 
-STORE_KINDS = ["sqlite", "file", "postgres"]
+STORE_KINDS = ["sqlite", "file", "rest", "postgres"]
 POSTGRES_ENV = "TRACKLET_TEST_POSTGRES_URI"
 
 
@@ -51,9 +52,17 @@ def make_store(kind: str, tmp_path):
 
         return SqlStore(f"sqlite:///{tmp_path / 'tracking.db'}", artifact_root)
     if kind == "file":
-        from tracklet.tracking.stores.file import FileStore  # our module: an ImportError is a failure, not a skip
+        from tracklet.tracking.stores.file import FileStore  # ours: an ImportError is a failure, not a skip
 
         return FileStore(str(tmp_path / "mlruns"))
+    if kind == "rest":
+        pytest.importorskip("starlette")
+        pytest.importorskip("httpx")
+        from tracklet.server.inprocess import rest_store_over_app
+        from tracklet.tracking.stores.sql import SqlStore
+
+        backing = SqlStore(f"sqlite:///{tmp_path / 'tracking.db'}", artifact_root)
+        return rest_store_over_app(backing, str(tmp_path / "proxied"))
     if kind == "postgres":
         uri = os.environ.get(POSTGRES_ENV)
         if not uri:
