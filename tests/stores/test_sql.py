@@ -314,3 +314,69 @@ def test_core_writer_matches_the_sqlite_fast_path(sql_store):
             assert set(conn.execute(sa.select(table.c.experiment_id)).scalars()) == {0}
     for key in ("a", "b", "c"):
         assert repr(sql_store.get_metric_history(fast, key)) == repr(sql_store.get_metric_history(core, key))
+
+
+def test_upgrade_to_v4_backfills_experiment_ids_and_metric_buckets(tmp_path):
+    """A version 2 database (before the search indexes and the bucket summaries) is upgraded in place: its
+    runs are found by the indexed search and its histories downsample exactly like the generic version."""
+    from tracklet.tracking.stores.base import Store
+
+    uri = sqlite_uri(tmp_path)
+    engine = sa.create_engine(uri)
+    with engine.begin() as conn:
+        assert schema.upgrade(conn, schema.MIGRATIONS[:2]) == 2
+        conn.execute(
+            schema.experiments.insert().values(
+                experiment_id=0, name="Default", artifact_location="x", lifecycle_stage="active", creation_time=T0
+            )
+        )
+        for i, rid in enumerate(["a" * 32, "b" * 32]):
+            conn.execute(
+                schema.runs.insert().values(
+                    run_uuid=rid,
+                    name=f"r{i}",
+                    experiment_id=0,
+                    user_id="u",
+                    status="RUNNING",
+                    start_time=T0 + i,
+                    lifecycle_stage="active",
+                    artifact_uri="x",
+                )
+            )
+            conn.execute(
+                sa.text("INSERT INTO params (run_uuid, key, value) VALUES (:r, 'p', :v)"), {"r": rid, "v": str(i)}
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO latest_metrics (run_uuid, key, value, special, timestamp, step) "
+                    "VALUES (:r, 'm', :v, 0, 0, 0)"
+                ),
+                {"r": rid, "v": float(i)},
+            )
+            conn.execute(
+                schema.metrics.insert(),
+                [
+                    {
+                        "run_uuid": rid,
+                        "key": "m",
+                        "value": math.sin(s) * (s % 97),
+                        "special": 0,
+                        "timestamp": T0 + s,
+                        "step": s,
+                    }
+                    for s in range(1000)
+                ],
+            )
+    engine.dispose()
+    store = SqlStore(uri, (tmp_path / "art").as_uri())
+    with store._engine.connect() as conn:
+        assert schema.current_version(conn) == schema.LATEST_VERSION
+        assert set(conn.execute(sa.select(schema.params.c.experiment_id)).scalars()) == {0}
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.metric_buckets)).scalar() > 0
+    found = store.search_runs(["0"], "params.p = '1' and metrics.m >= 1", ViewType.ACTIVE_ONLY, 10, None, None)
+    assert [r.info.run_name for r in found] == ["r1"]
+    for max_results, start, end in [(50, None, None), (300, 100, 900), (8, 5, 70)]:
+        fast = store.get_metric_history_bulk_interval(["a" * 32, "b" * 32], "m", max_results, start, end)
+        generic = Store.get_metric_history_bulk_interval(store, ["a" * 32, "b" * 32], "m", max_results, start, end)
+        assert fast == generic and 0 < len(fast) <= 2 * max_results
+    store.close()
