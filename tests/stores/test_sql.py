@@ -380,3 +380,39 @@ def test_upgrade_to_v4_backfills_experiment_ids_and_metric_buckets(tmp_path):
         generic = Store.get_metric_history_bulk_interval(store, ["a" * 32, "b" * 32], "m", max_results, start, end)
         assert fast == generic and 0 < len(fast) <= 2 * max_results
     store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.parametrize(
+    "order_by",
+    [None, ["metrics.m DESC"], ["params.p", "attributes.end_time"], ["tags.t DESC", "metrics.m ASC"]],
+)
+def test_page_tokens_stay_right_while_runs_are_added(kind, order_by, tmp_path):
+    """Paging resumes after the last run served (keyset), so runs created or deleted between two pages
+    neither repeat nor skip any of the runs that existed throughout."""
+    from tests.stores.conftest import make_store
+
+    store = make_store(kind, tmp_path)
+    eid = store.create_experiment("paging")
+
+    def add(n, start):
+        rid = store.create_run(eid, "u", start, [], f"r{start}").info.run_id
+        metrics = [Metric("m", [1.0, math.nan, 2.0][n % 3], T0, 0)] if n % 4 else []
+        params = [Param("p", str(n % 5))] if n % 6 else []
+        store.log_batch(rid, metrics, params, [RunTag("t", str(n % 2))] if n % 3 else [])
+        return rid
+
+    original = {add(n, T0 + n) for n in range(37)}
+    seen, token, n = [], None, 100
+    while True:
+        page = store.search_runs([eid], None, ViewType.ACTIVE_ONLY, 5, order_by, token)
+        seen += [r.info.run_id for r in page]
+        for _ in range(3):  # newer runs, and runs that sort among the ones already served
+            add(n, T0 + 1000 + n if n % 2 else T0 - n)
+            n += 1
+        token = page.token
+        if token is None:
+            break
+    assert len(seen) == len(set(seen))  # nothing served twice
+    assert original <= set(seen)  # nothing skipped
+    store.close()

@@ -352,18 +352,23 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
         max_results = validation.validate_max_results(max_results)
         comparisons = search.parse_filter(filter_string)
         orders = search.parse_order_by(order_by)
-        offset = search.decode_page_token(page_token)
+        offset, after = search.decode_page_state(page_token)
         stages = ViewType.stages(run_view_type)
         ids = [int(e) for e in (str(x) for x in experiment_ids or []) if e.isdigit()]
         if not ids:
             return PagedList([], None)
-        stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders)
         with self._read() as conn:
             if not sorts_in_sql(orders):  # dozens of sort keys: sort the selected runs as the file store does
+                stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders)
                 page, token = search.paginate(
                     search.sort_runs(_rows.load_runs(conn, conn.execute(stmt).all()), orders), max_results, page_token
                 )
                 return PagedList(page, token)
-            rows = conn.execute(stmt.limit(max_results + 1).offset(offset)).all()
-            token = search.encode_page_token(offset + max_results) if len(rows) > max_results else None
+            # the page after the last row served (keyset), so runs logged meanwhile shift nothing
+            stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders, after)
+            rows = conn.execute(stmt.limit(max_results + 1).offset(0 if after is not None else offset)).all()
+            token = None
+            if len(rows) > max_results:
+                last = rows[max_results - 1]
+                token = search.encode_page_token(offset + max_results, list(last[len(runs.c) :]))
             return PagedList(_rows.load_runs(conn, rows[:max_results]), token)
