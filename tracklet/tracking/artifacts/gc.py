@@ -118,7 +118,7 @@ def collect_garbage(client, run_ids=None, experiment_ids=None) -> GcResult:
             result.skipped[run.info.run_id] = problem
             continue
         try:
-            get_artifact_repository(run.info.artifact_uri).delete_artifacts()
+            get_artifact_repository(run.info.artifact_uri, client.tracking_uri).delete_artifacts()
         except ResourceDoesNotExist:
             pass
         local = _local(run.info.artifact_uri)
