@@ -13,6 +13,7 @@ the pyfunc model predicts on numpy arrays (returns numpy) and pandas DataFrames 
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from typing import Any
 
@@ -85,6 +86,7 @@ def save_model(
     try:
         gluon_model.export(os.path.join(path, _DATA, _PREFIX))
     except (RuntimeError, AssertionError, mx.base.MXNetError) as exc:
+        shutil.rmtree(path, ignore_errors=True)  # prepare_model_dir made it new and empty: leave nothing behind
         raise InvalidParameterValue(
             f"gluon_model can't be exported: call net.hybridize() and run it on one batch first ({exc})"
         ) from exc
