@@ -145,7 +145,8 @@ class FitHooks(PatchHooks):
         kit.raise_callback_error(call.state)
 
     def on_error(self, call, exc) -> None:
-        call.state["log"].finish()
+        if "log" in call.state:  # the epochs before the user's error are kept
+            call.state["log"].finish()
 
 
 def _first_batch(loader):
