@@ -96,6 +96,7 @@ def main() -> None:
                     "plain_s": round(statistics.median(plain_s), 4),
                     "autolog_s": round(statistics.median(auto_s), 4),
                     "overhead": round(statistics.median(ratios), 4),
+                    "ratios": [round(r, 3) for r in ratios],
                 }
             ),
             flush=True,
