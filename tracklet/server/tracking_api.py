@@ -11,8 +11,10 @@ import json
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.server._args import Args
 from tracklet.tracking import wire
+from tracklet.tracking.context import generate_run_name
 from tracklet.tracking.entities import Metric, RunTag
 from tracklet.tracking.stores.base import now_ms
+from tracklet.tracking.validation import RUN_NAME_TAG
 
 MAX_HISTORY_PAGE = 25000
 MAX_BULK_RUN_IDS = 100
@@ -97,18 +99,27 @@ def delete_experiment_tag(ctx, a: Args) -> dict:
 
 
 def create_run(ctx, a: Args) -> dict:
+    tags = wire.tags_from_json(a.raw("tags"))
+    run_name = a.str("run_name") or None
+    if run_name is None and not any(t.key == RUN_NAME_TAG for t in tags):
+        run_name = generate_run_name()  # as MLflow's server does: its clients leave naming to the server
     run = ctx.store.create_run(
         a.str("experiment_id") or "0",
         a.str("user_id", default=""),
         a.int("start_time") if a.has("start_time") else now_ms(),
-        wire.tags_from_json(a.raw("tags")),
-        a.str("run_name") or None,
+        tags,
+        run_name,
     )
     return {"run": wire.run_to_json(run)}
 
 
 def get_run(ctx, a: Args) -> dict:
-    return {"run": wire.run_to_json(ctx.store.get_run(_run_id(a)))}
+    run = ctx.store.get_run(_run_id(a))
+    out = wire.run_to_json(run)
+    models = getattr(ctx.store, "logged_models", None)
+    if models is not None:
+        out["outputs"] = wire.model_outputs_to_json(models.run_outputs(run.info.run_id))
+    return {"run": out}
 
 
 def update_run(ctx, a: Args) -> dict:

@@ -24,6 +24,7 @@ Modules: this one (opening, run lookup, run lifecycle), :mod:`.file_experiments`
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pathlib
 import re
@@ -113,6 +114,13 @@ class FileStore(LoggingMethods, InputMethods, ExperimentMethods, Store):
         self._checked_keys: set[str] = set()  # metric files known to be valid paths (not a dir, no file prefix)
         os.makedirs(self.trash_folder, exist_ok=True)
         self._ensure_default_experiment()
+
+    @functools.cached_property
+    def logged_models(self):
+        """MLflow 3 logged models under ``<experiment>/models/`` (``stores/file_logged_models.py``)."""
+        from tracklet.tracking.stores.file_logged_models import FileLoggedModels
+
+        return FileLoggedModels(self)
 
     def close(self) -> None:
         """Drop the in-memory caches (nothing else is held open)."""

@@ -9,6 +9,7 @@ Experiment methods live in :mod:`.experiments`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import sys
@@ -95,6 +96,13 @@ class SqlStore(ExperimentMethods, Store):
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261207)")
             schema.upgrade(conn)
             self._ensure_default_experiment(conn)
+
+    @functools.cached_property
+    def logged_models(self):
+        """MLflow 3 logged models kept in this database (``stores/sql/logged_models.py``)."""
+        from tracklet.tracking.stores.sql.logged_models import SqlLoggedModels
+
+        return SqlLoggedModels(self)
 
     def close(self) -> None:
         """Close every pooled connection."""
