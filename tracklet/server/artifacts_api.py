@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist, TrackletException
 from tracklet.server._args import Args
+from tracklet.server._endpoint import check_auth, error_response, json_response
 from tracklet.tracking.validation import validate_artifact_path
 
 PROXY_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
@@ -172,8 +173,6 @@ def _delete(ctx, rel: str) -> None:
 
 
 def proxy_routes(ctx) -> list[Route]:
-    from tracklet.server.app import check_auth, error_response, json_response
-
     async def with_path(request: Request) -> Response:
         denied = check_auth(ctx, request)
         if denied is not None:
