@@ -28,20 +28,20 @@ models = sa.Table(
     sa.Column("status_message", sa.Text),
     sa.Column("lifecycle_stage", sa.String(32), nullable=False),
 )
-model_tags = sa.Table(
-    "logged_model_tags",
-    metadata,
-    sa.Column("model_id", _ID, primary_key=True),
-    sa.Column("key", sa.String(250), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-model_params = sa.Table(
-    "logged_model_params",
-    metadata,
-    sa.Column("model_id", _ID, primary_key=True),
-    sa.Column("key", sa.String(250), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
+
+
+def _key_values(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("model_id", _ID, primary_key=True),
+        sa.Column("key", sa.String(250), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+
+
+model_tags = _key_values("logged_model_tags")
+model_params = _key_values("logged_model_params")
 run_outputs = sa.Table(
     "run_model_outputs",
     metadata,
