@@ -19,15 +19,18 @@ from tracklet.tracking.stores.rest import RestStore
 T0 = 1_700_000_000_000
 
 
-def test_two_workers_on_one_sqlite_file_lose_nothing(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_workers_on_one_database_lose_nothing(tmp_path, backend):
+    if backend == "postgres":
+        from tests.stores.conftest import POSTGRES_ENV, _reset_postgres
+
+        uri = os.environ.get(POSTGRES_ENV) or pytest.skip(f"{POSTGRES_ENV} is not set")
+        _reset_postgres(uri)
+    else:
+        uri = f"sqlite:///{tmp_path / 'shared.db'}"
     port = free_port()
     args = [sys.executable, "-m", "tracklet", "server", "--port", str(port), "--workers", "2"]
-    args += [
-        "--backend-store-uri",
-        f"sqlite:///{tmp_path / 'shared.db'}",
-        "--artifacts-destination",
-        str(tmp_path / "a"),
-    ]
+    args += ["--backend-store-uri", uri, "--artifacts-destination", str(tmp_path / "a")]
     proc = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
