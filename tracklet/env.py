@@ -24,36 +24,13 @@ def get_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def get_int(name: str, default: int) -> int:
-    value = get(name)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        return default
-
-
-def get_float(name: str, default: float) -> float:
-    value = get(name)
-    if value is None:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        return default
-
-
 # Names (without prefix) used across the package, in one place.
 TRACKING_URI = "TRACKING_URI"
 EXPERIMENT_NAME = "EXPERIMENT_NAME"
 EXPERIMENT_ID = "EXPERIMENT_ID"
 RUN_ID = "RUN_ID"
 AUTOLOG_STRICT = "AUTOLOG_STRICT"  # TRACKLET_AUTOLOG_STRICT=1: our autolog errors raise (test mode)
-ASYNC_FLUSH_INTERVAL = "ASYNC_FLUSH_INTERVAL"  # seconds the async logger waits to merge batches
-TRACKING_USERNAME = "TRACKING_USERNAME"
-TRACKING_PASSWORD = "TRACKING_PASSWORD"
-TRACKING_TOKEN = "TRACKING_TOKEN"
+ASYNC_FLUSH_INTERVAL = "ASYNC_FLUSH_INTERVAL"  # seconds the async logger waits to merge batches (0..10)
 
 
 def autolog_strict() -> bool:

@@ -1,12 +1,12 @@
 """scikit-learn models and autologging, as ``mlflow.sklearn``:
 ``save_model``, ``log_model``, ``load_model``, ``autolog``.
 
-Importing this module imports neither scikit-learn nor the autolog patches; ``autolog()`` loads them on call.
+Importing this module loads neither scikit-learn nor any autolog code: ``tracklet.sklearn.autolog`` is
+:func:`tracklet.autolog.sklearn.autolog`, loaded on first access.
 """
 
 from __future__ import annotations
 
-from tracklet.flavors import copy_autolog_metadata as _copy_autolog_metadata
 from tracklet.flavors.sklearn import (
     FLAVOR_NAME,
     get_default_pip_requirements,
@@ -16,13 +16,20 @@ from tracklet.flavors.sklearn import (
 )
 
 
-def autolog(*args, **kwargs):
-    """Enable (or with ``disable=True`` revert) scikit-learn autologging; see ``tracklet.autolog.sklearn.autolog``."""
-    from tracklet.autolog.sklearn import autolog as _autolog
+def __getattr__(name: str):
+    # ``autolog`` is the integration's own function (its signature and documentation), loaded on first access
+    if name == "autolog":
+        from tracklet.autolog.sklearn import autolog
 
-    return _autolog(*args, **kwargs)
+        return autolog
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_copy_autolog_metadata(autolog, "tracklet.autolog.sklearn")
-
-__all__ = ["FLAVOR_NAME", "autolog", "get_default_pip_requirements", "load_model", "log_model", "save_model"]
+__all__ = [  # noqa: F822 - autolog is provided by __getattr__
+    "FLAVOR_NAME",
+    "autolog",
+    "get_default_pip_requirements",
+    "load_model",
+    "log_model",
+    "save_model",
+]

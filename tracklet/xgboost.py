@@ -1,11 +1,11 @@
 """XGBoost models and autologging, as ``mlflow.xgboost``: ``save_model``, ``log_model``, ``load_model``, ``autolog``.
 
-Importing this module imports neither XGBoost nor the autolog patches; ``autolog()`` loads them on call.
+Importing this module loads neither XGBoost nor any autolog code: ``tracklet.xgboost.autolog`` is
+:func:`tracklet.autolog.xgboost.autolog`, loaded on first access.
 """
 
 from __future__ import annotations
 
-from tracklet.flavors import copy_autolog_metadata as _copy_autolog_metadata
 from tracklet.flavors.xgboost import (
     FLAVOR_NAME,
     get_default_pip_requirements,
@@ -15,13 +15,20 @@ from tracklet.flavors.xgboost import (
 )
 
 
-def autolog(*args, **kwargs):
-    """Enable (or with ``disable=True`` revert) XGBoost autologging; see ``tracklet.autolog.xgboost.autolog``."""
-    from tracklet.autolog.xgboost import autolog as _autolog
+def __getattr__(name: str):
+    # ``autolog`` is the integration's own function (its signature and documentation), loaded on first access
+    if name == "autolog":
+        from tracklet.autolog.xgboost import autolog
 
-    return _autolog(*args, **kwargs)
+        return autolog
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_copy_autolog_metadata(autolog, "tracklet.autolog.xgboost")
-
-__all__ = ["FLAVOR_NAME", "autolog", "get_default_pip_requirements", "load_model", "log_model", "save_model"]
+__all__ = [  # noqa: F822 - autolog is provided by __getattr__
+    "FLAVOR_NAME",
+    "autolog",
+    "get_default_pip_requirements",
+    "load_model",
+    "log_model",
+    "save_model",
+]

@@ -768,3 +768,24 @@ def test_search_runs_by_dataset(store):
     assert found("datasets.context = 'eval'") == ["b"]
     assert found("datasets.context = 'eval' AND datasets.name = 'iris'") == ["b"]
     assert found("datasets.context IN ('train', 'eval')") == ["a", "b"]
+
+
+# ============================================================================ file-store helper block (issue 7):
+# a batch that fails in the store writes nothing, so the async logger's entry-by-entry retry of a failed merged
+# batch cannot log a point twice
+
+
+def test_retrying_the_entries_of_a_failed_merged_batch_logs_each_point_once(store):
+    rid = new_run(store).info.run_id
+    store.log_param(rid, Param("p", "1"))
+    merged = ([Metric("ok", 1.0, T0, 0)], [Param("p", "2")], [RunTag("t", "v")])  # rejected by the store
+    with pytest.raises(InvalidParameterValue):
+        store.log_batch(rid, *merged)
+    assert store.get_metric_history(rid, "ok") == []
+    store.log_batch(rid, merged[0], [], [])  # the retry, one entry at a time, as the async logger does
+    with pytest.raises(InvalidParameterValue):
+        store.log_batch(rid, [], merged[1], [])
+    store.log_batch(rid, [], [], merged[2])
+    assert [(m.value, m.step) for m in store.get_metric_history(rid, "ok")] == [(1.0, 0)]
+    data = store.get_run(rid).data
+    assert data.params == {"p": "1"} and data.tags["t"] == "v" and data.metrics == {"ok": 1.0}

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from tracklet.exceptions import InvalidParameterValue
+from tracklet.tracking.system_tags import DATASET_CONTEXT
 
 METRIC, PARAM, TAG, ATTRIBUTE, DATASET = "metric", "param", "tag", "attribute", "dataset"
 
@@ -372,7 +373,7 @@ def run_value(run, kind: str, key: str):
 def _dataset_value(dataset_input, key: str):
     """``datasets.name``/``digest``/... from the dataset; ``datasets.context`` from the input's context tag."""
     if key == "context":
-        return next((t.value for t in dataset_input.tags if t.key == "mlflow.data.context"), None)
+        return next((t.value for t in dataset_input.tags if t.key == DATASET_CONTEXT), None)
     return getattr(dataset_input.dataset, key, None)
 
 

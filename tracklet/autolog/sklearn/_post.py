@@ -24,7 +24,7 @@ import weakref
 
 from tracklet.autolog import session
 from tracklet.autolog.patching import LightHooks, replace_attribute, wrap_functions_everywhere, wrap_light
-from tracklet.autolog.sklearn import INTEGRATION, defining_classes, finite, option
+from tracklet.autolog.sklearn._common import INTEGRATION, defining_classes, finite, options
 
 INFERENCE_METHODS = ("predict", "predict_proba", "predict_log_proba", "transform")
 _NOT_METRICS = {"check_scoring", "get_scorer", "make_scorer", "get_scorer_names"}
@@ -41,7 +41,7 @@ def install(classes) -> None:
     """Patch inference methods, ``score``, the metric functions and the built-in scorers."""
     from tracklet.autolog.config import get_config
 
-    if not option(get_config(INTEGRATION), "log_post_training_metrics"):
+    if not options(get_config(INTEGRATION)).log_post_training_metrics:
         return
     predict_hooks, score_hooks = _PredictHooks(), _ScoreHooks()
     for method in INFERENCE_METHODS:
@@ -146,21 +146,35 @@ def _run_state(run_id: str) -> dict:
         return _runs.setdefault(run_id, {"datasets": {}, "counts": {}, "info": {}})
 
 
-def dataset_name(run_id: str, X) -> str:
-    """``X``'s variable name; a different object already seen under that name in this run becomes
-    ``<name>-2``, ``<name>-3``..."""
+def dataset_name(run_id: str, X) -> tuple[str, bool]:
+    """``X``'s variable name, and whether ``X`` is new to this run; a different object already seen under
+    that name in this run becomes ``<name>-2``, ``<name>-3``..."""
     base = variable_name(X) or "unknown_dataset"
     seen = _run_state(run_id)["datasets"].setdefault(base, [])
     with _lock:
         for i, ref in enumerate(seen):
             if ref() is X:
-                return base if i == 0 else f"{base}-{i + 1}"
+                return (base if i == 0 else f"{base}-{i + 1}"), False
         try:
             seen.append(weakref.ref(X))
         except TypeError:
             seen.append(lambda: None)
         i = len(seen) - 1
-    return base if i == 0 else f"{base}-{i + 1}"
+    return (base if i == 0 else f"{base}-{i + 1}"), True
+
+
+def log_eval_dataset(run_id: str, X, y, name: str) -> None:
+    """Record ``X`` (and ``y``) as an input of the model's run, context ``eval``, under its variable name --
+    once per object and run, when ``log_datasets`` is on (what the reference records for post-training data)."""
+    from tracklet.autolog.config import get_config
+    from tracklet.autolog.datasets import dataset_input
+    from tracklet.tracking import fluent
+
+    if not get_config(INTEGRATION).log_datasets:
+        return
+    entry = dataset_input(X, y, "eval", name)
+    if entry is not None:
+        fluent._client().log_inputs(run_id, [entry])
 
 
 def _log_metric(run_id: str, metric: str, dataset: str, value, call_text: str) -> None:
@@ -212,10 +226,13 @@ class _PredictHooks(LightHooks):
             return None
         X = args[0] if args else next(iter(kwargs.values()), None)
         token = _in_metric.set(True)  # nested inference (Pipeline steps) is not tracked separately
-        return run_id, dataset_name(run_id, X), token
+        name, new = dataset_name(run_id, X)
+        return run_id, name, token, (X if new else None)
 
     def after(self, state, instance, args, kwargs, result) -> None:
         _remember(_predictions, result, state[0], state[1])
+        if state[3] is not None:
+            log_eval_dataset(state[0], state[3], None, state[1])
 
     def cleanup(self, state) -> None:
         _in_metric.reset(state[2])
@@ -231,9 +248,13 @@ class _ScoreHooks(LightHooks):
         if run_id is None:
             return None
         X = args[0] if args else next(iter(kwargs.values()), None)
-        return run_id, dataset_name(run_id, X), _in_metric.set(True)
+        name, new = dataset_name(run_id, X)
+        y = args[1] if len(args) > 1 else kwargs.get("y")
+        return run_id, name, _in_metric.set(True), ((X, y) if new else None)
 
     def after(self, state, instance, args, kwargs, result) -> None:
+        if state[3] is not None:
+            log_eval_dataset(state[0], *state[3], state[1])
         name = type(instance).__name__
         try:
             signature = inspect.signature(instance.score)
@@ -269,3 +290,11 @@ class _MetricHooks(LightHooks):
 
     def cleanup(self, state) -> None:
         _in_metric.reset(state[2])
+
+
+def reset_for_tests() -> None:
+    """Forget every tracked model, prediction and per-run table (this module's own state)."""
+    with _lock:
+        _models.clear()
+        _predictions.clear()
+        _runs.clear()
