@@ -10,9 +10,9 @@ import json
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.server._args import Args
 from tracklet.tracking import search, wire
-from tracklet.tracking.context import generate_run_name
 from tracklet.tracking.entities import Metric, RunTag
 from tracklet.tracking.stores.base import now_ms
+from tracklet.tracking.system_tags import generate_run_name
 from tracklet.tracking.validation import RUN_NAME_TAG
 
 MAX_HISTORY_PAGE = 25000

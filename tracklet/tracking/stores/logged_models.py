@@ -127,7 +127,7 @@ class LoggedModelStore(abc.ABC):
             raise InvalidState(f"Cannot create a logged model in deleted experiment {experiment_id}")
         if source_run_id:
             self.store.get_run(V.validate_run_id(source_run_id))
-        from tracklet.tracking.context import generate_run_name
+        from tracklet.tracking.system_tags import generate_run_name
 
         name = validate_name(name) if name else generate_run_name()
         model_id = f"m-{uuid.uuid4().hex}"
