@@ -243,3 +243,38 @@ class LoggedModelStore(abc.ABC):
 
     @abc.abstractmethod
     def _outputs(self, run_id: str) -> list[tuple[str, int]]: ...
+
+
+# ------------------------------------------------------------------ model URIs (used by flavors' loaders)
+
+
+def model_uri_location(client, model_uri: str) -> str:
+    """``models:/<model_id>[/<path>]`` -> the artifact location of that logged model (plus the path)."""
+    rest = model_uri[len("models:") :].lstrip("/")
+    model_id, _, path = rest.partition("/")
+    if not model_id.startswith("m-"):
+        raise InvalidParameterValue(
+            f"Cannot load {model_uri!r}: only models:/<model_id> (a logged model, m-...) is supported; "
+            "registered model names need a model registry, which tracklet does not have"
+        )
+    models = getattr(client.store, "logged_models", None)
+    if models is None:
+        raise InvalidParameterValue(f"Cannot load {model_uri!r}: the {type(client.store).__name__} keeps no models")
+    location = models.get(model_id).artifact_location.rstrip("/")
+    return f"{location}/{V.validate_artifact_path(path)}" if path.strip("/") else location
+
+
+def run_model_location(client, run_id: str, rel_path: str) -> str | None:
+    """MLflow 3 writes ``log_model(name=...)`` into a logged model, not the run: ``runs:/<run_id>/<name>/<path>``
+    then names that model's files. The location, or None when the run has no model of that name."""
+    name, _, path = rel_path.partition("/")
+    models = getattr(client.store, "logged_models", None)
+    if models is None or not name or any(ch in name for ch in "'\"\\"):
+        return None
+    outputs = {model_id for model_id, _ in models.run_outputs(run_id)}
+    experiment_id = client.get_run(run_id).info.experiment_id
+    for model in models.search([experiment_id], f"name = '{name}'", max_results=MAX_SEARCH_RESULTS):
+        if model.source_run_id == run_id or model.model_id in outputs:
+            location = model.artifact_location.rstrip("/")
+            return f"{location}/{path}" if path else location
+    return None
