@@ -11,6 +11,8 @@ Prints one JSON line per figure, ``{"server", "figure", "value", "unit", ...}``:
   (median over rounds), with ``p99_ms`` (median over rounds of each round's p99)
 * ``search_500_ms``    -- ``runs/search`` (a metric filter, ordered) over an experiment of 500 runs, median ms
 * ``rss_mb``           -- resident memory of the whole process tree after the load, MB
+* ``xgb_autolog_s``    -- (``--autolog``, tracklet only) ``xgboost.train`` 300 rounds, 2 eval sets, autologged to
+  the server vs to a local SQLite file, median seconds of interleaved repeats
 
 Rounds alternate between the servers so machine noise hits both alike. Every client request goes through
 the same keep-alive ``http.client`` code.
@@ -177,6 +179,27 @@ def search_round(client: Client, eid: str, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
+def autolog_round(uri: str) -> float:
+    """Seconds of an autologged 300-round ``xgboost.train`` (metrics flushed, run ended) logging to ``uri``."""
+    import numpy as np
+    import xgboost as xgb
+
+    import tracklet
+
+    tracklet.set_tracking_uri(uri)
+    tracklet.xgboost.autolog(log_models=False, log_datasets=False)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((2000, 10)), rng.random(2000)
+    train, valid = xgb.DMatrix(X[:1500], label=y[:1500]), xgb.DMatrix(X[1500:], label=y[1500:])
+    t0 = time.perf_counter()
+    xgb.train(
+        {"max_depth": 3, "nthread": 1}, train, 300, evals=[(train, "train"), (valid, "valid")], verbose_eval=False
+    )
+    elapsed = time.perf_counter() - t0
+    tracklet.xgboost.autolog(disable=True)
+    return elapsed
+
+
 def emit(server: str, figure: str, value: float, unit: str, **extra) -> None:
     print(json.dumps({"server": server, "figure": figure, "value": round(value, 3), "unit": unit, **extra}), flush=True)
 
@@ -187,6 +210,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each log-batch round")
     parser.add_argument("--runs", type=int, default=500, help="runs in the searched experiment")
+    parser.add_argument("--autolog", action="store_true", help="also time xgboost autolog over REST vs SQLite")
     args = parser.parse_args()
     kinds = [args.only] if args.only else ["tracklet", "mlflow"]
     with tempfile.TemporaryDirectory(prefix="bench-server-") as workdir:
@@ -217,6 +241,20 @@ def main() -> None:
                 )
                 emit(kind, "search_500_ms", statistics.median(s["search"]), "ms", runs=args.runs)
                 emit(kind, "rss_mb", tree_rss_mb(server.proc.pid), "MB")
+            if args.autolog and "tracklet" in servers:
+                rest, local = [], []
+                for i in range(args.rounds):
+                    rest.append(autolog_round(servers["tracklet"].url))
+                    local.append(autolog_round(f"sqlite:///{workdir}/autolog-{i}.db"))
+                ratio = statistics.median(rest) / statistics.median(local)
+                emit(
+                    "tracklet",
+                    "xgb_autolog_s",
+                    statistics.median(rest),
+                    "s",
+                    sqlite_s=round(statistics.median(local), 3),
+                    rest_over_sqlite=round(ratio, 3),
+                )
         finally:
             for server in servers.values():
                 if getattr(server, "proc", None) is not None:
