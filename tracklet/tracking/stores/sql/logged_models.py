@@ -59,6 +59,8 @@ class SqlLoggedModels(LoggedModelStore):
     def __init__(self, store):
         super().__init__(store)
         with store._write() as conn:
+            if conn.dialect.name == "postgresql":  # workers starting together would race on CREATE TABLE
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261208)")
             metadata.create_all(conn, checkfirst=True)
 
     def _replace(self, conn, table, model_id: str, items: dict[str, str]) -> None:
