@@ -106,7 +106,6 @@ def main() -> None:
     p.add_argument("--size-mb", type=int, default=500)
     p.add_argument("--files", type=int, default=1000)
     p.add_argument("--repeat", type=int, default=1)
-    p.add_argument("--workers", type=int, help="tracklet's concurrent small-file transfers (default: its own)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--bucket", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -157,9 +156,9 @@ def main() -> None:
                     {
                         "lib": lib,
                         "figure": figure,
-                        "value": value,
+                        "value": round(value, 1),
                         "unit": runs[0]["unit"],
-                        "peak_mb": peak,
+                        "peak_mb": round(peak),
                         "rounds": len(runs),
                     }
                 )

@@ -19,7 +19,7 @@ import pytest
 import tracklet
 from tracklet.autolog import AutologWarning
 from tracklet.autolog.patching import is_patched
-from tracklet.tracking.fluent import _client
+from tracklet.tracking.current import get_client as _client
 
 from .integrations import installed_cases
 

@@ -55,5 +55,5 @@ def test_plots_are_real_images(tmp_path, n_classes):
         path = client.download_artifacts(run_id, name, str(tmp_path))
         with PIL.open(path) as img:
             assert img.format == "PNG" and img.size == (600, 500)
-            assert len(set(img.convert("RGB").getdata())) > 5  # something was drawn
+            assert len(img.convert("RGB").getcolors(maxcolors=1 << 20)) > 5  # something was drawn
         os.remove(path)

@@ -69,19 +69,27 @@ def test_a_corrupted_run_meta_is_skipped_by_search_and_named_by_get_run(root, co
     assert store.get_run(good).data.metrics == {"m": 1.0}
 
 
-@pytest.mark.parametrize("corrupt", ["invalid-yaml", "non-utf8", "a-directory", "unknown-yaml-tag", "empty"])
+EXPERIMENT_CORRUPTIONS = {
+    **{
+        k: CORRUPTIONS[k] for k in ("invalid-yaml", "truncated", "non-utf8", "a-directory", "unknown-yaml-tag", "empty")
+    },
+    "mistyped": lambda p: p.write_text(p.read_text().replace("creation_time: ", "creation_time: x")),
+}
+
+
+@pytest.mark.parametrize("corrupt", sorted(EXPERIMENT_CORRUPTIONS))
 def test_a_corrupted_experiment_meta_is_skipped_by_search_experiments(root, corrupt):
     store = FileStore(str(root))
     good = store.create_experiment("good")
     bad = store.create_experiment("bad")
     meta = root / bad / "meta.yaml"
-    CORRUPTIONS[corrupt](meta)
+    EXPERIMENT_CORRUPTIONS[corrupt](meta)
     store = FileStore(str(root))
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         for _ in range(2):
-            ids = {e.experiment_id for e in store.search_experiments(view_type=ViewType.ALL)}
-            assert ids == {"0", good}
+            ids = [e.experiment_id for e in store.search_experiments(ViewType.ALL, order_by=["creation_time"])]
+            assert sorted(ids) == ["0", good]
         assert store.get_experiment_by_name("good").experiment_id == good
         assert int(store.create_experiment("next")) == int(bad) + 1  # the id stays taken
     assert len(_warnings_naming(record, meta)) == 1, [str(w.message) for w in record]

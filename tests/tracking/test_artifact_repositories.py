@@ -359,3 +359,15 @@ def test_sftp_refuses_an_unknown_host_key_and_a_wrong_password(sftp_server, monk
     monkeypatch.setenv("TRACKLET_SFTP_KNOWN_HOSTS", known_hosts)
     with pytest.raises(TrackletException, match="Cannot connect"):
         get_artifact_repository(f"sftp://user:wrong@127.0.0.1:{port}/x")
+
+
+def test_s3_file_and_folder_of_the_same_name_is_a_clear_error(s3, tmp_path):
+    from tracklet.exceptions import TrackletException
+
+    bucket = s3.tracklet_bucket
+    s3.put_object(Bucket=bucket, Key="r/artifacts/a", Body=b"file")
+    s3.put_object(Bucket=bucket, Key="r/artifacts/a/b", Body=b"inside")
+    repo = get_artifact_repository(f"s3://{bucket}/r/artifacts")
+    with pytest.raises(TrackletException, match="download of"):
+        repo.download_artifacts("", str(tmp_path / "dl"))
+    assert open(repo.download_artifacts("a", str(tmp_path / "one"))).read() == "file"

@@ -32,6 +32,13 @@ from collections.abc import Mapping
 
 from tracklet.autolog import kit
 from tracklet.autolog.patching import PatchHooks
+from tracklet.exceptions import InvalidParameterValue
+
+
+def check_every_n(value) -> None:
+    """``log_every_n_iter`` must be a positive integer (an options ``validate`` step)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidParameterValue(f"log_every_n_iter must be a positive integer, got {value!r}")
 
 
 def names(value) -> list:

@@ -120,10 +120,21 @@ def digest(features, targets=None) -> str | None:
         arr = None if isinstance(features, (list, tuple)) else _as_array(features)
         if arr is None:
             return None
-        _array_parts(arr, parts)
-        tarr = _as_array(targets)
-        if tarr is not None:
-            _array_parts(tarr, parts)
+        _arrays_parts(arr, targets, parts)
+    return _md5(parts)
+
+
+def _arrays_parts(arr, targets, parts: list, shape=None):
+    """The parts of features ``arr`` (``shape``: the full shape when ``arr`` is its first rows), then of
+    ``targets``; returns the targets as an array (or None)."""
+    _array_parts(arr, parts, shape=shape)
+    tarr = _as_array(targets)
+    if tarr is not None:
+        _array_parts(tarr, parts)
+    return tarr
+
+
+def _md5(parts: list) -> str:
     h = hashlib.md5(usedforsecurity=False)
     for part in parts:
         h.update(part)
@@ -192,19 +203,11 @@ def dataset_input_of_rows(head, shape, context: str = "train", name: str | None 
     """A DatasetInput for a matrix known by its first rows (a dense numpy block of at least
     :func:`rows_needed` rows, or all of them) and its full ``shape`` -- for native containers (an XGBoost
     ``DMatrix``) that would copy everything to give the whole matrix. Same digest as the whole matrix."""
-    import hashlib
-
     parts: list = []
-    _array_parts(head, parts, shape=shape)
-    tarr = _as_array(targets)
-    if tarr is not None:
-        _array_parts(tarr, parts)
-    h = hashlib.md5(usedforsecurity=False)
-    for part in parts:
-        h.update(part)
+    tarr = _arrays_parts(head, targets, parts, shape=shape)
     schema, profile = _tensor_schema_and_profile(head, tarr, shape)
     profile = {"num_rows": int(shape[0]), **profile}
-    return _entry(h.hexdigest()[:8], schema, profile, context, name)
+    return _entry(_md5(parts), schema, profile, context, name)
 
 
 def _entry(dig: str, schema: dict | None, profile: dict, context: str, name: str | None) -> DatasetInput:

@@ -152,9 +152,9 @@ def open_run(integration: str, config) -> tuple[str, bool]:
 
 
 def _announce(run) -> None:
-    from tracklet.tracking import fluent
+    from tracklet.tracking import current
 
-    client = fluent._client()
+    client = current.get_client()
     key = (client.tracking_uri, run.info.experiment_id)
     name = _experiment_names.get(key)
     if name is None:
@@ -183,12 +183,12 @@ class RunLogger:
     artifacts are written at once. Invalid keys are dropped with one warning each, never silently."""
 
     def __init__(self, integration: str, run_id: str, config=None, reused: bool = False):
-        from tracklet.tracking import fluent
+        from tracklet.tracking import current
 
         self.integration = integration
         self.run_id = run_id
         self.silent = bool(config and config.silent)
-        self.client = fluent._client()
+        self.client = current.get_client()
         self._futures: list = []
         self._lock = threading.Lock()
         # param values the run holds: read once from the store for a run we did not create (the user may
@@ -199,7 +199,7 @@ class RunLogger:
         if not (metrics or params or tags):
             return
         # entities were validated above: enqueue them as they are (the training thread's only cost)
-        fut = self.client._logger.submit(self.run_id, metrics, params, tags)
+        fut = self.client.batching_logger.submit(self.run_id, metrics, params, tags)
         with self._lock:
             self._futures.append(fut)
 

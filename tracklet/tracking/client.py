@@ -30,7 +30,7 @@ from tracklet.tracking.uri import get_tracking_uri
 
 
 def _now_ms() -> int:
-    return int(time.time() * 1000)
+    return time.time_ns() // 1_000_000
 
 
 def _as_tags(tags) -> list[RunTag]:
@@ -235,7 +235,9 @@ class TrackletClient:
             self.store.log_batch(V.validate_run_id(run_id), [Metric(key, value, timestamp, step)], [], [])
             return None
         # the training loop's path: checks are cached or constant-time, and one tuple + one handle are allocated
-        return self.batching_logger.submit_metric(V.validate_run_id(run_id), key, value, timestamp, step)
+        return (self._batching or self.batching_logger).submit_metric(
+            V.validate_run_id(run_id), key, value, timestamp, step
+        )
 
     def log_param(self, run_id: str, key: str, value, synchronous: bool = True):
         key, value = V.validate_param(key, value)
@@ -358,7 +360,7 @@ class TrackletClient:
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
         uri = self.get_run(run_id).info.artifact_uri
         rel = V.validate_artifact_path(artifact_path)
-        if rel and len(urlparse(uri).scheme) > 1:  # a URI: percent-encode the path so it decodes to itself
+        if rel and urlparse(uri).scheme == "file":  # file URIs are percent-decoded: encode so it decodes to itself
             rel = quote(rel)
         return f"{uri.rstrip('/')}/{rel}" if rel else uri
 

@@ -128,6 +128,7 @@ class ActiveRun:
 
     def __init__(self, run: Run):
         self._run = run
+        self._run_id = run.info.run_id  # read on every logging call: an attribute, not a property chain
 
     @property
     def info(self):
@@ -276,10 +277,8 @@ def restore_run(run_id: str) -> None:
 
 
 def _run_id_for_logging() -> str:
-    run = active_run()
-    if run is None:
-        run = start_run()
-    return run.info.run_id
+    stack = _run_stack.get()
+    return stack[-1]._run_id if stack else start_run()._run_id
 
 
 def _now() -> int:
@@ -443,50 +442,9 @@ def search_runs(
             break
     if output_format == "list":
         return runs
-    return _runs_to_pandas(runs)
+    from tracklet.tracking.run_frame import runs_to_pandas
 
-
-def _runs_to_pandas(runs: list[Run]):
-    import pandas as pd
-
-    info_cols = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
-    rows = []
-    metric_keys, param_keys, tag_keys = {}, {}, {}
-    for r in runs:
-        for k in r.data.metrics:
-            metric_keys.setdefault(k, None)
-        for k in r.data.params:
-            param_keys.setdefault(k, None)
-        for k in r.data.tags:
-            tag_keys.setdefault(k, None)
-    for r in runs:
-        row = {
-            "run_id": r.info.run_id,
-            "experiment_id": r.info.experiment_id,
-            "status": r.info.status,
-            "artifact_uri": r.info.artifact_uri,
-            "start_time": r.info.start_time,
-            "end_time": r.info.end_time,
-        }
-        for k in metric_keys:
-            row["metrics." + k] = r.data.metrics.get(k)
-        for k in param_keys:
-            row["params." + k] = r.data.params.get(k)
-        for k in tag_keys:
-            row["tags." + k] = r.data.tags.get(k)
-        rows.append(row)
-    columns = (
-        info_cols
-        + ["metrics." + k for k in metric_keys]
-        + ["params." + k for k in param_keys]
-        + ["tags." + k for k in tag_keys]
-    )
-    df = pd.DataFrame(rows, columns=columns)
-    for col in ("start_time", "end_time"):
-        df[col] = pd.to_datetime(df[col], unit="ms", utc=True)
-    for k in metric_keys:
-        df["metrics." + k] = df["metrics." + k].astype("float64")
-    return df
+    return runs_to_pandas(runs)
 
 
 def _reset_for_tests() -> None:
@@ -495,7 +453,7 @@ def _reset_for_tests() -> None:
     from tracklet.tracking.stores.registry import clear_cache
 
     flush_async_logging()
-    current.reset()
+    current._reset_for_tests()
     _active_experiment_id = None
     _last_run_id_global = None
     _run_stack.set(())

@@ -275,12 +275,29 @@ def parse_filter(filter_string: str | None) -> tuple[Comparison, ...]:
     return tuple(_Parser(filter_string, RUN_ATTRIBUTES, None).parse())
 
 
+_EXPERIMENT_KINDS = (ATTRIBUTE, TAG)
+
+
+def _experiment_fields_only(kind: str, key: str, what: str) -> None:
+    if kind not in _EXPERIMENT_KINDS:
+        raise InvalidParameterValue(
+            f"Invalid experiment {what} on {kind} '{key}': experiments can be searched by tags.<key> and the "
+            f"attributes {sorted(set(EXPERIMENT_ATTRIBUTES.values()))} only"
+        )
+
+
 @lru_cache(maxsize=64)
 def parse_experiment_filter(filter_string: str | None) -> tuple[Comparison, ...]:
-    """Parse an experiment filter: ``name LIKE 'x%'``, ``tags.team = 'a'``, ``creation_time > 0``."""
+    """Parse an experiment filter: ``name LIKE 'x%'``, ``tags.team = 'a'``, ``creation_time > 0``.
+    Metrics, params and datasets belong to runs: filtering experiments on them is an error in every store."""
     if filter_string is None or not str(filter_string).strip():
         return ()
-    return tuple(_Parser(filter_string, EXPERIMENT_ATTRIBUTES, None).parse())
+    if not isinstance(filter_string, str):
+        raise InvalidParameterValue(f"filter_string must be a string, got {type(filter_string).__name__}")
+    comparisons = tuple(_Parser(filter_string, EXPERIMENT_ATTRIBUTES, None).parse())
+    for c in comparisons:
+        _experiment_fields_only(c.kind, c.key, "filter")
+    return comparisons
 
 
 def parse_entity_filter(filter_string: str | None, attributes: dict[str, str]) -> tuple[Comparison, ...]:
@@ -314,6 +331,8 @@ def parse_order_by(order_by: list[str] | tuple[str, ...] | None, experiments: bo
             ) from None
         if p.peek()[0] is not None:
             raise InvalidParameterValue(f"Invalid order_by clause {clause!r}: unexpected {p.peek()[1]!r}")
+        if experiments:
+            _experiment_fields_only(kind, key, "order_by")
         out.append(OrderBy(kind, key, ascending))
     return out
 

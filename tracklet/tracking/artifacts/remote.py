@@ -18,7 +18,7 @@ import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
-from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist, TrackletException
 from tracklet.tracking.artifacts import _fs
 from tracklet.tracking.artifacts.base import ArtifactRepository
 from tracklet.tracking.entities import FileInfo
@@ -163,11 +163,13 @@ class RemoteArtifactRepository(ArtifactRepository):
         return dest
 
     def _get_atomic(self, path: str, local_file: str, size: int | None = None) -> None:
-        os.makedirs(os.path.dirname(local_file), exist_ok=True)
         tmp = os.path.join(os.path.dirname(local_file), _fs.TMP_PREFIX + uuid.uuid4().hex)
         try:
+            os.makedirs(os.path.dirname(local_file), exist_ok=True)
             self._get(path, tmp, size)
             os.replace(tmp, local_file)
+        except OSError as exc:  # e.g. the store holds both "a" and "a/b": one of them cannot be a local file
+            raise TrackletException(f"download of {path!r} to {local_file!r}: {exc.strerror or exc}") from None
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)

@@ -36,7 +36,8 @@ def _client(endpoint_url: str | None, verify: bool):
 def _transfer_config():
     from boto3.s3.transfer import TransferConfig
 
-    return TransferConfig(multipart_threshold=_CHUNK, multipart_chunksize=_CHUNK, max_concurrency=4)
+    # max_io_queue: downloaded parts waiting for the disk (default 100 x 256 KB); 16 keeps memory small
+    return TransferConfig(multipart_threshold=_CHUNK, multipart_chunksize=_CHUNK, max_concurrency=4, max_io_queue=16)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ writes, one-file-per-key folders, and what the file system can store (UTF-8, 255
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import uuid
@@ -185,16 +186,29 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def atomic_write(path: str, data: str | bytes, tmp_dir: str) -> None:
+def _new_tmp_prefix() -> None:
+    """Temp names are a random prefix per process plus a counter (no random draw per write); O_EXCL makes
+    a clash an error, never a shared file."""
+    global _tmp_prefix, _tmp_counter
+    _tmp_prefix, _tmp_counter = f"{uuid.uuid4().hex[:16]}-", itertools.count()
+
+
+_new_tmp_prefix()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_tmp_prefix)
+
+
+def atomic_write(path: str, data: str | bytes, tmp_dir: str, want_stat: bool = False) -> os.stat_result | None:
     """Write ``path`` so readers see the old or the new content, never a partial file.
 
     The temp file lives in ``tmp_dir`` (the run or experiment directory: same filesystem, and a place
     MLflow's reader never looks for metrics/params/tags). Missing parent directories are created.
+    ``want_stat``: return the stat of the file written (what ``path`` is unless someone replaced it since).
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
-    tmp = os.path.join(tmp_dir, f"{TMP_PREFIX}{uuid.uuid4().hex}")
-    write_new(tmp, data)
+    tmp = os.path.join(tmp_dir, f"{TMP_PREFIX}{_tmp_prefix}{next(_tmp_counter)}")
+    st = write_new(tmp, data, want_stat)
     try:
         try:
             os.replace(tmp, path)
@@ -207,17 +221,20 @@ def atomic_write(path: str, data: str | bytes, tmp_dir: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return st
 
 
 _SMALL = 4096  # written in one call within one page: a concurrent reader sees the file empty or whole
 
 
-def write_new(path: str, data: bytes) -> None:
-    """Create ``path`` holding ``data`` (FileExistsError if it exists; removed again if writing fails)."""
+def write_new(path: str, data: bytes, want_stat: bool = False) -> os.stat_result | None:
+    """Create ``path`` holding ``data`` (FileExistsError if it exists; removed again if writing fails).
+    ``want_stat``: return the written file's stat (its identity, which a rename keeps)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         try:
             write_all(fd, data)
+            return os.fstat(fd) if want_stat else None
         finally:
             os.close(fd)
     except BaseException:

@@ -82,6 +82,18 @@ def load_meta(path: str) -> dict:
     return meta
 
 
+def load_experiment_meta(meta_path: str) -> dict:
+    """An experiment's meta.yaml; CorruptFile when it cannot be read or a field has the wrong type."""
+    meta = load_meta(meta_path)
+    for key in ("creation_time", "last_update_time"):
+        value = meta.get(key)
+        if value is not None and (type(value) is not int):
+            raise CorruptFile(meta_path, f"has a field of the wrong type ({key}: {value!r} is not an integer)")
+    if meta.get("lifecycle_stage") not in (None, *_STAGES):
+        raise CorruptFile(meta_path, f"has an unknown lifecycle_stage {meta['lifecycle_stage']!r}")
+    return meta
+
+
 def parse_run_meta(meta_path: str) -> RunInfo:
     """RunInfo from a run's meta.yaml (MLflow 1.x-3.x files); CorruptFile when it cannot be read."""
     meta = load_meta(meta_path)
@@ -117,7 +129,7 @@ class RunLayout:
         self.trash = os.path.join(root_directory, ".trash")
         self.artifact_root_uri = artifact_root_uri
         self.run_infos = fc.StatCache(parse_run_meta)
-        self.experiment_metas = fc.StatCache(load_meta)
+        self.experiment_metas = fc.StatCache(load_experiment_meta)
         self.latest = fc.LatestMetricCache(self.report)
         self.params = fc.ImmutableFileCache()
         self.run_experiment: dict[str, str] = {}  # run_id -> experiment id: no scan per call
