@@ -22,10 +22,10 @@ import hashlib
 import json
 
 from tracklet.exceptions import TrackletException
-from tracklet.tracking import context as ctx
+from tracklet.tracking import system_tags as ctx
 from tracklet.tracking.entities import Dataset, DatasetInput, RunTag
 
-DATASET_CONTEXT_TAG = "mlflow.data.context"
+DATASET_CONTEXT_TAG = ctx.DATASET_CONTEXT
 DIGEST_ELEMENTS = 10_000  # the reference's MAX_ROWS: elements of a flattened array, rows of a frame
 
 

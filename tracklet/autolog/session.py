@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from tracklet import env
 from tracklet._logging import get_logger
 from tracklet.exceptions import TrackletException
-from tracklet.tracking import context as ctx
+from tracklet.tracking import system_tags as ctx
 from tracklet.tracking import validation as V
 from tracklet.tracking.entities import Metric, Param, RunStatus, RunTag
 
