@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import threading
 import time
 
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.tracking import context as ctx
 from tracklet.tracking import validation as V
+from tracklet.tracking.batching import BatchingLogger, logger_for
 from tracklet.tracking.entities import (
     Experiment,
     FileInfo,
@@ -25,8 +25,7 @@ from tracklet.tracking.entities import (
     RunTag,
     ViewType,
 )
-
-_loggers_lock = threading.Lock()
+from tracklet.tracking.uri import get_tracking_uri
 
 
 def _now_ms() -> int:
@@ -50,10 +49,9 @@ class TrackletClient:
     """
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None):
-        from tracklet.tracking import fluent
-
-        self._tracking_uri = tracking_uri or fluent.get_tracking_uri()
+        self._tracking_uri = tracking_uri or get_tracking_uri()
         self._store = None
+        self._batching: BatchingLogger | None = None
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -69,23 +67,19 @@ class TrackletClient:
         return self._store
 
     @property
-    def _logger(self):
-        """The store's batching logger (one per store, shared by all clients of it)."""
-        store = self.store
-        lg = getattr(store, "_batching_logger", None)
+    def batching_logger(self) -> BatchingLogger:
+        """The store's batching logger, behind ``synchronous=False`` and autolog (one per store, shared by all
+        clients of it; created and stopped by :mod:`tracklet.tracking.batching` with the store)."""
+        lg = self._batching
         if lg is None:
-            from tracklet.tracking.batching import BatchingLogger
-
-            with _loggers_lock:
-                lg = getattr(store, "_batching_logger", None)
-                if lg is None:
-                    lg = BatchingLogger(store.log_batch)
-                    store._batching_logger = lg
+            lg = self._batching = logger_for(self.store)
         return lg
+
+    _logger = batching_logger  # old private name, kept until autolog uses batching_logger
 
     def flush_async_logging(self) -> None:
         """Block until this store's queued asynchronous logging is written."""
-        lg = getattr(self.store, "_batching_logger", None)
+        lg = self._batching or logger_for(self.store, create=False)
         if lg is not None:
             lg.flush()
 
@@ -216,21 +210,21 @@ class TrackletClient:
         if synchronous:
             self.store.log_batch(V.validate_run_id(run_id), [metric], [], [])
             return None
-        return self._logger.submit(run_id, metrics=[metric])
+        return self.batching_logger.submit(run_id, metrics=[metric])
 
     def log_param(self, run_id: str, key: str, value, synchronous: bool = True):
         key, value = V.validate_param(key, value)
         if synchronous:
             self.store.log_batch(V.validate_run_id(run_id), [], [Param(key, value)], [])
             return value
-        return self._logger.submit(run_id, params=[Param(key, value)])
+        return self.batching_logger.submit(run_id, params=[Param(key, value)])
 
     def set_tag(self, run_id: str, key: str, value, synchronous: bool = True):
         key, value = V.validate_tag(key, value)
         if synchronous:
             self.store.log_batch(V.validate_run_id(run_id), [], [], [RunTag(key, value)])
             return None
-        return self._logger.submit(run_id, tags=[RunTag(key, value)])
+        return self.batching_logger.submit(run_id, tags=[RunTag(key, value)])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.store.delete_tag(V.validate_run_id(run_id), key)
@@ -250,7 +244,7 @@ class TrackletClient:
             V.validate_param(p.key, p.value)
         for t in tags:
             V.validate_tag(t.key, t.value)
-        return self._logger.submit(run_id, metrics, params, tags)
+        return self.batching_logger.submit(run_id, metrics, params, tags)
 
     def log_inputs(self, run_id: str, datasets=None) -> None:
         self.store.log_inputs(V.validate_run_id(run_id), list(datasets or []))

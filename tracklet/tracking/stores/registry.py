@@ -99,9 +99,12 @@ def get_store(uri: str):
 
 
 def clear_cache() -> None:
-    """Close and forget every cached store (tests switch URIs often)."""
+    """Close and forget every cached store, after stopping its batching logger (tests switch URIs often)."""
+    from tracklet.tracking.batching import close_logger
+
     with _lock:
         for store in _stores.values():
+            close_logger(store)
             try:
                 store.close()
             except Exception:
