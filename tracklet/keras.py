@@ -7,7 +7,7 @@ autolog patches; ``autolog()`` loads them on call.
 
 from __future__ import annotations
 
-from tracklet.flavors import copy_autolog_metadata as _copy_autolog_metadata
+from tracklet.autolog.core import FrameworkAutolog as _FrameworkAutolog
 from tracklet.flavors.keras import (
     FLAVOR_NAME,
     get_default_pip_requirements,
@@ -16,14 +16,7 @@ from tracklet.flavors.keras import (
     save_model,
 )
 
-
-def autolog(*args, **kwargs):
-    """Enable (or with ``disable=True`` revert) Keras/TensorFlow autologging; see ``tracklet.autolog.keras.autolog``."""
-    from tracklet.autolog.keras import autolog as _autolog
-
-    return _autolog(*args, **kwargs)
-
-
-_copy_autolog_metadata(autolog, "tracklet.autolog.keras")
+autolog = _FrameworkAutolog("keras")
+"""Enable (or with ``disable=True`` revert) Keras / TensorFlow autologging; see ``tracklet.autolog.keras.autolog``."""
 
 __all__ = ["FLAVOR_NAME", "autolog", "get_default_pip_requirements", "load_model", "log_model", "save_model"]

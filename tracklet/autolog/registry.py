@@ -19,6 +19,7 @@ class Integration:
     distribution: str  # distribution name for the version check: "scikit-learn"
     min_version: str  # tested range, inclusive
     max_version: str
+    also: tuple[str, ...] = ()  # more modules whose import calls install(module, config) too
 
 
 INTEGRATIONS: dict[str, Integration] = {
@@ -27,5 +28,14 @@ INTEGRATIONS: dict[str, Integration] = {
         Integration("sklearn", "sklearn", "tracklet.autolog.sklearn:install", "scikit-learn", "1.3.0", "1.99.99"),
         Integration("xgboost", "xgboost", "tracklet.autolog.xgboost:install", "xgboost", "2.0.0", "3.99.99"),
         Integration("lightgbm", "lightgbm", "tracklet.autolog.lightgbm:install", "lightgbm", "4.0.0", "4.99.99"),
+        Integration(
+            "keras",
+            "keras",
+            "tracklet.autolog.keras:install",
+            "keras",
+            "3.0.0",
+            "3.99.99",
+            ("tf_keras", "tensorboard.summary.v2"),
+        ),
     )
 }

@@ -47,7 +47,7 @@ _KERAS_MODULES = {"keras": "keras", "tensorflow.keras": "keras", "tf_keras": "tf
 _BACKEND_DISTS = {"tensorflow": ["tensorflow", "tensorflow-cpu"], "jax": ["jax", "jaxlib"], "torch": ["torch"]}
 
 
-def _keras_module_of(model: Any) -> str:
+def keras_package_of(model: Any) -> str:
     """``"keras"`` or ``"tf_keras"``: the package whose ``Model`` ``model`` is (raises for anything else)."""
     for klass in type(model).__mro__:
         root = klass.__module__.split(".")[0]
@@ -93,7 +93,7 @@ def save_model(
     """
     if save_exported_model:
         raise InvalidParameterValue("save_model: save_exported_model=True is not supported; models are saved as .keras")
-    keras_module = _keras_module_of(model)
+    keras_module = keras_package_of(model)
     kwargs = dict(keras_model_kwargs or {})
     kwargs.update(save_model_kwargs or {})
     path = prepare_model_dir(path)
@@ -206,7 +206,11 @@ def _load_from_dir(model_dir: str, custom_objects: dict | None = None, **load_kw
             raise InvalidParameterValue(f"{MODULE_FILE} names {named!r}; expected one of {sorted(_KERAS_MODULES)}")
         module = _KERAS_MODULES[named]
     file = next(
-        (os.path.join(data, MODEL_NAME + ext) for ext in (".keras", ".h5") if os.path.isfile(os.path.join(data, MODEL_NAME + ext))),
+        (
+            os.path.join(data, MODEL_NAME + ext)
+            for ext in (".keras", ".h5")
+            if os.path.isfile(os.path.join(data, MODEL_NAME + ext))
+        ),
         None,
     )
     if file is None:
@@ -216,13 +220,23 @@ def _load_from_dir(model_dir: str, custom_objects: dict | None = None, **load_kw
 
 
 def load_model(
-    model_uri: str, dst_path: str | None = None, custom_objects: dict | None = None, load_model_kwargs: dict | None = None
+    model_uri: str,
+    dst_path: str | None = None,
+    custom_objects: dict | None = None,
+    load_model_kwargs: dict | None = None,
 ) -> Any:
     """Load the Keras model at ``model_uri`` (``runs:/<run_id>/model``, a path or ``file://`` URI).
 
     ``custom_objects`` and ``load_model_kwargs`` go to ``keras.models.load_model``.
     """
     return _load_from_dir(download_model(model_uri, dst_path), custom_objects, **(load_model_kwargs or {}))
+
+
+def predict_arrays(model: Any, data: Any):
+    """``model.predict`` on arrays (a DataFrame as its values), without a progress bar: numpy out."""
+    if type(data).__module__.split(".")[0] == "pandas":
+        data = data.to_numpy()
+    return model.predict(data, verbose=0)
 
 
 class _KerasModelWrapper:
@@ -235,16 +249,15 @@ class _KerasModelWrapper:
         return self.model
 
     def predict(self, data: Any, params: dict | None = None):
-        module = type(data).__module__.split(".")[0]
-        if module == "pandas" and hasattr(data, "columns"):
+        if type(data).__module__.split(".")[0] == "pandas" and hasattr(data, "columns"):
             import pandas as pd
 
-            return pd.DataFrame(self.model.predict(data.to_numpy(), verbose=0), index=data.index)
+            return pd.DataFrame(predict_arrays(self.model, data), index=data.index)
         if isinstance(data, list):
             import numpy as np
 
             data = np.asarray(data)
-        return self.model.predict(data, verbose=0)
+        return predict_arrays(self.model, data)
 
 
 def _load_pyfunc(path: str) -> _KerasModelWrapper:
