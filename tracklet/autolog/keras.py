@@ -22,7 +22,9 @@ Patched: ``keras.Model.fit`` (Keras 3 on any backend; ``tf.keras`` is Keras 3 in
 * datasets: numpy / pandas (the reference digest), ``tf.data``, ``PyDataset`` and generators (name, and a
   digest of their structure: their data is never read for it).
 
-A further ``fit`` logging into the same run continues the step axis after its last epoch.
+Steps are Keras's epoch numbers, so a ``fit(..., initial_epoch=n)`` that resumes training continues the axis;
+a second autologged ``fit`` inside one of your runs logs to a child run (the kit's rule), so nothing is
+overwritten.
 """
 
 from __future__ import annotations
@@ -53,7 +55,6 @@ _FIT_PARAMS = (
     "validation_freq",
 )
 _EARLY_STOPPING_PARAMS = ("monitor", "min_delta", "patience", "baseline", "restore_best_weights")
-_last_step: dict[str, int] = {}  # run id -> last epoch step a Keras fit logged there (this process)
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,6 @@ def install(module, config) -> None:
         safe_patch(INTEGRATION, module.Model, "fit", FitHooks())
 
 
-def reset_for_tests() -> None:
-    _last_step.clear()
-
-
 class FitHooks(PatchHooks):
     """``Model.fit``: params before training, our callback during it, early stopping, datasets, model after."""
 
@@ -128,15 +125,12 @@ class FitHooks(PatchHooks):
         callbacks = _as_list(args.get("callbacks"))
         kit.log_params(call, _params(model, args, keras, callbacks))
         kit.capture_example(call, args.get("x"))
-        previous = _last_step.get(call.run_id)
-        offset = max(previous + 1 - int(args.get("initial_epoch") or 0), 0) if previous is not None else 0
         per_step = opts.log_every_n_steps is not None
         recorder = Recorder(
             call.logger,
             kit.IterationLog(call.logger) if opts.log_every_epoch and not per_step else None,
             kit.IterationLog(call.logger) if per_step else None,
             opts,
-            offset,
         )
         batch_checkpoints = opts.checkpoint and opts.checkpoint_save_freq != "epoch"
         ours = callback_class(keras.callbacks.Callback, per_step, batch_checkpoints)(recorder)
@@ -171,8 +165,6 @@ def _finish(call) -> None:
     for log in (recorder.epoch_log, recorder.step_log):
         if log is not None:
             log.finish()
-    if recorder.epochs:
-        _last_step[call.run_id] = max(recorder.epochs)
     keras = call.state["keras"]
     for cb in call.state["callbacks"]:
         if isinstance(cb, keras.callbacks.TensorBoard) and getattr(cb, "log_dir", None):
@@ -256,12 +248,11 @@ def _early_stopping(call, recorder: Recorder) -> None:
     # Keras 3 restores the best weights at the end of training; tf_keras only when it stopped early
     stopped = keras.__name__ == "keras" or getattr(stopper, "stopped_epoch", 0) > 0
     if stopper.restore_best_weights and getattr(stopper, "best_weights", None) is not None and stopped:
-        restored = int(getattr(stopper, "best_epoch", 0)) + recorder.offset
+        restored = int(getattr(stopper, "best_epoch", 0))
         metrics["restored_epoch"] = restored
     call.logger.log_metrics(metrics, step=0)
     if restored is not None and recorder.epoch_log is not None and recorder.epochs.get(restored):
         call.logger.log_metrics(recorder.epochs[restored], step=last + 1)
-        _last_step[call.run_id] = last + 1
 
 
 # ----------------------------------------------------------------------------------------------- datasets

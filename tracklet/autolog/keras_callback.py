@@ -6,7 +6,7 @@ Errors are kept in ``errors`` instead of raised: tracking never stops training (
 first one after ``fit`` returns).
 
 Steps: epoch metrics are logged at step = epoch (0-based, as Keras counts it, so ``initial_epoch`` continues
-the axis) plus ``offset`` (a further ``fit`` logging into the same run continues after the last logged epoch).
+the axis).
 With ``log_every_n_steps=N`` the training metrics are logged every N optimizer steps at step = the optimizer's
 step count, and the validation metrics at each epoch end on that same axis: one key, one axis.
 """
@@ -36,13 +36,12 @@ def floats(logs) -> dict[str, float]:
 class Recorder:
     """What the callback does, apart from Keras's Callback plumbing (one per ``fit`` call)."""
 
-    def __init__(self, logger, epoch_log, step_log, options, offset: int = 0):
+    def __init__(self, logger, epoch_log, step_log, options):
         self.logger = logger
         self.epoch_log = epoch_log  # kit.IterationLog for per-epoch metrics, or None
         self.step_log = step_log  # kit.IterationLog for per-step metrics, or None
         self.epochs: dict[int, dict[str, float]] = {}  # every epoch's metrics by step (for early stopping)
         self.options = options
-        self.offset = offset
         self.errors: list[BaseException] = []
         self.every_n = options.log_every_n_steps
         self._lock = threading.Lock()  # Keras may run per-batch callbacks on a thread pool
@@ -77,7 +76,7 @@ class Recorder:
 
     def epoch_end(self, model, epoch: int, logs) -> None:
         metrics = floats(logs)
-        step = int(epoch) + self.offset
+        step = int(epoch)
         self.epochs[step] = metrics
         if self.epoch_log is not None:
             self.epoch_log.record(step, metrics)
