@@ -49,6 +49,7 @@ class Recorder:
         self._steps_before_epoch = 0
         self._seen = 0
         self._best: float | None = None
+        self._summarized = False
 
     def guard(self, fn, *args) -> None:
         try:
@@ -60,6 +61,14 @@ class Recorder:
     def train_begin(self, model) -> None:
         if self.every_n:
             self._iterations0 = int(model.optimizer.iterations.numpy())
+        self.summarize(model)
+
+    def summarize(self, model) -> None:
+        """``model_summary.txt``, once the model is built (``tf_keras`` builds a model without an input shape
+        on its first batch, after ``on_train_begin``)."""
+        if self._summarized or not getattr(model, "built", True):
+            return
+        self._summarized = True
         lines: list[str] = []
         model.summary(print_fn=lambda line, *a, **k: lines.append(line))
         self.logger.log_text("\n".join(lines), "model_summary.txt")
@@ -75,6 +84,7 @@ class Recorder:
                 self.step_log.record(self._iterations0 + seen, metrics)
 
     def epoch_end(self, model, epoch: int, logs) -> None:
+        self.summarize(model)
         metrics = floats(logs)
         step = int(epoch)
         self.epochs[step] = metrics
