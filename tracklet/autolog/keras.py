@@ -149,7 +149,7 @@ class FitHooks(PatchHooks):
             call,
             flavor.log_model,
             model,
-            predict=lambda example: flavor.predict_arrays(model, example),
+            predict=lambda example: flavor.predict_eager(model, example),
             save_model_kwargs=kwargs or None,
             registered_model_name=opts.registered_model_name,
         )
