@@ -53,6 +53,22 @@ PINNED = {
         "log_model",
         "save_model",
     ],
+    "tracklet.keras": [
+        "FLAVOR_NAME",
+        "autolog",
+        "get_default_pip_requirements",
+        "load_model",
+        "log_model",
+        "save_model",
+    ],
+    "tracklet.tensorflow": [
+        "FLAVOR_NAME",
+        "autolog",
+        "get_default_pip_requirements",
+        "load_model",
+        "log_model",
+        "save_model",
+    ],
 }
 INTERNALS = {"INTEGRATIONS", "Integration", "configure", "revert_all", "install", "session", "patching"}
 
