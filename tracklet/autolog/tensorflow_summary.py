@@ -27,7 +27,7 @@ _KERAS_PREFIXES = ("keras.", "tf_keras.")
 
 def install(integration: str, summary_v2) -> None:
     """Capture ``tf.summary.scalar`` calls (``summary_v2`` is the imported ``tensorboard.summary.v2``)."""
-    wrap_light(integration, summary_v2, "scalar", _ScalarHooks(sys.modules["tensorflow"]))
+    wrap_light(integration, summary_v2, "scalar", _ScalarHooks())
 
 
 def _called_by_keras() -> bool:
@@ -49,11 +49,11 @@ def _argument(args: tuple, kwargs: dict, index: int, name: str):
 
 
 class _ScalarHooks(LightHooks):
-    def __init__(self, tf):
-        self.tf = tf
-
     def before(self, instance, args, kwargs):
         """Where the metric goes: the autologged fit's logger, the user's active run, or nowhere (None)."""
+        tf = sys.modules.get("tensorflow")  # TensorBoard's summaries can be imported without TensorFlow
+        if tf is None:
+            return None
         call = session.current()
         if call is not None and call.logger is not None and call.logging:
             target = call.logger
@@ -61,7 +61,7 @@ class _ScalarHooks(LightHooks):
             from tracklet.tracking import fluent
 
             target = fluent.active_run()
-        if target is None or _called_by_keras() or not self.tf.executing_eagerly():
+        if target is None or _called_by_keras() or not tf.executing_eagerly():
             return None
         return target
 
@@ -70,7 +70,7 @@ class _ScalarHooks(LightHooks):
         data = _argument(args, kwargs, 1, "data")
         step = _argument(args, kwargs, 2, "step")
         if step is None:
-            step = self.tf.summary.experimental.get_step()
+            step = sys.modules["tensorflow"].summary.experimental.get_step()
         value, step = float(data), int(step) if step is not None else 0
         if isinstance(target, session.RunLogger):
             target.log_metrics({str(name): value}, step=step)
