@@ -2,6 +2,7 @@
 
     python bench/bench_autolog_keras.py                    # first fit (fresh processes) and later fits
     python bench/bench_autolog_keras.py --mode later --lib tracklet --reps 5 [--log-models]
+    python bench/bench_autolog_keras.py --mode later --lib tracklet --log-every-n-steps 1   # per-step logging
 
 Workload: an MLP 64-64-1 (Adam, binary cross-entropy, accuracy), 10 epochs, batch 256, on 20,000 x 30 with
 ``validation_split=0.2``, TensorFlow backend on one thread, SQLite store in a temp dir, each library with its defaults
@@ -70,7 +71,7 @@ def make_fit(data):
     return fit
 
 
-def setup(lib: str):
+def setup(lib: str, every_n_steps: int | None = None):
     """Quiet, temp-dir SQLite store; returns ``enable(on: bool)`` for the library's Keras autolog."""
     warnings.filterwarnings("ignore")
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
@@ -90,7 +91,8 @@ def setup(lib: str):
         import tracklet as mlflow
         import tracklet.tensorflow as namespace
     mlflow.set_tracking_uri(f"sqlite:///{tmp}/{lib}.db")
-    return lambda on, log_models: namespace.autolog(log_models=log_models, disable=not on, silent=True)
+    extra = {"log_every_n_steps": every_n_steps} if every_n_steps else {}
+    return lambda on, log_models: namespace.autolog(log_models=log_models, disable=not on, silent=True, **extra)
 
 
 def run_first(lib: str, log_models: bool) -> None:
@@ -110,8 +112,8 @@ def run_first(lib: str, log_models: bool) -> None:
     )
 
 
-def run_later(lib: str, log_models: bool, reps: int) -> None:
-    enable = setup(lib)
+def run_later(lib: str, log_models: bool, reps: int, every_n_steps: int | None = None) -> None:
+    enable = setup(lib, every_n_steps)
     fit = make_fit(make_data())
 
     def timed(on: bool) -> tuple[float, float]:
@@ -128,6 +130,7 @@ def run_later(lib: str, log_models: bool, reps: int) -> None:
         mode="later",
         lib=lib,
         log_models=log_models,
+        log_every_n_steps=every_n_steps,
         reps=reps,
         **_figures(pairs),
     )
@@ -161,12 +164,13 @@ def main() -> None:
     ap.add_argument("--lib", choices=["plain", "tracklet", "mlflow"])
     ap.add_argument("--log-models", action="store_true")
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--log-every-n-steps", type=int, help="later mode: per-step metrics every N optimizer steps")
     opts = ap.parse_args()
     if opts.mode and opts.lib:
         if opts.mode == "first":
             run_first(opts.lib, opts.log_models)
         else:
-            run_later(opts.lib, opts.log_models, opts.reps)
+            run_later(opts.lib, opts.log_models, opts.reps, opts.log_every_n_steps)
         return
     libs = [opts.lib] if opts.lib and opts.lib != "plain" else ["tracklet", "mlflow"]
     settings = [(lib, models) for models in (False, True) for lib in libs]
