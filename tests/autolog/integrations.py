@@ -9,6 +9,10 @@ data (the suite calls them many times):
 * ``fit_raising(exc)``: a training call during which the framework raises exactly ``exc`` (the same
   object), e.g. through a callback or an input whose ``__array__`` raises.
 * ``patched()``: ``(owner, attribute)`` pairs that autolog must patch (a few representative ones).
+* ``noisy_fit()``: a training call our autolog code warns about (an AutologWarning), e.g. a param over 6000
+  characters: the ``silent=True`` contract checks it then prints and warns nothing.
+
+``test_contract.py`` asserts that the cases here are exactly the integrations of ``autolog/registry.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class IntegrationCase:
     tiny_fit: Callable[[], object]
     fit_raising: Callable[[BaseException], None]
     patched: Callable[[], list[tuple[object, str]]]
+    noisy_fit: Callable[[], object]
 
 
 # ---------------------------------------------------------------------- scikit-learn
@@ -78,6 +83,13 @@ def _sk_patched():
     ]
 
 
+def _sk_noisy():
+    from sklearn.cluster import DBSCAN  # neither predict nor transform: not logged as a model, with a warning
+
+    X, _ = _sk_data()
+    return DBSCAN().fit(X)
+
+
 # ---------------------------------------------------------------------- XGBoost
 
 
@@ -94,6 +106,17 @@ def _xgb_fit():
         verbose_eval=False,
     )
     return booster.predict(dtrain)
+
+
+def _xgb_noisy():
+    import warnings
+
+    import xgboost as xgb
+
+    X, y = _sk_data()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?s).*are not used")  # xgboost's own, not ours
+        return xgb.train({"nthread": 1, "note": "x" * 7000, "verbosity": 0}, xgb.DMatrix(X, label=y), 2)
 
 
 def _xgb_fit_raising(exc):
@@ -132,6 +155,13 @@ def _lgb_fit():
     dtrain = lgb.Dataset(X, label=y)
     booster = lgb.train(_LGB_PARAMS, dtrain, 3, valid_sets=[dtrain])
     return booster.predict(X)
+
+
+def _lgb_noisy():
+    import lightgbm as lgb
+
+    X, y = _sk_data()
+    return lgb.train({**_LGB_PARAMS, "note": "x" * 7000}, lgb.Dataset(X, label=y), 2)
 
 
 def _lgb_fit_raising(exc):
@@ -186,6 +216,15 @@ def _keras_fit_raising(exc):
     _keras_model().fit(X, y, epochs=2, verbose=0, callbacks=[Raise()])
 
 
+def _keras_noisy():
+    import keras
+
+    X, y = _sk_data()
+    model = _keras_model()
+    model.compile(optimizer="sgd", loss=keras.losses.MeanSquaredError(name="l" * 7000))  # a param over 6000 chars
+    model.fit(X, y.astype("float32"), epochs=1, verbose=0)
+
+
 def _keras_patched():
     import keras
 
@@ -193,10 +232,10 @@ def _keras_patched():
 
 
 CASES: list[IntegrationCase] = [
-    IntegrationCase("sklearn", "sklearn", _sk_fit, _sk_fit_raising, _sk_patched),
-    IntegrationCase("xgboost", "xgboost", _xgb_fit, _xgb_fit_raising, _xgb_patched),
-    IntegrationCase("lightgbm", "lightgbm", _lgb_fit, _lgb_fit_raising, _lgb_patched),
-    IntegrationCase("keras", "keras", _keras_fit, _keras_fit_raising, _keras_patched),
+    IntegrationCase("sklearn", "sklearn", _sk_fit, _sk_fit_raising, _sk_patched, _sk_noisy),
+    IntegrationCase("xgboost", "xgboost", _xgb_fit, _xgb_fit_raising, _xgb_patched, _xgb_noisy),
+    IntegrationCase("lightgbm", "lightgbm", _lgb_fit, _lgb_fit_raising, _lgb_patched, _lgb_noisy),
+    IntegrationCase("keras", "keras", _keras_fit, _keras_fit_raising, _keras_patched, _keras_noisy),
 ]
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sqlite3
 import sys
 import uuid
 
 import sqlalchemy as sa
 
-from tracklet.exceptions import InvalidState, ResourceDoesNotExist
+from tracklet.exceptions import InvalidState, ResourceDoesNotExist, TrackletException
 from tracklet.tracking import search, validation
 from tracklet.tracking.entities import (
     LifecycleStage,
@@ -31,7 +32,7 @@ from tracklet.tracking.entities import (
 )
 from tracklet.tracking.stores.base import Store, now_ms
 from tracklet.tracking.stores.sql import _engine, _rows, _writer, schema
-from tracklet.tracking.stores.sql.compile import run_search_statement
+from tracklet.tracking.stores.sql.compile import run_search_statement, sorts_in_sql
 from tracklet.tracking.stores.sql.experiments import ExperimentMethods
 from tracklet.tracking.stores.sql.schema import experiments, latest_metrics, metrics, params, runs, tags
 
@@ -61,13 +62,15 @@ class SqlStore(ExperimentMethods, Store):
         self.db_uri = db_uri
         self.artifact_root_uri = default_artifact_root
         self._engine, single_connection = _engine.create_engine(db_uri)
+        self._where = _engine.describe(self._engine.url)
         self._write_engine = self._engine.execution_options(**{_engine.WRITE_OPTION: True})
         self._guard = _engine.make_guard(single_connection)
         self._dialect = self._engine.dialect.name
         # databases without IEEE infinities (MySQL) store +/-inf as the largest double (see ``special``)
         self._inf_stand_in = math.inf if self._dialect in ("sqlite", "postgresql") else sys.float_info.max
         sqlite = self._dialect == "sqlite"
-        self._q_lock_run = sa.select(runs.c.lifecycle_stage).where(runs.c.run_uuid == _b("r"))
+        # (lifecycle_stage, experiment_id); callers that need only the stage take .scalar()
+        self._q_lock_run = sa.select(runs.c.lifecycle_stage, runs.c.experiment_id).where(runs.c.run_uuid == _b("r"))
         self._q_lock_experiment = sa.select(*experiments.c).where(experiments.c.experiment_id == _b("e"))
         if not sqlite:
             self._q_lock_run = self._q_lock_run.with_for_update()
@@ -77,24 +80,44 @@ class SqlStore(ExperimentMethods, Store):
 
     # ------------------------------------------------------------------ transactions
     @contextlib.contextmanager
+    def _database_errors(self):
+        """Report a failing database (corrupted file, unreachable server, lock timeout) as a
+        TrackletException naming it; constraint violations pass through for the callers that handle them."""
+        try:
+            yield
+        except sa.exc.IntegrityError:
+            raise
+        except (sa.exc.DBAPIError, sqlite3.DatabaseError) as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise TrackletException(f"The tracking database {self._where} failed: {reason}") from exc
+
+    @contextlib.contextmanager
     def _write(self):
         """One write transaction: committed on success, rolled back on any exception."""
-        with self._guard, self._write_engine.begin() as conn:
+        with self._database_errors(), self._guard, self._write_engine.begin() as conn:
             yield conn
 
     @contextlib.contextmanager
     def _read(self):
         """A read-only snapshot (rolled back on exit)."""
-        with self._guard, self._engine.connect() as conn:
+        with self._database_errors(), self._guard, self._engine.connect() as conn:
             yield conn
 
     def _initialize(self) -> None:
-        with self._write() as conn:
-            if self._dialect == "postgresql":
-                # two processes creating the schema at once would race on CREATE TABLE
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261207)")
-            schema.upgrade(conn)
-            self._ensure_default_experiment(conn)
+        try:
+            with self._write() as conn:
+                if self._dialect == "postgresql":
+                    # two processes creating the schema at once would race on CREATE TABLE
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261207)")
+                schema.upgrade(conn)
+                self._ensure_default_experiment(conn)
+        except TrackletException as exc:
+            self._engine.dispose()
+            reason = exc.__cause__.orig if isinstance(exc.__cause__, sa.exc.DBAPIError) else exc.message
+            hint = " (is it a SQLite database file?)" if "not a database" in str(reason) else ""
+            raise TrackletException(
+                f"Cannot open the tracking database {self._where}{hint}: {reason}", exc.error_code
+            ) from exc.__cause__
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -216,7 +239,7 @@ class SqlStore(ExperimentMethods, Store):
     @contextlib.contextmanager
     def _sqlite_write(self):
         """A BEGIN IMMEDIATE transaction on a pooled sqlite3 connection, for the fixed SQL of SqliteWriter."""
-        with self._guard:
+        with self._database_errors(), self._guard:
             raw = self._engine.raw_connection()
             try:
                 cursor = raw.cursor()
@@ -349,8 +372,12 @@ class SqlStore(ExperimentMethods, Store):
         if not ids:
             return PagedList([], None)
         stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders)
-        stmt = stmt.limit(max_results + 1).offset(offset)
         with self._read() as conn:
-            rows = conn.execute(stmt).all()
+            if not sorts_in_sql(orders):  # dozens of sort keys: sort the selected runs as the file store does
+                page, token = search.paginate(
+                    search.sort_runs(_rows.load_runs(conn, conn.execute(stmt).all()), orders), max_results, page_token
+                )
+                return PagedList(page, token)
+            rows = conn.execute(stmt.limit(max_results + 1).offset(offset)).all()
             token = search.encode_page_token(offset + max_results) if len(rows) > max_results else None
             return PagedList(_rows.load_runs(conn, rows[:max_results]), token)
