@@ -186,10 +186,56 @@ def _lgb_patched():
     ]
 
 
+# ---------------------------------------------------------------------- Keras (TensorFlow backend here)
+
+
+def _keras_model():
+    import keras
+
+    keras.utils.set_random_seed(0)  # the same initial weights with and without autolog
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def _keras_fit():
+    X, y = _sk_data()
+    model = _keras_model()
+    model.fit(X, y.astype("float32"), epochs=2, batch_size=20, shuffle=False, verbose=0)
+    return model.predict(X, verbose=0)
+
+
+def _keras_fit_raising(exc):
+    import keras
+
+    class Raise(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise exc
+
+    X, y = _sk_data()
+    _keras_model().fit(X, y, epochs=2, verbose=0, callbacks=[Raise()])
+
+
+def _keras_noisy():
+    import keras
+
+    X, y = _sk_data()
+    model = _keras_model()
+    model.compile(optimizer="sgd", loss=keras.losses.MeanSquaredError(name="l" * 7000))  # a param over 6000 chars
+    model.fit(X, y.astype("float32"), epochs=1, verbose=0)
+
+
+def _keras_patched():
+    import keras
+
+    return [(keras.Model, "fit")]
+
+
 CASES: list[IntegrationCase] = [
     IntegrationCase("sklearn", "sklearn", _sk_fit, _sk_fit_raising, _sk_patched, _sk_noisy),
     IntegrationCase("xgboost", "xgboost", _xgb_fit, _xgb_fit_raising, _xgb_patched, _xgb_noisy),
     IntegrationCase("lightgbm", "lightgbm", _lgb_fit, _lgb_fit_raising, _lgb_patched, _lgb_noisy),
+    IntegrationCase("keras", "keras", _keras_fit, _keras_fit_raising, _keras_patched, _keras_noisy),
 ]
 
 
