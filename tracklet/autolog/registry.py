@@ -27,5 +27,7 @@ INTEGRATIONS: dict[str, Integration] = {
         Integration("sklearn", "sklearn", "tracklet.autolog.sklearn:install", "scikit-learn", "1.3.0", "1.99.99"),
         Integration("xgboost", "xgboost", "tracklet.autolog.xgboost:install", "xgboost", "2.0.0", "3.99.99"),
         Integration("lightgbm", "lightgbm", "tracklet.autolog.lightgbm:install", "lightgbm", "4.0.0", "4.99.99"),
+        Integration("pyspark.ml", "pyspark.ml", "tracklet.autolog.pyspark:install", "pyspark", "3.5.0", "4.99.99"),
+        Integration("spark", "pyspark", "tracklet.autolog.spark_datasource:install", "pyspark", "3.5.0", "4.99.99"),
     )
 }

@@ -1,0 +1,31 @@
+"""Spark models and datasource autologging, as ``mlflow.spark``: ``save_model``, ``log_model``, ``load_model``,
+``autolog``.
+
+``autolog()`` here records which files and tables Spark reads (the run tag ``sparkDatasourceInfo``); Spark ML
+training is autologged by ``tracklet.pyspark.ml.autolog()``. Importing this module imports neither Spark nor
+the autolog patches.
+"""
+
+from __future__ import annotations
+
+from tracklet.flavors import copy_autolog_metadata as _copy_autolog_metadata
+from tracklet.flavors.spark import (
+    FLAVOR_NAME,
+    get_default_pip_requirements,
+    load_model,
+    log_model,
+    save_model,
+)
+
+
+def autolog(*args, **kwargs):
+    """Enable (or with ``disable=True`` revert) Spark datasource autologging; see
+    ``tracklet.autolog.spark_datasource.autolog``."""
+    from tracklet.autolog.spark_datasource import autolog as _autolog
+
+    return _autolog(*args, **kwargs)
+
+
+_copy_autolog_metadata(autolog, "tracklet.autolog.spark_datasource")
+
+__all__ = ["FLAVOR_NAME", "autolog", "get_default_pip_requirements", "load_model", "log_model", "save_model"]
