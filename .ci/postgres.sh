@@ -14,5 +14,5 @@ set -euo pipefail
   su postgres -c "dropdb --if-exists tracklet_test" && su postgres -c "createdb tracklet_test"
   su postgres -c "psql -q -c 'ALTER DATABASE tracklet_test SET synchronous_commit = off'"
 } >&2
-python -m pip install -q psycopg2-binary >&2
+python -m pip install -q -c "$(dirname "$0")/constraints.txt" psycopg2-binary >&2
 echo "postgresql://postgres:postgres@127.0.0.1:5432/tracklet_test"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 from tracklet.exceptions import MlflowException, TrackletException
+from tracklet.tracking.current import get_tracking_uri, is_tracking_uri_set, set_tracking_uri
 from tracklet.tracking.fluent import (
     ActiveRun,
     active_run,
@@ -23,8 +24,6 @@ from tracklet.tracking.fluent import (
     get_experiment,
     get_experiment_by_name,
     get_run,
-    get_tracking_uri,
-    is_tracking_uri_set,
     last_active_run,
     log_artifact,
     log_artifacts,
@@ -44,7 +43,6 @@ from tracklet.tracking.fluent import (
     set_experiment_tags,
     set_tag,
     set_tags,
-    set_tracking_uri,
     start_run,
 )
 

@@ -1,8 +1,13 @@
 """The ``tracklet`` command line: parse arguments, call the client, print. No logic of its own.
 
+Exit status: 0 on success; 1 with ``error: CODE: message`` on stderr for any TrackletException (bad input,
+unknown run, unusable store) and ``error: INTERNAL_ERROR: ...`` for anything unexpected (no traceback either);
+1 from ``gc`` when some runs were left in place (reported); 2 for bad usage.
+
     tracklet experiments create|search|rename|delete|restore
     tracklet runs list|describe|delete|restore
     tracklet gc
+    tracklet server|ui     (tracklet/server/serve.py)
 Every command takes ``--tracking-uri`` (default: TRACKLET_TRACKING_URI / MLFLOW_TRACKING_URI / the default
 store) and ``--json`` for machine-readable output.
 """
@@ -161,15 +166,26 @@ def cmd_runs_restore(args):
     _emit(args, {"restored": args.run_id}, lambda: f"Restored run {args.run_id}")
 
 
-def cmd_gc(args):
-    run_ids = args.run_ids.split(",") if args.run_ids else None
-    exp_ids = args.experiment_ids.split(",") if args.experiment_ids else None
-    removed = _client(args).gc(run_ids=run_ids, experiment_ids=exp_ids)
-    _emit(
-        args,
-        {"removed": removed},
-        lambda: f"Permanently removed {len(removed)} deleted run(s)" + "".join(f"\n  {r}" for r in removed),
-    )
+def _id_list(value: str | None) -> list[str] | None:
+    """``--run-ids a,b`` -> ["a", "b"]; an empty value stays an (invalid) empty list, never "all"."""
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",")] if value.strip() else []
+
+
+def cmd_gc(args) -> int:
+    result = _client(args).gc(run_ids=_id_list(args.run_ids), experiment_ids=_id_list(args.experiment_ids))
+    removed, skipped = list(result), getattr(result, "skipped", {})
+
+    def text():
+        lines = [f"Permanently removed {len(removed)} deleted run(s)"] + [f"  {r}" for r in removed]
+        if skipped:
+            lines.append(f"Left {len(skipped)} run(s) in place:")
+            lines += [f"  {rid}: {why}" for rid, why in skipped.items()]
+        return "\n".join(lines)
+
+    _emit(args, {"removed": removed, "skipped": skipped}, text)
+    return 1 if skipped else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -216,9 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
         x.set_defaults(func=fn)
 
     gc = sub.add_parser("gc", parents=[common], help="permanently remove deleted runs and their artifacts")
-    gc.add_argument("--run-ids", help="comma-separated run ids (default: every deleted run)")
-    gc.add_argument("--experiment-ids", help="comma-separated experiment ids to limit the search")
+    gc.add_argument("--run-ids", help="comma-separated run ids (default: every deleted run; empty is an error)")
+    gc.add_argument("--experiment-ids", help="comma-separated experiment ids to limit the search (empty: error)")
     gc.set_defaults(func=cmd_gc)
+
+    from tracklet.server.serve import add_parsers  # loads no server dependency until a server starts
+
+    add_parsers(sub)
     return p
 
 
@@ -226,11 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.func(args)
-    except TrackletException as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        return args.func(args) or 0
+    except TrackletException as exc:  # "error: CODE: message", never a traceback
+        print(f"error: {exc.error_code}: {exc.message}", file=sys.stderr)
         return 1
-    return 0
+    except Exception as exc:  # a bug of ours: still one line, named as such, not a traceback
+        print(f"error: INTERNAL_ERROR: unexpected {type(exc).__name__}: {exc} (please report)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Importing this module imports neither LightGBM nor the autolog patches; ``autolo
 
 from __future__ import annotations
 
-from tracklet.flavors import copy_autolog_metadata as _copy_autolog_metadata
+from tracklet.autolog.core import FrameworkAutolog as _FrameworkAutolog
 from tracklet.flavors.lightgbm import (
     FLAVOR_NAME,
     get_default_pip_requirements,
@@ -14,14 +14,7 @@ from tracklet.flavors.lightgbm import (
     save_model,
 )
 
-
-def autolog(*args, **kwargs):
-    """Enable (or with ``disable=True`` revert) LightGBM autologging; see ``tracklet.autolog.lightgbm.autolog``."""
-    from tracklet.autolog.lightgbm import autolog as _autolog
-
-    return _autolog(*args, **kwargs)
-
-
-_copy_autolog_metadata(autolog, "tracklet.autolog.lightgbm")
+autolog = _FrameworkAutolog("lightgbm")
+"""Enable (or with ``disable=True`` revert) LightGBM autologging; see ``tracklet.autolog.lightgbm.autolog``."""
 
 __all__ = ["FLAVOR_NAME", "autolog", "get_default_pip_requirements", "load_model", "log_model", "save_model"]

@@ -2,6 +2,7 @@
 
 * ``sqlite``   -- SqlStore on a SQLite file in tmp_path
 * ``file``     -- FileStore on tmp_path/mlruns (skipped while tracklet.tracking.stores.file is missing)
+* ``rest``     -- RestStore -> create_app (in-process, no socket) -> SqlStore on SQLite in tmp_path
 * ``postgres`` -- SqlStore on $TRACKLET_TEST_POSTGRES_URI (skipped when unset); every table is dropped
   before each test, so point it at a throwaway database
 """
@@ -12,7 +13,7 @@ import os
 
 import pytest
 
-STORE_KINDS = ["sqlite", "file", "postgres"]
+STORE_KINDS = ["sqlite", "file", "rest", "postgres"]
 POSTGRES_ENV = "TRACKLET_TEST_POSTGRES_URI"
 
 
@@ -53,6 +54,14 @@ def make_store(kind: str, tmp_path):
         except ImportError as exc:
             pytest.skip(f"file store not available: {exc}")
         return FileStore(str(tmp_path / "mlruns"))
+    if kind == "rest":
+        pytest.importorskip("starlette")
+        pytest.importorskip("httpx")
+        from tracklet.server.inprocess import rest_store_over_app
+        from tracklet.tracking.stores.sql import SqlStore
+
+        backing = SqlStore(f"sqlite:///{tmp_path / 'tracking.db'}", artifact_root)
+        return rest_store_over_app(backing, str(tmp_path / "proxied"))
     if kind == "postgres":
         uri = os.environ.get(POSTGRES_ENV)
         if not uri:

@@ -312,7 +312,7 @@ def test_runs_created_by_another_instance_are_found(root, store):
     eid = other.create_experiment("from-other")
     rid = other.create_run(eid, "u", T0, [], "r").info.run_id
     store.log_metric(rid, Metric("m", 1.0, T0, 0))  # a cache miss: found by the scan, then cached
-    assert store._run_experiment[rid] == eid
+    assert store._layout.run_experiment[rid] == eid
     assert other.get_run(rid).data.metrics == {"m": 1.0}
     other.delete_experiment(eid)  # the run moves to .trash behind this store's back
     assert store.get_run(rid).info.lifecycle_stage == "deleted"
@@ -460,10 +460,60 @@ def test_a_run_moved_mid_write_is_never_recreated_at_its_old_place(root, store):
     old_dir = str(root / eid / rid)
     store.delete_experiment(eid)  # moves the folder, as another process could between lookup and write
     with pytest.raises(FileNotFoundError):
-        store._append_metrics(old_dir, {"m": [(T0, 1.0, 0)]}, set())
+        file_io.create_file(os.path.join(old_dir, "metrics", "a", "m"), b"1 1.0 0\n", old_dir)
     with pytest.raises(FileNotFoundError):
         file_io.atomic_write(os.path.join(old_dir, "params", "p"), "v", old_dir)
     assert not (root / eid).exists()
     store.restore_experiment(eid)
     store.log_metric(rid, Metric("m", 1.0, T0, 0))
     assert store.get_run(rid).data.metrics == {"m": 1.0}
+
+
+# ============================================================================ what the file system can store
+
+
+@pytest.mark.parametrize("kind", ["metric", "param", "tag"])
+def test_key_whose_utf8_name_exceeds_255_bytes_is_rejected_before_any_write(root, store, kind):
+    rid = store.create_run("0", "u", T0, [], "r").info.run_id
+    before = sorted(_all_files(root))
+    long_key = "é" * 250  # 250 characters (within the key limit), 500 bytes: no file system takes that name
+    entry = {"metric": Metric(long_key, 1.0, T0, 0), "param": Param(long_key, "v"), "tag": RunTag(long_key, "v")}
+    batch = {"metric": [], "param": [], "tag": []}
+    batch[kind].append(entry[kind])
+    with pytest.raises(InvalidParameterValue, match=f"{kind} key .*255 bytes"):
+        store.log_batch(
+            rid,
+            [Metric("ok", 1.0, T0, 0)] + batch["metric"],
+            [Param("p", "1")] + batch["param"],
+            [RunTag("t", "1")] + batch["tag"],
+        )
+    assert sorted(_all_files(root)) == before
+    store.log_batch(rid, [Metric("é" * 127 + "/" + "é" * 122, 1.0, T0, 0)], [], [])  # short parts are fine
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s, rid: s.log_batch(rid, [Metric("ok", 1.0, T0, 0)], [Param("p", "x\ud800")], []),
+        lambda s, rid: s.log_batch(rid, [Metric("ok", 1.0, T0, 0)], [], [RunTag("t", "\udfff")]),
+        lambda s, rid: s.log_batch(rid, [], [], [RunTag("mlflow.runName", "n\ud800")]),
+        lambda s, rid: s.update_run_info(rid, "FINISHED", T0, "n\ud800"),
+        lambda s, rid: s.create_run("0", "u\ud800", T0, [], "r"),
+        lambda s, rid: s.create_run("0", "u", T0, [RunTag("a", "1"), RunTag("b", "\ud800")], "r"),
+        lambda s, rid: s.create_run("0", "u", T0, [], "r\ud800"),
+        lambda s, rid: s.create_experiment("x\ud800"),
+        lambda s, rid: s.create_experiment("x", tags=[RunTag("a", "1"), RunTag("b", "\ud800")]),
+        lambda s, rid: s.create_experiment("x", artifact_location="/tmp/\ud800"),
+        lambda s, rid: s.set_experiment_tag("0", RunTag("t", "\ud800")),
+        lambda s, rid: s.rename_experiment("0", "x\ud800"),
+    ],
+)
+def test_lone_surrogates_are_rejected_before_any_write(root, store, call):
+    rid = store.create_run("0", "u", T0, [], "r").info.run_id
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    with pytest.raises(InvalidParameterValue, match="surrogate"):
+        call(store, rid)
+    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in root.iterdir()) == [".lock", ".trash", "0"]  # no orphan experiment folder
+    assert store.create_experiment("next") == "1"  # and no id used up

@@ -3,6 +3,9 @@
 ``tracklet.autolog`` is both this package and a callable: ``tracklet.autolog(...)`` calls
 :func:`tracklet.autolog.core.autolog` whichever way it was reached (the package's module object is made
 callable, because importing the package rebinds the attribute ``tracklet.autolog`` to the module).
+
+For integration authors: :mod:`tracklet.autolog.kit` (what every integration shares), :mod:`.registry`
+(one line per framework), :mod:`.patching` (``safe_patch``).
 """
 
 from __future__ import annotations
@@ -12,8 +15,7 @@ import sys as _sys
 import types as _types
 
 from tracklet.autolog.config import AutologConfig, get_config
-from tracklet.autolog.core import autolog, configure, revert_all
-from tracklet.autolog.registry import INTEGRATIONS, Integration
+from tracklet.autolog.core import autolog
 
 
 class _CallableModule(_types.ModuleType):
@@ -34,13 +36,6 @@ def __getattr__(name: str):
 _sys.modules[__name__].__class__ = _CallableModule
 __signature__ = _inspect.signature(autolog)
 
-__all__ = [
-    "INTEGRATIONS",
-    "AutologConfig",
-    "AutologWarning",
-    "Integration",
-    "autolog",
-    "configure",
-    "get_config",
-    "revert_all",
-]
+# The public names only. Internals live in their modules (the integration table in registry, configure /
+# revert_all in core); an integration author's API is tracklet.autolog.kit. Pinned by tests/autolog/test_namespaces.py
+__all__ = ["AutologConfig", "AutologWarning", "autolog", "get_config"]

@@ -209,13 +209,47 @@ def revert_all() -> None:
             _session().reset_warnings()
 
 
+class FrameworkAutolog:
+    """``tracklet.<framework>.autolog``: calls the integration's own ``autolog`` (its module named in the
+    registry), imported on first use -- so importing ``tracklet.sklearn`` loads neither the framework nor the
+    patching code. ``inspect.signature`` and ``help`` see the integration's parameters and docstring."""
+
+    __name__ = __qualname__ = "autolog"
+
+    def __init__(self, integration: str):
+        self.integration = integration
+
+    def _target(self):
+        if self.integration not in INTEGRATIONS:
+            raise InvalidParameterValue(f"autolog: unknown integration {self.integration!r}")
+        module_name = INTEGRATIONS[self.integration].install.partition(":")[0]
+        return importlib.import_module(module_name).autolog
+
+    def __call__(self, *args, **kwargs) -> None:
+        return self._target()(*args, **kwargs)
+
+    @property
+    def __signature__(self):
+        import inspect
+
+        return inspect.signature(self._target())
+
+    @property
+    def __doc__(self):  # noqa: D105 - the integration's docstring, read lazily
+        return self._target().__doc__
+
+    def __repr__(self) -> str:
+        return f"<tracklet.{self.integration}.autolog>"
+
+
 def _reset_for_tests() -> None:
-    """Back to the state of a fresh process (registered post-import hooks stay; they read the config)."""
+    """Back to the state of a fresh process (registered post-import hooks stay; they read the config).
+    Each module clears its own tables: the session's, and each loaded integration's ``reset_for_tests``."""
     revert_all()
     if "tracklet.autolog.session" in sys.modules:
-        _session()._experiment_names.clear()
-    for integ in INTEGRATIONS.values():  # integrations may keep tables (e.g. sklearn's tracked predictions)
+        _session().reset_for_tests()
+    for integ in INTEGRATIONS.values():
         module = sys.modules.get(integ.install.partition(":")[0])
-        reset = getattr(module, "_reset_for_tests", None)
+        reset = getattr(module, "reset_for_tests", None)
         if reset is not None:
             reset()

@@ -18,9 +18,13 @@ and ``LGBMRanker``, whose ``fit`` calls it). Per ``train``/``fit`` one run recor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tracklet.autolog import _boosting as B
-from tracklet.autolog.core import configure
+from tracklet.autolog import kit
 from tracklet.autolog.patching import safe_patch
+from tracklet.exceptions import InvalidParameterValue
+from tracklet.flavors import lightgbm as flavor
 
 INTEGRATION = "lightgbm"
 _TRAIN_EXCLUDE = {
@@ -39,25 +43,27 @@ _TRAIN_EXCLUDE = {
 }
 
 
-def autolog(
-    log_models: bool = True,
-    log_input_examples: bool = False,
-    log_model_signatures: bool = True,
-    log_datasets: bool = True,
-    disable: bool = False,
-    exclusive: bool = False,
-    disable_for_unsupported_versions: bool = False,
-    silent: bool = False,
-    extra_tags: dict | None = None,
-    importance_types: list[str] | tuple[str, ...] = ("split", "gain"),
-    log_every_n_iter: int = 1,
-) -> None:
+@dataclass(frozen=True)
+class LightGBMOptions(kit.Options):
+    """``tracklet.lightgbm.autolog`` options beyond the shared ones."""
+
+    importance_types: tuple[str, ...] | list[str] | str | None = ("split", "gain")
+    log_every_n_iter: int = 1
+
+    def validate(self) -> None:
+        if isinstance(self.log_every_n_iter, bool) or not isinstance(self.log_every_n_iter, int):
+            raise InvalidParameterValue(f"log_every_n_iter must be a positive integer, got {self.log_every_n_iter!r}")
+
+
+autolog = kit.declare_autolog(
+    INTEGRATION,
+    LightGBMOptions,
     """Enable (or with ``disable=True`` revert) LightGBM autologging.
 
     ``importance_types``: ``split`` and/or ``gain``.
     ``log_every_n_iter``: log per-iteration metrics every n rounds (the last round is always logged).
-    """
-    configure(INTEGRATION, locals())
+    """,
+)
 
 
 def install(module, config) -> None:
@@ -79,7 +85,7 @@ class _Callback:
 
     before_iteration = False
 
-    def __init__(self, log: B.IterationLog, errors: list):
+    def __init__(self, log: kit.IterationLog, errors: list):
         self.log, self.errors = log, errors
         self.model = None
         self._keys: dict = {}
@@ -101,30 +107,30 @@ class _Callback:
     def _key(self, *parts):
         key = self._keys.get(parts)
         if key is None:
-            key = self._keys[parts] = B.metric_key(*parts)
+            key = self._keys[parts] = kit.metric_key(*parts)
         return key
 
 
 def _start(call) -> dict:
     """Log params and append our callback to the user's callbacks (their list is copied, never mutated)."""
-    args = B.all_arguments(call)
+    args = kit.arguments(call)
     params = dict(args.get("params") or {})
-    extra = {k: v for k, v in B.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
-    B.log_params(call, {**params, **extra})
-    log = B.IterationLog(call.logger, call.config.options.get("log_every_n_iter", 1))
+    extra = {k: v for k, v in kit.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
+    kit.log_params(call, {**params, **extra})
+    log = kit.IterationLog(call.logger, kit.options(call.config, LightGBMOptions).log_every_n_iter)
     callback = _Callback(log, call.state.setdefault("errors", []))
     call.state.update(args=args, log=log, callback=callback)
-    B.set_argument(call, "callbacks", list(args.get("callbacks") or ()) + [callback])
+    kit.set_argument(call, "callbacks", list(args.get("callbacks") or ()) + [callback])
     return args
 
 
 def _finish(call, booster) -> None:
     """Last round, and the early-stopping summary when LightGBM recorded a best iteration."""
-    log: B.IterationLog = call.state["log"]
+    log: kit.IterationLog = call.state["log"]
     log.finish()
     best = getattr(booster, "best_iteration", 0) if booster is not None else 0
     if best and best > 0:
-        log.log_early_stopping(int(best) - 1)  # LightGBM's best_iteration is 1-based
+        B.log_early_stopping(log, int(best) - 1)  # LightGBM's best_iteration is 1-based
 
 
 class TrainHooks(B.TrainingHooks):
@@ -138,22 +144,23 @@ class TrainHooks(B.TrainingHooks):
 
     def before(self, call) -> None:
         args = _start(call)
-        if call.parent is None and B.wants_example(call.config):
-            call.state["example"] = B.head_rows(getattr(args.get("train_set"), "data", None))
+        # the raw data, before train() constructs the Datasets (which then free it)
+        call.state["raw"] = [(d, getattr(d, "data", None), getattr(d, "label", None)) for d in _all_sets(args)]
+        if call.parent is None:
+            kit.capture_example(call, getattr(args.get("train_set"), "data", None))
 
     def after(self, call, booster) -> None:
         _finish(call, booster)
-        for importance_type in B.option_list(call.config, "importance_types", ("split", "gain")):
+        for importance_type in B.names(kit.options(call.config, LightGBMOptions).importance_types):
             values = booster.feature_importance(importance_type=importance_type)
             B.log_importance(
                 call.logger, dict(zip(booster.feature_name(), values.tolist(), strict=True)), importance_type
             )
         if call.config.log_datasets:
             _log_datasets(call, call.state["args"])
-        if call.parent is None and call.config.log_models:
-            example = call.state.get("example")
-            B.log_model(call, "lightgbm", booster, example, booster.predict)
-        B.raise_callback_error(call.state)
+        if call.parent is None:
+            kit.log_model(call, flavor.log_model, booster, predict=booster.predict)
+        kit.raise_callback_error(call.state)
 
 
 class CvHooks(B.TrainingHooks):
@@ -164,39 +171,32 @@ class CvHooks(B.TrainingHooks):
 
     def after(self, call, result) -> None:
         _finish(call, call.state["callback"].model)  # the CVBooster, which carries best_iteration
-        B.raise_callback_error(call.state)
+        kit.raise_callback_error(call.state)
 
 
 class FitHooks(B.SklearnFitHooks):
     """``LGBMModel.fit``: ``get_params()`` here, metrics from the inner ``train``, the model here."""
 
-    flavor = "lightgbm"
+    flavor_log_model = flavor.log_model
+
+
+def _all_sets(args: dict) -> list:
+    valid_sets = args.get("valid_sets") or []
+    return [args.get("train_set"), *(valid_sets if isinstance(valid_sets, (list, tuple)) else [valid_sets])]
 
 
 def _log_datasets(call, args: dict) -> None:
-    train_set = args.get("train_set")
-    valid_sets = args.get("valid_sets") or []
-    if not isinstance(valid_sets, (list, tuple)):
-        valid_sets = [valid_sets]
+    """The reference's LightGBM datasets: a DataFrame as a frame; an array or sparse matrix with the labels
+    as targets; anything else (a file path) not described."""
+    valid_sets = _all_sets(args)[1:]
     names = args.get("valid_names") or []
     if isinstance(names, str):
         names = [names]
-    sets = [(train_set, "train", "train")] + [
-        (d, names[i] if i < len(names) else f"valid_{i}", "eval")
-        for i, d in enumerate(valid_sets)
-        if d is not train_set
-    ]
-    B.log_dataset_inputs(
-        call,
-        [
-            B.dataset_input(
-                name,
-                context,
-                d.num_data(),
-                d.num_feature(),
-                label=d.get_label(),
-                feature_names=d.get_feature_name(),
-            )
-            for d, name, context in sets
-        ],
-    )
+    evals = [(d, names[i] if i < len(names) else f"valid_{i}") for i, d in enumerate(valid_sets)]
+    raw = {id(d): (data, label) for d, data, label in call.state.get("raw", ())}
+    inputs = []
+    for d, name, context in B.eval_sets(args.get("train_set"), evals):
+        data, label = raw.get(id(d), (None, None))
+        if data is not None and not isinstance(data, (str, list)) and not hasattr(data, "__fspath__"):
+            inputs.append(kit.dataset_input(data, label, context, name))
+    kit.log_datasets(call, inputs)

@@ -384,7 +384,7 @@ def _patched_call(record: _Patch, hooks: PatchHooks, wrapped, instance, args, kw
 
             active = fluent.active_run()
             run_id, created = (active.info.run_id if active else None), False
-        logger = session.RunLogger(integration, run_id, config) if run_id else None
+        logger = session.RunLogger(integration, run_id, config, reused=not created) if run_id else None
     except Exception as exc:
         session.report_error(integration, exc, config.silent)
         return wrapped(*args, **kwargs)

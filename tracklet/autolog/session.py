@@ -113,16 +113,27 @@ def report_error(integration: str, exc: BaseException, silent: bool = False) -> 
 # ---------------------------------------------------------------------- managed runs
 
 _experiment_names: dict[tuple[str, str], str] = {}
+# user runs an autologged fit has already logged into: a second fit there gets a child run of its own
+_fitted_user_runs: set[str] = set()
+_fitted_lock = threading.Lock()
+NESTED_FIT_TAG = "tracklet.autolog.nestedFit"
 
 
 def open_run(integration: str, config) -> tuple[str, bool]:
-    """The run a top-level patched call logs to: the active run (left open), or a new run tagged
-    ``mlflow.autologging=<integration>`` plus ``extra_tags``. Returns ``(run_id, created)``."""
+    """The run a top-level patched call logs to, and whether it was created here (then it is ended by
+    :func:`close_run`): the user's active run for the first autologged fit in it (left open); a child run of
+    it (``mlflow.parentRunId``, tag ``tracklet.autolog.nestedFit=true``) for each later one, so two fits never
+    collide on their params; with no active run, a new run. Runs created here are tagged
+    ``mlflow.autologging=<integration>`` plus ``extra_tags``."""
     from tracklet.tracking import fluent
 
     active = fluent.active_run()
     if active is not None:
-        return active.info.run_id, False
+        with _fitted_lock:
+            first = active.info.run_id not in _fitted_user_runs
+            _fitted_user_runs.add(active.info.run_id)
+        if first:
+            return active.info.run_id, False
     tags = dict(config.extra_tags or {})
     if ctx.AUTOLOGGING in tags:
         tags.pop(ctx.AUTOLOGGING)
@@ -132,7 +143,9 @@ def open_run(integration: str, config) -> tuple[str, bool]:
             config.silent,
         )
     tags[ctx.AUTOLOGGING] = integration
-    run = fluent.start_run(tags=tags)
+    if active is not None:
+        tags[NESTED_FIT_TAG] = "true"
+    run = fluent.start_run(tags=tags, nested=active is not None)
     if not config.silent:
         _announce(run)
     return run.info.run_id, True
@@ -169,7 +182,7 @@ class RunLogger:
     """Non-blocking logging for one run: params/metrics/tags are queued on the store's batching logger,
     artifacts are written at once. Invalid keys are dropped with one warning each, never silently."""
 
-    def __init__(self, integration: str, run_id: str, config=None):
+    def __init__(self, integration: str, run_id: str, config=None, reused: bool = False):
         from tracklet.tracking import fluent
 
         self.integration = integration
@@ -178,6 +191,9 @@ class RunLogger:
         self.client = fluent._client()
         self._futures: list = []
         self._lock = threading.Lock()
+        # param values the run holds: read once from the store for a run we did not create (the user may
+        # have logged some), then kept up to date by log_params
+        self._params: dict[str, str] | None = None if reused else {}
 
     def _submit(self, metrics=(), params=(), tags=()) -> None:
         if not (metrics or params or tags):
@@ -194,25 +210,45 @@ class RunLogger:
             self.silent,
         )
 
-    def log_params(self, params: dict) -> None:
-        """Queue params; values are ``str()``'d, and values over 6000 characters truncated with a warning."""
-        out = []
-        for k, v in params.items():
-            value = str(v)  # MLflow logs None as "None"
-            if len(value) > V.MAX_PARAM_VALUE_LENGTH:
-                warn_once(
-                    (self.integration, "truncate", str(k)),
-                    f"tracklet: the value of param {k!r} has {len(value)} characters; it was truncated "
-                    f"to {V.MAX_PARAM_VALUE_LENGTH}",
-                    self.silent,
-                )
-                value = value[: V.MAX_PARAM_VALUE_LENGTH]
-            try:
-                key, value = V.validate_param(str(k), value)
-            except TrackletException as exc:
-                self._dropped("param", k, exc)
-                continue
-            out.append(Param(key, value))
+    def log_params(self, params: dict, nested: bool = False) -> None:
+        """Queue params; values are ``str()``'d, and values over 6000 characters truncated with a warning.
+
+        A key the run already holds with the same value is not sent again; with a different value it keeps
+        the run's value (a store rejects a changed param, and with it the whole batch) and is named in one
+        warning -- silently when ``nested`` (an inner call of the same fit: the outer call's value wins)."""
+        out, conflicts = [], []
+        with self._lock:
+            if self._params is None:
+                self._params = dict(self.client.get_run(self.run_id).data.params)
+            known = self._params
+            for k, v in params.items():
+                value = str(v)  # MLflow logs None as "None"
+                if len(value) > V.MAX_PARAM_VALUE_LENGTH:
+                    warn_once(
+                        (self.integration, "truncate", str(k)),
+                        f"tracklet: the value of param {k!r} has {len(value)} characters; it was truncated "
+                        f"to {V.MAX_PARAM_VALUE_LENGTH}",
+                        self.silent,
+                    )
+                    value = value[: V.MAX_PARAM_VALUE_LENGTH]
+                try:
+                    key, value = V.validate_param(str(k), value)
+                except TrackletException as exc:
+                    self._dropped("param", k, exc)
+                    continue
+                if key in known:
+                    if known[key] != value and not nested:
+                        conflicts.append(key)
+                    continue
+                known[key] = value
+                out.append(Param(key, value))
+        if conflicts:
+            warn_once(
+                (self.integration, "param-conflict", self.run_id),
+                f"tracklet: run {self.run_id} already has params {sorted(conflicts)} with other values; "
+                f"{self.integration} autologging kept those values and logged its other params",
+                self.silent,
+            )
         self._submit(params=out)
 
     def log_metrics(self, metrics: dict, step: int = 0) -> None:
@@ -253,14 +289,6 @@ class RunLogger:
     def log_figure(self, figure, artifact_file: str) -> None:
         self.client.log_figure(self.run_id, figure, artifact_file)
 
-    def log_dataset(self, features, targets=None, context: str = "train", name: str | None = None) -> None:
-        """Record a dataset input (numpy, pandas or scipy sparse) with the ``mlflow.data.context`` tag."""
-        from tracklet.autolog.datasets import dataset_input
-
-        entry = dataset_input(features, targets, context, name)
-        if entry is not None:
-            self.client.log_inputs(self.run_id, [entry])
-
     def flush(self) -> None:
         """Wait until everything queued is written; raise the first logging error, if any."""
         self.client.flush_async_logging()
@@ -270,6 +298,14 @@ class RunLogger:
             exc = fut.exception() if fut.done() else None
             if exc is not None:
                 raise exc
+
+
+def reset_for_tests() -> None:
+    """Forget this module's process-wide tables (warnings given, experiment names, fitted user runs)."""
+    reset_warnings()
+    _experiment_names.clear()
+    with _fitted_lock:
+        _fitted_user_runs.clear()
 
 
 def finish_status(exc: BaseException | None) -> str:

@@ -19,10 +19,13 @@ and ``XGBRanker`` (the random-forest variants go through them). Per ``train``/``
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 from tracklet.autolog import _boosting as B
-from tracklet.autolog.core import configure
+from tracklet.autolog import kit
 from tracklet.autolog.patching import safe_patch
+from tracklet.exceptions import InvalidParameterValue
+from tracklet.flavors import xgboost as flavor
 
 INTEGRATION = "xgboost"
 _TRAIN_EXCLUDE = {
@@ -39,27 +42,29 @@ _TRAIN_EXCLUDE = {
 }
 
 
-def autolog(
-    log_models: bool = True,
-    log_input_examples: bool = False,
-    log_model_signatures: bool = True,
-    log_datasets: bool = True,
-    disable: bool = False,
-    exclusive: bool = False,
-    disable_for_unsupported_versions: bool = False,
-    silent: bool = False,
-    extra_tags: dict | None = None,
-    importance_types: list[str] | tuple[str, ...] = ("weight",),
-    log_every_n_iter: int = 1,
-    model_format: str | None = None,
-) -> None:
+@dataclass(frozen=True)
+class XGBoostOptions(kit.Options):
+    """``tracklet.xgboost.autolog`` options beyond the shared ones."""
+
+    importance_types: tuple[str, ...] | list[str] | str | None = ("weight",)
+    log_every_n_iter: int = 1
+    model_format: str | None = None
+
+    def validate(self) -> None:
+        if isinstance(self.log_every_n_iter, bool) or not isinstance(self.log_every_n_iter, int):
+            raise InvalidParameterValue(f"log_every_n_iter must be a positive integer, got {self.log_every_n_iter!r}")
+
+
+autolog = kit.declare_autolog(
+    INTEGRATION,
+    XGBoostOptions,
     """Enable (or with ``disable=True`` revert) XGBoost autologging.
 
     ``importance_types``: any of ``weight``, ``gain``, ``cover``, ``total_gain``, ``total_cover``.
     ``log_every_n_iter``: log per-iteration metrics every n rounds (the last round is always logged).
     ``model_format``: the booster file format passed to the flavor (``ubj``/``json``/``xgb``; None = default).
-    """
-    configure(INTEGRATION, locals())
+    """,
+)
 
 
 def install(module, config) -> None:
@@ -81,7 +86,7 @@ def _callback_class():
     class AutologCallback(TrainingCallback):
         """Puts each round's evaluation results on the run's logger; never raises into training."""
 
-        def __init__(self, log: B.IterationLog, errors: list):
+        def __init__(self, log: kit.IterationLog, errors: list):
             super().__init__()
             self.log, self.errors = log, errors
             self.start = 0
@@ -138,7 +143,7 @@ def _callback_class():
         def _key(self, *parts):
             key = self._keys.get(parts)
             if key is None:
-                key = self._keys[parts] = B.metric_key(*parts)
+                key = self._keys[parts] = kit.metric_key(*parts)
             return key
 
     return AutologCallback
@@ -162,15 +167,15 @@ def _params_dict(params) -> dict:
 
 def _start(call) -> dict:
     """Log params and append our callback to the user's callbacks (their list is copied, never mutated)."""
-    args = B.all_arguments(call)
+    args = kit.arguments(call)
     params = _params_dict(args.get("params"))
-    extra = {k: v for k, v in B.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
-    B.log_params(call, {**params, **extra})
-    log = B.IterationLog(call.logger, call.config.options.get("log_every_n_iter", 1))
+    extra = {k: v for k, v in kit.loggable_args(args, _TRAIN_EXCLUDE).items() if k not in params}
+    kit.log_params(call, {**params, **extra})
+    log = kit.IterationLog(call.logger, kit.options(call.config, XGBoostOptions).log_every_n_iter)
     callback = _callback_class()(log, call.state.setdefault("errors", []))
     user_callbacks = list(args.get("callbacks") or ())
     call.state.update(args=args, log=log, callback=callback, user_callbacks=user_callbacks)
-    B.set_argument(call, "callbacks", user_callbacks + [callback])
+    kit.set_argument(call, "callbacks", user_callbacks + [callback])
     return args
 
 
@@ -191,28 +196,21 @@ class TrainHooks(B.TrainingHooks):
 
     def before(self, call) -> None:
         args = _start(call)
-        if call.parent is None and B.wants_example(call.config):
+        if call.parent is None and kit.wants_example(call.config):
             call.state["example"] = _dmatrix_head(args.get("dtrain"))
 
     def after(self, call, booster) -> None:
         state, args = call.state, call.state["args"]
-        log: B.IterationLog = state["log"]
+        log: kit.IterationLog = state["log"]
         log.finish()
         if _early_stopping_active(args, state["user_callbacks"]) and booster.attr("best_iteration") is not None:
-            log.log_early_stopping(int(booster.attr("best_iteration")))
+            B.log_early_stopping(log, int(booster.attr("best_iteration")))
         _log_importance(call, booster)
         if call.config.log_datasets:
             _log_datasets(call, args)
-        if call.parent is None and call.config.log_models:
-            B.log_model(
-                call,
-                "xgboost",
-                booster,
-                state.get("example"),
-                _predict_booster(booster),
-                **_format_kwargs(call),
-            )
-        B.raise_callback_error(state)
+        if call.parent is None:
+            kit.log_model(call, flavor.log_model, booster, predict=_predict_booster(booster), **_format_kwargs(call))
+        kit.raise_callback_error(state)
 
 
 class CvHooks(B.TrainingHooks):
@@ -223,20 +221,20 @@ class CvHooks(B.TrainingHooks):
 
     def after(self, call, result) -> None:
         state = call.state
-        log: B.IterationLog = state["log"]
+        log: kit.IterationLog = state["log"]
         log.finish()
         packed = state["callback"].model
         if _early_stopping_active(state["args"], state["user_callbacks"]) and packed is not None:
             best = packed.attr("best_iteration")
             if best is not None:
-                log.log_early_stopping(int(best))
-        B.raise_callback_error(state)
+                B.log_early_stopping(log, int(best))
+        kit.raise_callback_error(state)
 
 
 class FitHooks(B.SklearnFitHooks):
     """``XGBModel.fit`` and subclasses: ``get_params()`` here, metrics from the inner ``train``, model here."""
 
-    flavor = "xgboost"
+    flavor_log_model = flavor.log_model
 
     def model_kwargs(self, call) -> dict:
         return _format_kwargs(call)
@@ -269,35 +267,40 @@ def _dmatrix_head(dmatrix, n: int = 5):
 
 
 def _log_importance(call, booster) -> None:
-    from tracklet._logging import get_logger
-
-    for importance_type in B.option_list(call.config, "importance_types", ("weight",)):
+    for importance_type in B.names(kit.options(call.config, XGBoostOptions).importance_types):
         try:
             scores = booster.get_score(importance_type=importance_type)
         except Exception as exc:  # noqa: BLE001 - e.g. gblinear only has "weight": not our bug
-            get_logger("tracklet.autolog").warning(
-                "xgboost autolog: no '%s' feature importance for this booster: %s",
-                importance_type,
-                str(exc).splitlines()[0],
+            kit.warn(
+                call,
+                f"importance:{importance_type}",
+                f"tracklet: xgboost autolog: no '{importance_type}' feature importance for this booster: "
+                f"{str(exc).splitlines()[0]}",
             )
             continue
         B.log_importance(call.logger, scores, importance_type)
 
 
 def _log_datasets(call, args: dict) -> None:
-    dtrain = args.get("dtrain")
-    sets = [(dtrain, "train", "train")] + [(d, n, "eval") for d, n in (args.get("evals") or ()) if d is not dtrain]
-    B.log_dataset_inputs(
-        call,
-        [
-            B.dataset_input(name, context, d.num_row(), d.num_col(), label=d.get_label(), feature_names=d.feature_names)
-            for d, name, context in sets
-        ],
-    )
+    sets = B.eval_sets(args.get("dtrain"), [(d, n) for d, n in (args.get("evals") or ())])
+    kit.log_datasets(call, [_dataset_input(d, name, context) for d, name, context in sets])
+
+
+def _dataset_input(dmatrix, name: str, context: str):
+    """The reference's DMatrix dataset: its features (``get_data()``, densified; labels are not part of it),
+    digested from the first rows only -- slicing first, as ``get_data()`` copies the whole matrix."""
+    from tracklet.autolog.datasets import dataset_input_of_rows, rows_needed
+
+    n_rows, n_cols = dmatrix.num_row(), dmatrix.num_col()
+    try:
+        head = dmatrix.slice(list(range(min(n_rows, rows_needed(n_cols))))).get_data().toarray()
+    except Exception:  # noqa: BLE001 - e.g. a QuantileDMatrix holds no raw data: not described (as the reference)
+        return None
+    return dataset_input_of_rows(head, (n_rows, n_cols), context, name)
 
 
 def _format_kwargs(call) -> dict:
-    fmt = call.config.options.get("model_format")
+    fmt = kit.options(call.config, XGBoostOptions).model_format
     return {"model_format": fmt} if fmt else {}
 
 

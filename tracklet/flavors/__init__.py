@@ -105,20 +105,3 @@ def import_class(path: str, allowed_prefix: str):
         return getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as e:
         raise InvalidParameterValue(f"model_class {path!r} cannot be imported: {e}") from None
-
-
-def copy_autolog_metadata(wrapper: Callable, module_name: str) -> None:
-    """Give a public ``tracklet.<fw>.autolog`` the docstring and signature of ``<module_name>.autolog``.
-
-    Called at import of the public namespace; a missing or broken autolog module leaves ``wrapper`` as is
-    (the error then surfaces when ``autolog()`` is called, not at ``import tracklet.<fw>``).
-    """
-    import functools
-    import importlib
-
-    try:
-        target = getattr(importlib.import_module(module_name), "autolog", None)
-    except Exception:  # noqa: BLE001 - importing the public namespace must not fail because of autolog
-        return
-    if callable(target):
-        functools.update_wrapper(wrapper, target, assigned=("__doc__", "__annotations__"), updated=())

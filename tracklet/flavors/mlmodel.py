@@ -200,20 +200,7 @@ def download_model(model_uri: str, dst_path: str | None = None) -> str:
 
     uri = os.fspath(model_uri)
     if uri.startswith("runs:"):
-        rest = uri[len("runs:") :].lstrip("/")
-        run_id, _, rel = rest.partition("/")
-        if not run_id:
-            raise InvalidParameterValue(f"Invalid model URI {uri!r}: expected runs:/<run_id>/<artifact path>")
-        from tracklet.tracking.fluent import _client
-
-        client = _client()
-        artifact_uri = client.get_artifact_uri(run_id, rel.strip("/") or None)
-        if dst_path is None and urlparse(artifact_uri).scheme in ("", "file"):
-            local = local_path_from_uri(artifact_uri)
-            if not os.path.exists(local):
-                raise ResourceDoesNotExist(f"No model at {uri!r}: run {run_id} has no artifact {rel!r}")
-            return local
-        return client.download_artifacts(run_id, rel.strip("/"), dst_path)
+        return _download_run_model(uri, dst_path)
     if uri.startswith("models:"):
         raise InvalidParameterValue(
             f"Cannot load {uri!r}: models:/ URIs need a model registry, which tracklet does not have yet; "
@@ -232,6 +219,24 @@ def download_model(model_uri: str, dst_path: str | None = None) -> str:
     from tracklet.tracking.artifacts import get_artifact_repository
 
     return get_artifact_repository(uri).download_artifacts("", dst_path)
+
+
+def _download_run_model(uri: str, dst_path: str | None) -> str:
+    """``runs:/<run_id>/<path>``: the path is decoded once, validated, and resolved by the run's artifact
+    repository (never by re-parsing a URI built from it), so it cannot leave the run's artifact root."""
+    from tracklet.tracking.artifacts import get_artifact_repository, parse_runs_uri
+    from tracklet.tracking.fluent import _client
+
+    run_id, rel = parse_runs_uri(uri)
+    repo = get_artifact_repository(_client().get_run(run_id).info.artifact_uri)
+    if dst_path is None and hasattr(repo, "local_model_path"):
+        local = repo.local_model_path(rel)  # used in place unless a link or special file lies under it
+        if local is not None:
+            return local
+    try:
+        return repo.download_artifacts(rel, dst_path)
+    except ResourceDoesNotExist:
+        raise ResourceDoesNotExist(f"No model at {uri!r}: run {run_id} has no artifact {rel!r}") from None
 
 
 def flavor_config(model_dir: str, flavor: str) -> dict:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tracklet.exceptions import InvalidParameterValue
+from tracklet.exceptions import InvalidParameterValue, TrackletException
 from tracklet.flavors import env as _env
 from tracklet.flavors import log_model as _log_model
 from tracklet.flavors import pyfunc as _pyfunc
@@ -88,9 +88,24 @@ def dump_model(model: Any, path: str, serialization_format: str) -> None:
         pickler.dump(model, f)
 
 
+def _check_deserialization_allowed(path: str) -> None:
+    """Loading a pickle (or skops file) runs code from it. Allowed by default, as in MLflow 3.17;
+    ``TRACKLET_ALLOW_PICKLE_DESERIALIZATION=false`` (or MLflow's name) refuses it before the file is read."""
+    from tracklet import env
+
+    if not env.get_bool("ALLOW_PICKLE_DESERIALIZATION", True):
+        raise TrackletException(
+            f"Refusing to deserialize {path!r}: TRACKLET_ALLOW_PICKLE_DESERIALIZATION (or "
+            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION) is false, and loading a pickled model runs code from the file. "
+            "Set it to true only for models from a store you trust.",
+            "PERMISSION_DENIED",
+        )
+
+
 def load_file(path: str, serialization_format: str, skops_trusted_types: list | None = None) -> Any:
     """Deserialise a model file written by :func:`dump_model` (or by MLflow)."""
     check_serialization_format(serialization_format)
+    _check_deserialization_allowed(path)
     if serialization_format == SERIALIZATION_FORMAT_SKOPS:
         try:
             import skops.io

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import threading
 import time
+from urllib.parse import quote, urlparse
 
-from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.exceptions import InvalidParameterValue
 from tracklet.tracking import context as ctx
 from tracklet.tracking import validation as V
+from tracklet.tracking.batching import BatchingLogger, logger_for
 from tracklet.tracking.entities import (
     Experiment,
     FileInfo,
@@ -25,8 +26,7 @@ from tracklet.tracking.entities import (
     RunTag,
     ViewType,
 )
-
-_loggers_lock = threading.Lock()
+from tracklet.tracking.uri import get_tracking_uri
 
 
 def _now_ms() -> int:
@@ -50,10 +50,9 @@ class TrackletClient:
     """
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None):
-        from tracklet.tracking import fluent
-
-        self._tracking_uri = tracking_uri or fluent.get_tracking_uri()
+        self._tracking_uri = tracking_uri or get_tracking_uri()
         self._store = None
+        self._batching: BatchingLogger | None = None
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -69,23 +68,19 @@ class TrackletClient:
         return self._store
 
     @property
-    def _logger(self):
-        """The store's batching logger (one per store, shared by all clients of it)."""
-        store = self.store
-        lg = getattr(store, "_batching_logger", None)
+    def batching_logger(self) -> BatchingLogger:
+        """The store's batching logger, behind ``synchronous=False`` and autolog (one per store, shared by all
+        clients of it; created and stopped by :mod:`tracklet.tracking.batching` with the store)."""
+        lg = self._batching
         if lg is None:
-            from tracklet.tracking.batching import BatchingLogger
-
-            with _loggers_lock:
-                lg = getattr(store, "_batching_logger", None)
-                if lg is None:
-                    lg = BatchingLogger(store.log_batch)
-                    store._batching_logger = lg
+            lg = self._batching = logger_for(self.store)
         return lg
+
+    _logger = batching_logger  # old private name, kept until autolog uses batching_logger
 
     def flush_async_logging(self) -> None:
         """Block until this store's queued asynchronous logging is written."""
-        lg = getattr(self.store, "_batching_logger", None)
+        lg = self._batching or logger_for(self.store, create=False)
         if lg is not None:
             lg.flush()
 
@@ -216,21 +211,21 @@ class TrackletClient:
         if synchronous:
             self.store.log_batch(V.validate_run_id(run_id), [metric], [], [])
             return None
-        return self._logger.submit(run_id, metrics=[metric])
+        return self.batching_logger.submit(run_id, metrics=[metric])
 
     def log_param(self, run_id: str, key: str, value, synchronous: bool = True):
         key, value = V.validate_param(key, value)
         if synchronous:
             self.store.log_batch(V.validate_run_id(run_id), [], [Param(key, value)], [])
             return value
-        return self._logger.submit(run_id, params=[Param(key, value)])
+        return self.batching_logger.submit(run_id, params=[Param(key, value)])
 
     def set_tag(self, run_id: str, key: str, value, synchronous: bool = True):
         key, value = V.validate_tag(key, value)
         if synchronous:
             self.store.log_batch(V.validate_run_id(run_id), [], [], [RunTag(key, value)])
             return None
-        return self._logger.submit(run_id, tags=[RunTag(key, value)])
+        return self.batching_logger.submit(run_id, tags=[RunTag(key, value)])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.store.delete_tag(V.validate_run_id(run_id), key)
@@ -250,7 +245,7 @@ class TrackletClient:
             V.validate_param(p.key, p.value)
         for t in tags:
             V.validate_tag(t.key, t.value)
-        return self._logger.submit(run_id, metrics, params, tags)
+        return self.batching_logger.submit(run_id, metrics, params, tags)
 
     def log_inputs(self, run_id: str, datasets=None) -> None:
         self.store.log_inputs(V.validate_run_id(run_id), list(datasets or []))
@@ -267,7 +262,7 @@ class TrackletClient:
     def _artifact_repo(self, run_id: str):
         from tracklet.tracking.artifacts import get_artifact_repository
 
-        return get_artifact_repository(self.get_run(run_id).info.artifact_uri)
+        return get_artifact_repository(self.get_run(run_id).info.artifact_uri, self.tracking_uri)
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
         """Copy a file (or a directory, as a subdirectory) into the run's artifacts."""
@@ -336,34 +331,18 @@ class TrackletClient:
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
         uri = self.get_run(run_id).info.artifact_uri
         rel = V.validate_artifact_path(artifact_path)
+        if rel and len(urlparse(uri).scheme) > 1:  # a URI: percent-encode the path so it decodes to itself
+            rel = quote(rel)
         return f"{uri.rstrip('/')}/{rel}" if rel else uri
 
     # ------------------------------------------------------------------ maintenance
     def gc(self, run_ids: list[str] | None = None, experiment_ids: list[str] | None = None) -> list[str]:
-        """Permanently remove deleted runs (all, or those given) and their artifacts; returns removed ids."""
-        from tracklet.tracking.artifacts import get_artifact_repository
+        """Permanently remove deleted runs (all, those of ``experiment_ids``, or ``run_ids``) and their
+        artifacts; returns the removed ids (a list whose ``.skipped`` maps each run left in place to why).
+        Every id is checked before anything is removed; an empty list is an error, not "all"."""
+        from tracklet.tracking.artifacts.gc import collect_garbage
 
-        if run_ids is None:
-            exps = experiment_ids or [e.experiment_id for e in self.search_experiments(ViewType.ALL, 50000)]
-            run_ids, token = [], None
-            while True:
-                page = self.store.search_runs(exps, None, ViewType.DELETED_ONLY, 50000, None, token)
-                run_ids += [r.info.run_id for r in page]
-                token = page.token
-                if not token:
-                    break
-        removed = []
-        for rid in run_ids:
-            run = self.get_run(rid)
-            if run.info.lifecycle_stage != "deleted":
-                raise InvalidParameterValue(f"Run {rid} is not deleted; only deleted runs can be garbage-collected")
-            try:
-                get_artifact_repository(run.info.artifact_uri).delete_artifacts()
-            except ResourceDoesNotExist:
-                pass
-            self.store.hard_delete_run(rid)
-            removed.append(rid)
-        return removed
+        return collect_garbage(self, run_ids, experiment_ids)
 
 
 MlflowClient = TrackletClient

@@ -5,59 +5,28 @@ from __future__ import annotations
 
 import contextvars
 import os
-import threading
 
 from tracklet import env
 from tracklet.exceptions import InvalidParameterValue, TrackletException
 from tracklet.tracking import context as ctx
+from tracklet.tracking import current
+from tracklet.tracking.current import (  # noqa: F401 - the URI functions are re-exported (old import path)
+    get_client,
+    get_tracking_uri,
+    is_tracking_uri_set,
+    set_tracking_uri,
+)
 from tracklet.tracking.entities import Experiment, Metric, Param, Run, RunStatus, RunTag, ViewType
 
 DEFAULT_EXPERIMENT_ID = "0"
 
-_tracking_uri: str | None = None
 _active_experiment_id: str | None = None
 _run_stack: contextvars.ContextVar[tuple] = contextvars.ContextVar("tracklet_run_stack", default=())
 _last_run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("tracklet_last_run", default=None)
 _last_run_id_global: str | None = None
-_clients: dict[str, object] = {}
-_clients_lock = threading.Lock()
 
 
-# ---------------------------------------------------------------------- tracking URI and client
-
-
-def set_tracking_uri(uri: str | os.PathLike) -> None:
-    """Set the tracking store for this process: a path, ``file://``, ``sqlite:///``, ``postgresql://`` ..."""
-    global _tracking_uri
-    _tracking_uri = None if uri is None else os.fspath(uri)
-
-
-def get_tracking_uri() -> str:
-    """The tracking URI in effect: ``set_tracking_uri``, else ``TRACKLET_TRACKING_URI``/``MLFLOW_TRACKING_URI``,
-    else the default (``./mlruns`` if it exists and ``./tracklet.db`` doesn't, else ``sqlite:///tracklet.db``)."""
-    if _tracking_uri:
-        return _tracking_uri
-    from_env = env.get(env.TRACKING_URI)
-    if from_env:
-        return from_env
-    from tracklet.tracking.stores.registry import default_tracking_uri
-
-    return default_tracking_uri()
-
-
-def is_tracking_uri_set() -> bool:
-    return bool(_tracking_uri or env.get(env.TRACKING_URI))
-
-
-def _client():
-    from tracklet.tracking.client import TrackletClient
-
-    uri = get_tracking_uri()
-    client = _clients.get(uri)
-    if client is None:
-        with _clients_lock:
-            client = _clients.setdefault(uri, TrackletClient(uri))
-    return client
+_client = get_client  # old private name, kept until autolog/flavors use current.get_client
 
 
 # ---------------------------------------------------------------------- experiments
@@ -65,7 +34,7 @@ def _client():
 
 def create_experiment(name: str, artifact_location: str | None = None, tags: dict | None = None) -> str:
     """Create an experiment; returns its id."""
-    return _client().create_experiment(name, artifact_location, tags)
+    return get_client().create_experiment(name, artifact_location, tags)
 
 
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
@@ -79,7 +48,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
 def _get_or_create_experiment(experiment_name: str | None, experiment_id: str | None) -> Experiment:
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidParameterValue("set_experiment: give exactly one of experiment_name or experiment_id")
-    client = _client()
+    client = get_client()
     if experiment_id is not None:
         exp = client.get_experiment(str(experiment_id))
     else:
@@ -103,11 +72,11 @@ def _get_or_create_experiment(experiment_name: str | None, experiment_id: str | 
 
 
 def get_experiment(experiment_id: str) -> Experiment:
-    return _client().get_experiment(experiment_id)
+    return get_client().get_experiment(experiment_id)
 
 
 def get_experiment_by_name(name: str) -> Experiment | None:
-    return _client().get_experiment_by_name(name)
+    return get_client().get_experiment_by_name(name)
 
 
 def search_experiments(
@@ -117,7 +86,7 @@ def search_experiments(
     order_by: list[str] | None = None,
 ) -> list[Experiment]:
     """All experiments matching ``filter_string`` (e.g. ``"name LIKE 'prod-%'"``), paging through the store."""
-    client, out, token = _client(), [], None
+    client, out, token = get_client(), [], None
     while True:
         page = client.search_experiments(view_type, min(max_results or 50000, 50000), filter_string, order_by, token)
         out.extend(page)
@@ -127,11 +96,11 @@ def search_experiments(
 
 
 def delete_experiment(experiment_id: str) -> None:
-    _client().delete_experiment(experiment_id)
+    get_client().delete_experiment(experiment_id)
 
 
 def set_experiment_tag(key: str, value) -> None:
-    _client().set_experiment_tag(_resolve_experiment_id(), key, value)
+    get_client().set_experiment_tag(_resolve_experiment_id(), key, value)
 
 
 def set_experiment_tags(tags: dict) -> None:
@@ -209,7 +178,7 @@ def start_run(
             "with nested=True; to end the current one, call end_run()",
             "INVALID_STATE",
         )
-    client = _client()
+    client = get_client()
     resume_id = run_id or (env.get(env.RUN_ID) if not stack else None)
     if resume_id:
         run = client.get_run(resume_id)
@@ -252,9 +221,9 @@ def _end_run_by_id(run_id: str, status: str) -> None:
     # end runs nested above it first (a block that raised may have left them open)
     if idx is not None:
         for inner in reversed(stack[idx + 1 :]):
-            _client().set_terminated(inner.info.run_id, status)
+            get_client().set_terminated(inner.info.run_id, status)
         _run_stack.set(stack[:idx])
-    _client().set_terminated(run_id, status)
+    get_client().set_terminated(run_id, status)
 
 
 def end_run(status: str = RunStatus.FINISHED) -> None:
@@ -265,7 +234,7 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
     status = RunStatus.normalize(status)
     run = stack[-1]
     _run_stack.set(stack[:-1])
-    _client().set_terminated(run.info.run_id, status)
+    get_client().set_terminated(run.info.run_id, status)
 
 
 def active_run() -> ActiveRun | None:
@@ -280,21 +249,21 @@ def last_active_run() -> Run | None:
     run_id = run.info.run_id if run else (_last_run_id.get() or _last_run_id_global)
     if run_id is None:
         return None
-    client = _client()
+    client = get_client()
     client.flush_async_logging()  # show what autolog / synchronous=False queued
     return client.get_run(run_id)
 
 
 def get_run(run_id: str) -> Run:
-    return _client().get_run(run_id)
+    return get_client().get_run(run_id)
 
 
 def delete_run(run_id: str) -> None:
-    _client().delete_run(run_id)
+    get_client().delete_run(run_id)
 
 
 def restore_run(run_id: str) -> None:
-    _client().restore_run(run_id)
+    get_client().restore_run(run_id)
 
 
 def _run_id_for_logging() -> str:
@@ -322,11 +291,11 @@ def flush_async_logging() -> None:
 
 def log_param(key: str, value, synchronous: bool = True):
     """Log a parameter (stringified) on the active run; returns the value (a future when asynchronous)."""
-    return _client().log_param(_run_id_for_logging(), key, value, synchronous=synchronous)
+    return get_client().log_param(_run_id_for_logging(), key, value, synchronous=synchronous)
 
 
 def log_params(params: dict, synchronous: bool = True):
-    return _client().log_batch(
+    return get_client().log_batch(
         _run_id_for_logging(),
         params=[Param(str(k), _str(v)) for k, v in params.items()],
         synchronous=synchronous,
@@ -346,7 +315,9 @@ def log_metric(
     run_id: str | None = None,
 ):
     """Log a metric value at ``step``; ``synchronous=False`` returns a future without waiting for the store."""
-    return _client().log_metric(run_id or _run_id_for_logging(), key, value, timestamp, step, synchronous=synchronous)
+    return get_client().log_metric(
+        run_id or _run_id_for_logging(), key, value, timestamp, step, synchronous=synchronous
+    )
 
 
 def log_metrics(
@@ -358,15 +329,15 @@ def log_metrics(
 ):
     ts = _now() if timestamp is None else timestamp
     batch = [Metric(str(k), v, ts, step or 0) for k, v in metrics.items()]
-    return _client().log_batch(run_id or _run_id_for_logging(), metrics=batch, synchronous=synchronous)
+    return get_client().log_batch(run_id or _run_id_for_logging(), metrics=batch, synchronous=synchronous)
 
 
 def set_tag(key: str, value, synchronous: bool = True):
-    return _client().set_tag(_run_id_for_logging(), key, value, synchronous=synchronous)
+    return get_client().set_tag(_run_id_for_logging(), key, value, synchronous=synchronous)
 
 
 def set_tags(tags: dict, synchronous: bool = True):
-    return _client().log_batch(
+    return get_client().log_batch(
         _run_id_for_logging(),
         tags=[RunTag(str(k), _str(v)) for k, v in tags.items()],
         synchronous=synchronous,
@@ -374,42 +345,42 @@ def set_tags(tags: dict, synchronous: bool = True):
 
 
 def delete_tag(key: str) -> None:
-    _client().delete_tag(_run_id_for_logging(), key)
+    get_client().delete_tag(_run_id_for_logging(), key)
 
 
 def log_artifact(local_path: str, artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Copy a local file or directory into the active run's artifacts (under ``artifact_path``)."""
-    _client().log_artifact(run_id or _run_id_for_logging(), os.fspath(local_path), artifact_path)
+    get_client().log_artifact(run_id or _run_id_for_logging(), os.fspath(local_path), artifact_path)
 
 
 def log_artifacts(local_dir: str, artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Copy a directory's contents into the active run's artifacts."""
-    _client().log_artifacts(run_id or _run_id_for_logging(), os.fspath(local_dir), artifact_path)
+    get_client().log_artifacts(run_id or _run_id_for_logging(), os.fspath(local_dir), artifact_path)
 
 
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
-    _client().log_text(run_id or _run_id_for_logging(), text, artifact_file)
+    get_client().log_text(run_id or _run_id_for_logging(), text, artifact_file)
 
 
 def log_dict(dictionary, artifact_file: str, run_id: str | None = None) -> None:
     """Save a dict as JSON (``.json`` and anything else) or YAML (``.yml``/``.yaml``)."""
-    _client().log_dict(run_id or _run_id_for_logging(), dictionary, artifact_file)
+    get_client().log_dict(run_id or _run_id_for_logging(), dictionary, artifact_file)
 
 
 def log_figure(figure, artifact_file: str, *, save_kwargs: dict | None = None, run_id: str | None = None) -> None:
     """matplotlib figure -> png/svg/pdf by extension; plotly figure -> html."""
-    _client().log_figure(run_id or _run_id_for_logging(), figure, artifact_file)
+    get_client().log_figure(run_id or _run_id_for_logging(), figure, artifact_file)
 
 
 def log_image(image, artifact_file: str | None = None, run_id: str | None = None, **_ignored) -> None:
     """numpy array (bool, ints 0..255, floats 0..1 clipped; HxW, HxWx1, HxWx3, HxWx4) or PIL image."""
     if artifact_file is None:
         raise InvalidParameterValue("log_image: artifact_file is required, e.g. 'images/sample.png'")
-    _client().log_image(run_id or _run_id_for_logging(), image, artifact_file)
+    get_client().log_image(run_id or _run_id_for_logging(), image, artifact_file)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
-    return _client().get_artifact_uri(_run_id_for_logging(), artifact_path)
+    return get_client().get_artifact_uri(_run_id_for_logging(), artifact_path)
 
 
 # ---------------------------------------------------------------------- search
@@ -431,7 +402,7 @@ def search_runs(
     """
     if output_format not in ("pandas", "list"):
         raise InvalidParameterValue(f"output_format must be 'pandas' or 'list', got {output_format!r}")
-    client = _client()
+    client = get_client()
     ids = [str(e) for e in (experiment_ids or [])]
     for name in experiment_names or []:
         exp = client.get_experiment_by_name(name)
@@ -502,14 +473,13 @@ def _runs_to_pandas(runs: list[Run]):
 
 def _reset_for_tests() -> None:
     """Forget the tracking URI, active experiment, run stacks and cached clients/stores."""
-    global _tracking_uri, _active_experiment_id, _last_run_id_global
+    global _active_experiment_id, _last_run_id_global
     from tracklet.tracking.stores.registry import clear_cache
 
     flush_async_logging()
-    _tracking_uri = None
+    current.reset()
     _active_experiment_id = None
     _last_run_id_global = None
     _run_stack.set(())
     _last_run_id.set(None)
-    _clients.clear()
     clear_cache()

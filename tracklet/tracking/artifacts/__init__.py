@@ -2,24 +2,60 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+
+from tracklet.exceptions import InvalidParameterValue
 from tracklet.tracking.artifacts.base import ArtifactRepository
 
+# After one decoding, an escape that still encodes '.', '/', '\\', '%' or NUL can only be an attempt to get a
+# second decoding somewhere else (a URI built from this path, another tool): refused rather than guessed at.
+_STILL_ENCODED = re.compile(r"%(2e|2f|5c|25|00)", re.IGNORECASE)
 
-def get_artifact_repository(artifact_uri: str) -> ArtifactRepository:
-    """Repository for ``artifact_uri``: ``file://``/plain paths are local; other schemes come later."""
+
+def get_artifact_repository(artifact_uri: str, tracking_uri: str | None = None) -> ArtifactRepository:
+    """Repository for ``artifact_uri``: ``file://``/plain paths are local; ``mlflow-artifacts:/`` (and
+    ``http(s)://`` proxy URLs) go through the tracking server at ``tracking_uri`` (default: the current one)."""
     from urllib.parse import urlparse
 
     scheme = urlparse(artifact_uri).scheme
+    if scheme in ("mlflow-artifacts", "http", "https"):
+        from tracklet.tracking.artifacts.http import HttpArtifactRepository
+
+        return HttpArtifactRepository(artifact_uri, tracking_uri)
     if scheme in ("", "file") or (len(scheme) == 1 and scheme.isalpha()):  # "C:\\..." on Windows
         from tracklet.tracking.artifacts.local import LocalArtifactRepository
 
         return LocalArtifactRepository(artifact_uri)
-    from tracklet.exceptions import InvalidParameterValue
-
     raise InvalidParameterValue(
         f"Unsupported artifact URI {artifact_uri!r}: scheme {scheme!r} has no artifact repository "
         "(supported: file://, local paths)"
     )
 
 
-__all__ = ["ArtifactRepository", "get_artifact_repository"]
+def parse_runs_uri(uri: str) -> tuple[str, str]:
+    """``runs:/<run_id>/<path>`` -> (run_id, normalized relative artifact path).
+
+    The path is percent-decoded exactly once and then validated like any artifact path, so ``%2e%2e``
+    (``..``), absolute paths, backslash tricks and NUL are refused, as are escapes still present after the
+    decoding (double encoding)."""
+    from tracklet.tracking.validation import validate_artifact_path, validate_run_id
+
+    if not isinstance(uri, str) or not uri.startswith("runs:"):
+        raise InvalidParameterValue(f"Invalid runs URI {uri!r}: expected runs:/<run_id>/<artifact path>")
+    rest = uri[len("runs:") :].lstrip("/")
+    if "?" in rest or "#" in rest:
+        raise InvalidParameterValue(f"Invalid runs URI {uri!r}: a query or fragment is not allowed")
+    raw_id, _, raw_path = rest.partition("/")
+    run_id, path = unquote(raw_id), unquote(raw_path)
+    if not run_id:
+        raise InvalidParameterValue(f"Invalid runs URI {uri!r}: expected runs:/<run_id>/<artifact path>")
+    validate_run_id(run_id)
+    if _STILL_ENCODED.search(path) or "\x00" in path:
+        raise InvalidParameterValue(
+            f"Invalid runs URI {uri!r}: the artifact path is encoded twice or contains NUL; encode it once"
+        )
+    return run_id, validate_artifact_path(path)
+
+
+__all__ = ["ArtifactRepository", "get_artifact_repository", "parse_runs_uri"]

@@ -27,25 +27,29 @@ def format_metric_lines(rows) -> bytes:
     return "".join([f"{ts} {value!r} {step}\n" for ts, value, step in rows]).encode("ascii")
 
 
-def parse_metric_lines(data: bytes) -> list[tuple[int, float, int]]:
-    """(timestamp, value, step) per complete line; 2-field legacy lines have step 0.
+def parse_metric_lines(data: bytes) -> tuple[list[tuple[int, float, int]], int]:
+    """((timestamp, value, step) per complete line, number of malformed lines); 2-field legacy lines have step 0.
 
-    A last line without its newline is ignored (a writer may be mid-append); malformed lines are skipped.
+    A last line without its newline is ignored (a writer may be mid-append); malformed lines are skipped and
+    counted, so the caller can report the file.
     """
     lines = data.split(b"\n")
     lines.pop()  # the text after the last newline: b"" or an incomplete line
     out = []
     append = out.append
+    bad = 0
     for line in lines:
         parts = line.split()
         try:
-            if len(parts) >= 3:
+            if len(parts) == 3:
                 append((int(parts[0]), float(parts[1]), int(parts[2])))
             elif len(parts) == 2:
                 append((int(parts[0]), float(parts[1]), 0))
+            else:
+                bad += 1
         except ValueError:
-            continue
-    return out
+            bad += 1
+    return out, bad
 
 
 def latest_row(rows, best=None):
@@ -70,8 +74,9 @@ class LatestMetricCache:
     is the same and the file is not shorter; a longer file is parsed from the old end onwards.
     """
 
-    def __init__(self):
+    def __init__(self, report=None):
         self._entries: dict[str, tuple[int, int, tuple | None]] = {}
+        self._report = report  # report(path, why) is told about malformed lines
 
     def latest(self, path: str) -> tuple[int, float, int] | None:
         try:
@@ -85,11 +90,14 @@ class LatestMetricCache:
         if st.st_size > offset:
             try:
                 data = read_bytes(path, offset)
-            except (FileNotFoundError, IsADirectoryError):
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 return None
             end = data.rfind(b"\n") + 1
             if end:
-                best = latest_row(parse_metric_lines(data[:end]), best)
+                rows, bad = parse_metric_lines(data[:end])
+                if bad and self._report is not None:
+                    self._report(path, f"{bad} malformed metric line(s) skipped")
+                best = latest_row(rows, best)
                 offset += end
             if len(self._entries) >= _MAX_CACHE:
                 self._entries.clear()

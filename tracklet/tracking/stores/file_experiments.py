@@ -1,4 +1,4 @@
-"""The experiment half of FileStore (a mixin: it uses the store's root, caches and locks).
+"""Experiments of the file store, over an explicit :class:`~.file_layout.RunLayout`.
 
 An experiment is ``<root>/<id>/`` (``meta.yaml`` + ``tags/<key>``); a deleted one is moved to
 ``<root>/.trash/<id>/``. Every experiment write happens under the root lock (``<root>/.lock``), so
@@ -8,7 +8,7 @@ name uniqueness and id allocation hold across threads and processes.
 from __future__ import annotations
 
 import os
-import re
+import shutil
 from dataclasses import replace
 
 from tracklet.exceptions import (
@@ -21,67 +21,36 @@ from tracklet.tracking import search, validation
 from tracklet.tracking.entities import Experiment, LifecycleStage, PagedList, RunTag, ViewType
 from tracklet.tracking.stores import file_io as fio
 from tracklet.tracking.stores.base import now_ms
+from tracklet.tracking.stores.file_layout import REMOVE, CorruptFile, RunLayout, load_meta
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 TAGS = "tags"
-# folders of the mlruns root / an experiment folder that are not experiments / runs
-RESERVED_ROOT = frozenset({"models"})
-RESERVED_EXPERIMENT = frozenset({"tags", "datasets", "traces", "models"})
-_EXPERIMENT_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
 _ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
+
+
+def _check_tag(key: str, value) -> None:
+    fio.check_key_name("experiment tag", key)
+    fio.check_text(f"experiment tag value of '{key}'", value)
 
 
 def _not_found(experiment_id) -> ResourceDoesNotExist:
     return ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
 
 
-class ExperimentMethods:
-    """Experiment CRUD and search for :class:`~tracklet.tracking.stores.file.FileStore`."""
+class ExperimentStore:
+    """Experiment CRUD and search of a file store."""
 
-    root_directory: str
-    trash_folder: str
-    artifact_root_uri: str
+    def __init__(self, layout: RunLayout):
+        self.layout = layout
 
     # ------------------------------------------------------------------ locating and reading
-    def _experiment_path(self, experiment_id) -> tuple[str, bool] | None:
-        """(directory, is_deleted_folder) of an experiment, or None (also for ids that are not ids)."""
-        eid = str(experiment_id)
-        if not _EXPERIMENT_ID_RE.match(eid):
-            return None
-        for base, trashed in ((self.root_directory, False), (self.trash_folder, True)):
-            path = os.path.join(base, eid)
-            if os.path.isdir(path):
-                return path, trashed
-        return None
-
-    def _experiment_dirs(self) -> list[tuple[str, str, bool]]:
-        """(id, directory, is_deleted_folder) of every folder that may hold an experiment."""
-        out = []
-        for base, trashed in ((self.root_directory, False), (self.trash_folder, True)):
-            try:
-                entries = list(os.scandir(base))
-            except FileNotFoundError:
-                continue
-            for entry in entries:
-                name = entry.name
-                if name.startswith(".") or (not trashed and name in RESERVED_ROOT) or not entry.is_dir():
-                    continue
-                out.append((name, entry.path, trashed))
-        return out
-
-    def _experiment_meta(self, path: str) -> dict | None:
-        try:
-            return self._exp_meta_cache.get(os.path.join(path, fio.META))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-
     def _load_experiment(
-        self, experiment_id: str, path: str, trashed: bool, with_tags: bool = True
+        self, experiment_id: str, path: str, trashed: bool, with_tags: bool = True, strict: bool = False
     ) -> Experiment | None:
-        """The experiment in ``path``; None when its meta.yaml is missing, malformed or names another id.
-        ``with_tags=False`` skips reading the tag files (the entity then has no tags)."""
-        meta = self._experiment_meta(path)
+        """The experiment in ``path``; None when its meta.yaml is missing, unreadable (reported, or raised
+        with ``strict``) or names another id. ``with_tags=False`` skips reading the tag files."""
+        meta = self.layout.experiment_meta(path, strict)
         if meta is None or str(meta.get("experiment_id", experiment_id)) != experiment_id:
             return None
         stage = meta.get("lifecycle_stage") or _ACTIVE
@@ -95,9 +64,11 @@ class ExperimentMethods:
             last_update_time=meta.get("last_update_time"),
         )
 
-    def _experiment(self, experiment_id, with_tags: bool = False) -> tuple[Experiment, str]:
-        found = self._experiment_path(experiment_id)
-        exp = self._load_experiment(str(experiment_id), *found, with_tags) if found else None
+    def find(self, experiment_id, with_tags: bool = False) -> tuple[Experiment, str]:
+        """(experiment, folder); RESOURCE_DOES_NOT_EXIST if unknown, a TrackletException naming its meta.yaml
+        if that cannot be read."""
+        found = self.layout.experiment_path(experiment_id)
+        exp = self._load_experiment(str(experiment_id), *found, with_tags, strict=True) if found else None
         if exp is None:
             raise _not_found(experiment_id)
         return exp, found[0]
@@ -105,7 +76,7 @@ class ExperimentMethods:
     def _all_experiments(self, with_tags: bool = True) -> list[tuple[Experiment, str]]:
         """(experiment, folder) of every readable experiment, active and deleted."""
         out = []
-        for eid, path, trashed in self._experiment_dirs():
+        for eid, path, trashed in self.layout.experiment_dirs():
             exp = self._load_experiment(eid, path, trashed, with_tags)
             if exp is not None:
                 out.append((exp, path))
@@ -130,19 +101,36 @@ class ExperimentMethods:
         )
         meta_path = os.path.join(path, fio.META)
         fio.atomic_write(meta_path, fio.dump_yaml(data), path)
-        self._exp_meta_cache.forget(meta_path)
+        self.layout.experiment_metas.forget(meta_path)
 
-    def _raw_experiment_meta(self, path: str) -> dict:
+    @staticmethod
+    def _raw_experiment_meta(path: str) -> dict:
         try:
-            return fio.load_yaml(os.path.join(path, fio.META)) or {}
+            return load_meta(os.path.join(path, fio.META))
         except FileNotFoundError:
             return {}
+        except CorruptFile as exc:
+            raise exc.to_tracklet("experiment metadata") from None
 
-    def _root_lock(self):
-        return fio.locked(os.path.join(self.root_directory, fio.LOCK_FILE))
+    def _set_run_lifecycle(
+        self, run_dir: str, stage: str, deleted_time: int | None, only_if: str, deleted_since: int | None = None
+    ) -> None:
+        """Experiment deletion/restore (under the root lock): flip one run's stage if it is ``only_if``."""
+        layout = self.layout
+        with layout.run_lock(run_dir):
+            info = layout.run_info_at(run_dir)
+            if info is None or info.lifecycle_stage != only_if:
+                return
+            if deleted_since is not None:
+                meta = load_meta(os.path.join(run_dir, fio.META))
+                if int(meta.get("deleted_time") or 0) < deleted_since:
+                    return  # deleted before the experiment was: stays deleted
+            layout.rewrite_run_meta(
+                run_dir, lifecycle_stage=stage, deleted_time=REMOVE if deleted_time is None else deleted_time
+            )
 
     def _artifact_location(self, experiment_id: str) -> str:
-        return f"{self.artifact_root_uri.rstrip('/')}/{experiment_id}"
+        return f"{self.layout.artifact_root_uri.rstrip('/')}/{experiment_id}"
 
     def _check_name_free(self, name: str) -> None:
         for exp, _ in self._all_experiments(with_tags=False):
@@ -154,21 +142,25 @@ class ExperimentMethods:
                 )
                 raise ResourceAlreadyExists(f"Experiment(name={name}) already exists{state}.")
 
-    def _ensure_default_experiment(self) -> None:
-        if self._experiment_path(DEFAULT_EXPERIMENT_ID) is not None:
+    def ensure_default(self) -> None:
+        if self.layout.experiment_path(DEFAULT_EXPERIMENT_ID) is not None:
             return
-        with self._root_lock():
-            if self._experiment_path(DEFAULT_EXPERIMENT_ID) is None:
+        with self.layout.root_lock():
+            if self.layout.experiment_path(DEFAULT_EXPERIMENT_ID) is None:
                 self._create_experiment_dir(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None, {})
 
     def _create_experiment_dir(self, eid: str, name: str, artifact_location: str | None, tags: dict[str, str]) -> None:
-        path = os.path.join(self.root_directory, eid)
+        path = os.path.join(self.layout.root, eid)
         os.mkdir(path)  # raises FileExistsError when another writer took this id
-        for key, value in tags.items():
-            fio.atomic_write(fio.key_path(os.path.join(path, TAGS), key), value, path)
-        now = now_ms()
-        exp = Experiment(eid, name, artifact_location or self._artifact_location(eid), _ACTIVE, {}, now, now)
-        self._write_experiment_meta(path, exp)  # last: a folder without meta.yaml is not listed yet
+        try:
+            for key, value in tags.items():
+                fio.atomic_write(fio.key_path(os.path.join(path, TAGS), key), value, path)
+            now = now_ms()
+            exp = Experiment(eid, name, artifact_location or self._artifact_location(eid), _ACTIVE, {}, now, now)
+            self._write_experiment_meta(path, exp)  # last: a folder without meta.yaml is not listed yet
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)  # no orphan folder, no id used up
+            raise
 
     # ------------------------------------------------------------------ the Store API
     def create_experiment(
@@ -178,16 +170,19 @@ class ExperimentMethods:
 
         RESOURCE_ALREADY_EXISTS if the name is taken, even by a deleted experiment."""
         validation.validate_experiment_name(name)
+        fio.check_text("experiment name", name)
+        fio.check_text("artifact_location", artifact_location)
         tag_map = {}
         for t in tags or []:
             key, value = validation.validate_experiment_tag(t.key, t.value)
+            _check_tag(key, value)
             tag_map[key] = value
         conflict = fio.batch_key_conflict(tag_map)
         if conflict:
             raise InvalidParameterValue(f"Invalid experiment tags: {conflict}")
-        with self._root_lock():
+        with self.layout.root_lock():
             self._check_name_free(name)
-            ids = [int(eid) for eid, _, _ in self._experiment_dirs() if eid.isdigit()]
+            ids = [int(eid) for eid, _, _ in self.layout.experiment_dirs() if eid.isdigit()]
             next_id = max(ids, default=0) + 1
             while True:
                 try:
@@ -197,8 +192,9 @@ class ExperimentMethods:
                     next_id += 1
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        """The experiment (active or deleted); RESOURCE_DOES_NOT_EXIST if unknown."""
-        return self._experiment(experiment_id, with_tags=True)[0]
+        """The experiment (active or deleted); RESOURCE_DOES_NOT_EXIST if unknown; a TrackletException naming
+        its meta.yaml if that cannot be read."""
+        return self.find(experiment_id, with_tags=True)[0]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment called ``name`` (active or deleted), or None."""
@@ -237,15 +233,15 @@ class ExperimentMethods:
         """Mark the experiment and its active runs deleted, then move its folder to ``.trash``."""
         if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
             raise InvalidParameterValue("The default experiment (id 0) cannot be deleted")
-        with self._root_lock():
-            exp, path = self._experiment(experiment_id)
+        with self.layout.root_lock():
+            exp, path = self.find(experiment_id)
             if exp.lifecycle_stage != _ACTIVE:
                 raise ResourceDoesNotExist(f"No active Experiment with id={experiment_id} exists")
-            target = os.path.join(self.trash_folder, exp.experiment_id)
+            target = os.path.join(self.layout.trash, exp.experiment_id)
             if os.path.exists(target):
                 raise InvalidState(f"Cannot delete experiment {experiment_id}: '{target}' already exists")
             now = now_ms()
-            for run_dir in self._run_dirs_of(path):
+            for run_dir in self.layout.run_dirs_of(path):
                 self._set_run_lifecycle(run_dir, _DELETED, now, only_if=_ACTIVE)
             meta = self._raw_experiment_meta(path)
             self._write_experiment_meta(path, replace(exp, lifecycle_stage=_DELETED, last_update_time=now), meta)
@@ -253,11 +249,11 @@ class ExperimentMethods:
 
     def restore_experiment(self, experiment_id: str) -> None:
         """Move the experiment back from ``.trash`` and restore the runs its deletion deleted."""
-        with self._root_lock():
-            exp, path = self._experiment(experiment_id)
+        with self.layout.root_lock():
+            exp, path = self.find(experiment_id)
             if exp.lifecycle_stage != _DELETED:
                 raise ResourceDoesNotExist(f"No deleted Experiment with id={experiment_id} exists")
-            target = os.path.join(self.root_directory, exp.experiment_id)
+            target = os.path.join(self.layout.root, exp.experiment_id)
             if os.path.normpath(path) != os.path.normpath(target):
                 if os.path.exists(target):
                     raise ResourceAlreadyExists(
@@ -265,7 +261,7 @@ class ExperimentMethods:
                     )
                 os.rename(path, target)
             deleted_at = exp.last_update_time or 0
-            for run_dir in self._run_dirs_of(target):
+            for run_dir in self.layout.run_dirs_of(target):
                 self._set_run_lifecycle(run_dir, _ACTIVE, None, only_if=_DELETED, deleted_since=deleted_at)
             meta = self._raw_experiment_meta(target)
             self._write_experiment_meta(
@@ -277,8 +273,9 @@ class ExperimentMethods:
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Rename an active experiment; RESOURCE_ALREADY_EXISTS if ``new_name`` is taken."""
         validation.validate_experiment_name(new_name)
-        with self._root_lock():
-            exp, path = self._experiment(experiment_id)
+        fio.check_text("experiment name", new_name)
+        with self.layout.root_lock():
+            exp, path = self.find(experiment_id)
             if exp.lifecycle_stage != _ACTIVE:
                 raise InvalidState(f"Cannot rename a non-active experiment (id={experiment_id}).")
             if exp.name == new_name:
@@ -291,7 +288,7 @@ class ExperimentMethods:
             )
 
     def _active_experiment(self, experiment_id) -> tuple[Experiment, str]:
-        exp, path = self._experiment(experiment_id)
+        exp, path = self.find(experiment_id)
         if exp.lifecycle_stage != _ACTIVE:
             raise InvalidState(
                 f"The experiment {experiment_id} must be in the 'active' state. Current state is {exp.lifecycle_stage}."
@@ -301,6 +298,7 @@ class ExperimentMethods:
     def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
         """Set (or overwrite) a tag of an active experiment (``tags/<key>``, written atomically)."""
         key, value = validation.validate_experiment_tag(tag.key, tag.value)
+        _check_tag(key, value)
         _, path = self._active_experiment(experiment_id)
         tags_dir = os.path.join(path, TAGS)
         conflict = fio.key_path_conflict(tags_dir, key)

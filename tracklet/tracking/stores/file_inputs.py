@@ -1,4 +1,4 @@
-"""Dataset inputs of FileStore runs, in MLflow's layout (a mixin: it uses the store's run lookup and locks).
+"""Dataset inputs of file-store runs, in MLflow's layout.
 
 * ``<experiment>/datasets/<dataset_id>/meta.yaml``: name, digest, source_type, source, schema, profile;
   ``dataset_id`` is the md5 of name + digest, as MLflow computes it, so both write the same folder;
@@ -17,6 +17,7 @@ import os
 from tracklet.tracking import validation
 from tracklet.tracking.entities import Dataset, DatasetInput, RunInputs, RunTag
 from tracklet.tracking.stores import file_io as fio
+from tracklet.tracking.stores.file_layout import check_active
 
 DATASETS, INPUTS = "datasets", "inputs"
 _CONTEXT = validation.DATASET_CONTEXT_TAG
@@ -89,30 +90,32 @@ def load_run_inputs(run_dir: str) -> RunInputs:
     return RunInputs(tuple(out))
 
 
-class InputMethods:
-    """``log_inputs`` for :class:`~tracklet.tracking.stores.file.FileStore`."""
-
-    def log_inputs(self, run_id: str, datasets: list) -> None:
-        """Write each dataset once per experiment and link each (dataset, context) once to the run."""
-        from tracklet.tracking.stores.file_logging import check_active
-
-        entries = validation.validate_dataset_inputs(datasets)
-        with self._locked_run(run_id) as (run_dir, info):
-            check_active(info)
-            experiment_dir = os.path.dirname(run_dir)
-            for dataset, tags in entries:
-                ds_id = dataset_id(dataset.name, dataset.digest)
-                ds_meta = os.path.join(experiment_dir, DATASETS, ds_id, fio.META)
-                if not os.path.exists(ds_meta):  # same name and digest: the same dataset, written once
-                    fio.atomic_write(ds_meta, fio.dump_yaml(dataset.to_dict()), experiment_dir)
-                link = os.path.join(run_dir, INPUTS, input_id(ds_id, run_id, tags.get(_CONTEXT, "")), fio.META)
-                if os.path.exists(link):
-                    continue
-                meta = {
-                    "source_type": "DATASET",
-                    "source_id": ds_id,
-                    "destination_type": "RUN",
-                    "destination_id": run_id,
-                    "tags": tags,
-                }
-                fio.atomic_write(link, fio.dump_yaml(meta), run_dir)
+def log_inputs(layout, run_id: str, datasets: list) -> None:
+    """Write each dataset once per experiment and link each (dataset, context) once to the run
+    (``layout``: the store's :class:`~.file_layout.RunLayout`)."""
+    entries = validation.validate_dataset_inputs(datasets)
+    for dataset, tags in entries:
+        for field, value in dataset.to_dict().items():
+            fio.check_text(f"dataset {field}", value)
+        for key, value in tags.items():
+            fio.check_text(f"dataset input tag '{key}'", key)
+            fio.check_text(f"dataset input tag value of '{key}'", value)
+    with layout.locked_run(run_id) as (run_dir, info):
+        check_active(info)
+        experiment_dir = os.path.dirname(run_dir)
+        for dataset, tags in entries:
+            ds_id = dataset_id(dataset.name, dataset.digest)
+            ds_meta = os.path.join(experiment_dir, DATASETS, ds_id, fio.META)
+            if not os.path.exists(ds_meta):  # same name and digest: the same dataset, written once
+                fio.atomic_write(ds_meta, fio.dump_yaml(dataset.to_dict()), experiment_dir)
+            link = os.path.join(run_dir, INPUTS, input_id(ds_id, run_id, tags.get(_CONTEXT, "")), fio.META)
+            if os.path.exists(link):
+                continue
+            meta = {
+                "source_type": "DATASET",
+                "source_id": ds_id,
+                "destination_type": "RUN",
+                "destination_id": run_id,
+                "tags": tags,
+            }
+            fio.atomic_write(link, fio.dump_yaml(meta), run_dir)

@@ -16,6 +16,8 @@ from tracklet.tracking import search, validation
 from tracklet.tracking.entities import PagedList, ViewType
 from tracklet.tracking.stores import file_io as fio
 from tracklet.tracking.stores.file_inputs import load_run_inputs
+from tracklet.tracking.stores.file_layout import RunLayout
+from tracklet.tracking.stores.file_runs import load_run
 
 _SUBDIR = {search.METRIC: "metrics", search.PARAM: "params", search.TAG: "tags"}
 _COST = {search.ATTRIBUTE: 0, search.PARAM: 1, search.TAG: 1, search.METRIC: 2, search.DATASET: 3}
@@ -47,8 +49,8 @@ class _Candidate:
 class _Reader:
     """Reads the values one search needs; each key's path suffix is worked out (and validated) once."""
 
-    def __init__(self, store):
-        self.store = store
+    def __init__(self, layout: RunLayout):
+        self.layout = layout
         self.suffixes: dict[tuple[str, str], str | None] = {}
 
     def suffix(self, kind: str, key: str) -> str | None:
@@ -80,10 +82,10 @@ class _Reader:
         if suffix is None:
             value = None
         elif kind == search.METRIC:
-            row = self.store._latest.latest(cand.run_dir + suffix)
+            row = self.layout.latest.latest(cand.run_dir + suffix)
             value = None if row is None else row[1]
         elif kind == search.PARAM:
-            value = self.store._params.get(cand.run_dir + suffix)
+            value = self.layout.params.get(cand.run_dir + suffix)
         else:
             value = fio.read_text(cand.run_dir + suffix)
         cache[key] = value
@@ -102,7 +104,9 @@ class _Reader:
         return True
 
 
-def search_runs(store, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token) -> PagedList:
+def search_runs(
+    layout: RunLayout, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+) -> PagedList:
     """See :meth:`FileStore.search_runs`."""
     max_results = validation.validate_max_results(max_results)
     comparisons = sorted(search.parse_filter(filter_string), key=lambda c: _COST.get(c.kind, 3))
@@ -112,18 +116,21 @@ def search_runs(store, experiment_ids, filter_string, run_view_type, max_results
     named = any(c.kind == search.ATTRIBUTE and c.key == "run_name" for c in comparisons) or any(
         o.kind == search.ATTRIBUTE and o.key == "run_name" for o in orders
     )
-    reader = _Reader(store)
+    reader = _Reader(layout)
     found = []
     for eid in dict.fromkeys(str(e) for e in experiment_ids or []):
-        located = store._experiment_path(eid)
+        located = layout.experiment_path(eid)
         if located is None:
             continue
-        for run_dir in store._run_dirs_of(located[0]):
-            info = store._run_info_at(run_dir)
+        pending: set[str] = set()  # runs with a batch journal: complete it before reading them
+        for run_dir in layout.run_dirs_of(located[0], pending):
+            if pending and os.path.basename(run_dir) in pending:
+                layout.settle(run_dir)
+            info = layout.run_info_at(run_dir)
             if info is None or info.lifecycle_stage not in stages or info.experiment_id != eid:
                 continue
             if named:
-                info = store._named(run_dir, info)
+                info = layout.named(run_dir, info)
             cand = _Candidate(run_dir, info)
             if reader.matches(cand, comparisons):
                 found.append(cand)
@@ -131,4 +138,4 @@ def search_runs(store, experiment_ids, filter_string, run_view_type, max_results
         for cand in found:
             reader.value(cand, ob.kind, ob.key)
     page, token = search.paginate(search.sort_runs(found, orders), max_results, page_token)
-    return PagedList([store._load_run(c.run_dir, c.info) for c in page], token)
+    return PagedList([load_run(layout, c.run_dir, c.info) for c in page], token)

@@ -2,13 +2,18 @@
 
 Default (no URI set anywhere): ``./mlruns`` as a file store if that folder exists and ``./tracklet.db``
 does not, else ``sqlite:///tracklet.db`` with artifacts in ``./tracklet-artifacts``.
+
+Paths and URIs: a plain path is taken literally; a URI is a URL, so its path is percent-decoded once
+(``sqlite:///a%23b/t.db`` is the file ``a#b/t.db``, as SQLAlchemy and MLflow read it) and a path put into a
+URI is percent-encoded (``pathlib.Path.as_uri``), so ``#``, ``%``, ``?`` and spaces survive the round trip.
 """
 
 from __future__ import annotations
 
 import os
+import pathlib
 import threading
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qsl, quote, unquote, urlparse
 
 from tracklet import env
 from tracklet.exceptions import InvalidParameterValue
@@ -16,6 +21,7 @@ from tracklet.exceptions import InvalidParameterValue
 DEFAULT_DB = "tracklet.db"
 DEFAULT_ARTIFACTS_DIR = "tracklet-artifacts"
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mssql", "oracle")
+_MEMORY = ":memory:"
 
 _stores: dict[str, object] = {}
 _lock = threading.Lock()
@@ -28,29 +34,75 @@ def default_tracking_uri() -> str:
 
 
 def _file_uri(path: str) -> str:
-    return "file://" + os.path.abspath(path)
+    return pathlib.Path(os.path.abspath(path)).as_uri()
+
+
+def sqlite_uri(path: str) -> str:
+    """The ``sqlite:///`` URI of the database file ``path`` (made absolute, percent-encoded)."""
+    return "sqlite:///" + quote(os.path.abspath(path), safe="/")
+
+
+def _split_sqlite(uri: str) -> tuple[str, str, str]:
+    """``sqlite[+driver]:///<path>?<query>`` -> (prefix up to ``///``, raw path, raw query)."""
+    prefix, _, rest = uri.partition(":///") if ":///" in uri else (uri.partition("://")[0], "", "")
+    raw_path, _, query = rest.partition("?")
+    return prefix + ":///", raw_path, query
+
+
+def sqlite_database(uri: str) -> str | None:
+    """The database file a ``sqlite:///`` URI names (percent-decoded, as SQLAlchemy reads it); None for an
+    in-memory or ``file:`` URI database."""
+    _, raw_path, _ = _split_sqlite(uri)
+    path = unquote(raw_path)
+    if not path or path == _MEMORY or path.startswith("file:"):
+        return None
+    return path
+
+
+def _check_sqlite_uri(uri: str) -> None:
+    prefix, raw_path, query = _split_sqlite(uri)
+    if not raw_path:
+        raise InvalidParameterValue(
+            f"Tracking URI {uri!r} names no database file (SQLite would silently use an in-memory database, "
+            "lost at exit): write sqlite:///<path to a .db file>, or sqlite:///:memory: for an in-memory one"
+        )
+    if query:
+        try:
+            parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+        except ValueError:
+            raise InvalidParameterValue(
+                f"Tracking URI {uri!r}: {query!r} after '?' is not a list of SQLite options (key=value&...); "
+                "'?' starts the query of a URI, so write a '?' inside a path as %3F"
+            ) from None
 
 
 def _sql_artifact_root(uri: str) -> str:
     configured = env.get("DEFAULT_ARTIFACT_ROOT")
     if configured:
         return configured if "://" in configured else _file_uri(configured)
-    parsed = urlparse(uri)
-    if parsed.scheme.startswith("sqlite"):
-        db_path = uri.split(":///", 1)[1] if ":///" in uri else ""
-        if db_path and db_path != ":memory:" and not db_path.startswith("file:"):
+    if urlparse(uri).scheme.startswith("sqlite"):
+        db_path = sqlite_database(uri)
+        if db_path:
             return _file_uri(os.path.join(os.path.dirname(os.path.abspath(db_path)), DEFAULT_ARTIFACTS_DIR))
     return _file_uri(DEFAULT_ARTIFACTS_DIR)
 
 
 def normalize_uri(uri: str) -> str:
     """Make relative sqlite/file URIs absolute so the cache and other threads agree on them."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidParameterValue(
+            f"Tracking URI {uri!r} is blank: set a path, sqlite:///<file>, postgresql://..., or unset it "
+            "to use the default (./mlruns or sqlite:///tracklet.db)"
+        )
     parsed = urlparse(uri)
     scheme = parsed.scheme.split("+")[0]
-    if scheme == "sqlite" and uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        rest = uri[len("sqlite:///") :]
-        if rest and rest != ":memory:" and not rest.startswith("file:"):
-            return "sqlite:///" + os.path.abspath(rest)
+    if scheme == "sqlite":
+        _check_sqlite_uri(uri)
+        prefix, raw_path, query = _split_sqlite(uri)
+        if not raw_path.startswith("/") and raw_path != _MEMORY and not raw_path.startswith("file:"):
+            # the working directory is a path: quote it before it becomes part of the URI
+            absolute = quote(os.getcwd(), safe="/") + "/" + raw_path
+            return prefix + absolute + ("?" + query if query else "")
     if scheme == "file":
         return _file_uri(unquote(parsed.path))
     if scheme == "" or (len(scheme) == 1 and scheme.isalpha()):
@@ -58,20 +110,31 @@ def normalize_uri(uri: str) -> str:
     return uri
 
 
+def _file_store(path: str):
+    from tracklet.tracking.stores.file import FileStore
+
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise InvalidParameterValue(f"Tracking URI {path!r} is a file, not a directory: a file store needs a folder")
+    try:
+        return FileStore(os.path.abspath(path), env.get("DEFAULT_ARTIFACT_ROOT"))
+    except OSError as exc:
+        raise InvalidParameterValue(f"Cannot create a file store at {path!r}: {exc.strerror or exc}") from None
+
+
 def create_store(uri: str):
-    """Build a new Store for ``uri`` (no caching)."""
+    """Build a new Store for ``uri`` (no caching); a URI that cannot give a store raises TrackletException."""
+    if not isinstance(uri, str) or not uri.strip():
+        normalize_uri(uri)  # raises the blank-URI error
     parsed = urlparse(uri)
     scheme = parsed.scheme.split("+")[0].lower()
     if scheme in _SQL_SCHEMES:
+        if scheme == "sqlite":
+            _check_sqlite_uri(uri)
         from tracklet.tracking.stores.sql import SqlStore
 
         return SqlStore(uri, _sql_artifact_root(uri))
     if scheme in ("", "file") or (len(scheme) == 1 and scheme.isalpha()):
-        from tracklet.tracking.stores.file import FileStore
-
-        path = unquote(parsed.path) if scheme == "file" else uri
-        configured = env.get("DEFAULT_ARTIFACT_ROOT")
-        return FileStore(os.path.abspath(path), configured)
+        return _file_store(unquote(parsed.path) if scheme == "file" else uri)
     if scheme in ("http", "https"):
         try:
             from tracklet.tracking.stores.rest import RestStore
@@ -99,9 +162,12 @@ def get_store(uri: str):
 
 
 def clear_cache() -> None:
-    """Close and forget every cached store (tests switch URIs often)."""
+    """Close and forget every cached store, after stopping its batching logger (tests switch URIs often)."""
+    from tracklet.tracking.batching import close_logger
+
     with _lock:
         for store in _stores.values():
+            close_logger(store)
             try:
                 store.close()
             except Exception:

@@ -13,6 +13,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
+from tracklet.exceptions import InvalidParameterValue
+
 # execution option that makes a connection's transaction a write transaction (SQLite: BEGIN IMMEDIATE)
 WRITE_OPTION = "tracklet_write"
 BUSY_TIMEOUT_MS = 30_000
@@ -65,16 +67,40 @@ def resolve_url(db_uri: str):
     return url
 
 
+# backend -> what to install when its driver is missing
+_INSTALL_HINTS = {
+    "postgresql": 'pip install "tracklet[postgres]"',
+    "mysql": "pip install pymysql",
+}
+
+
+def describe(url) -> str:
+    """The database as a message names it: a SQLite file's path, else the URL without its password."""
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
 def create_engine(db_uri: str) -> tuple[Engine, bool]:
     """An engine for ``db_uri``; returns ``(engine, single_connection)``.
 
     ``single_connection`` is True for in-memory SQLite, whose one shared connection the caller must guard
-    with a lock. A SQLite file's parent directory is created when missing.
+    with a lock. A SQLite file's parent directory is created when missing. A URL whose driver is not
+    installed, or a SQLite file in a place that cannot be created, raises InvalidParameterValue.
     """
-    url = resolve_url(db_uri)
+    try:
+        url = resolve_url(db_uri)
+    except sa.exc.ArgumentError as exc:
+        raise InvalidParameterValue(f"Invalid database URI {db_uri!r}: {exc}") from None
     backend = url.get_backend_name()
     if backend != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True, future=True), False
+        try:
+            return sa.create_engine(url, pool_pre_ping=True, future=True), False
+        except (ImportError, sa.exc.NoSuchModuleError) as exc:
+            hint = _INSTALL_HINTS.get(backend, "install its driver")
+            raise InvalidParameterValue(
+                f"Cannot use the tracking database {describe(url)}: its driver is not installed ({exc}); run: {hint}"
+            ) from None
 
     memory = is_memory_sqlite(url)
     kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}}
@@ -82,7 +108,13 @@ def create_engine(db_uri: str) -> tuple[Engine, bool]:
         kwargs["poolclass"] = StaticPool
     elif url.database and not url.query.get("uri"):
         parent = os.path.dirname(os.path.abspath(url.database))
-        os.makedirs(parent, exist_ok=True)
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as exc:
+            raise InvalidParameterValue(
+                f"Cannot create the SQLite database {url.database!r}: its folder {parent!r} cannot be created "
+                f"({exc.strerror or exc})"
+            ) from None
     engine = sa.create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")

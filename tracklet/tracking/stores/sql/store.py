@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sqlite3
 import sys
 import uuid
 
 import sqlalchemy as sa
 
-from tracklet.exceptions import InvalidState, ResourceDoesNotExist
+from tracklet.exceptions import InvalidState, ResourceDoesNotExist, TrackletException
 from tracklet.tracking import search, validation
 from tracklet.tracking.entities import (
     LifecycleStage,
@@ -61,6 +62,7 @@ class SqlStore(ExperimentMethods, Store):
         self.db_uri = db_uri
         self.artifact_root_uri = default_artifact_root
         self._engine, single_connection = _engine.create_engine(db_uri)
+        self._where = _engine.describe(self._engine.url)
         self._write_engine = self._engine.execution_options(**{_engine.WRITE_OPTION: True})
         self._guard = _engine.make_guard(single_connection)
         self._dialect = self._engine.dialect.name
@@ -77,24 +79,44 @@ class SqlStore(ExperimentMethods, Store):
 
     # ------------------------------------------------------------------ transactions
     @contextlib.contextmanager
+    def _database_errors(self):
+        """Report a failing database (corrupted file, unreachable server, lock timeout) as a
+        TrackletException naming it; constraint violations pass through for the callers that handle them."""
+        try:
+            yield
+        except sa.exc.IntegrityError:
+            raise
+        except (sa.exc.DBAPIError, sqlite3.DatabaseError) as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise TrackletException(f"The tracking database {self._where} failed: {reason}") from exc
+
+    @contextlib.contextmanager
     def _write(self):
         """One write transaction: committed on success, rolled back on any exception."""
-        with self._guard, self._write_engine.begin() as conn:
+        with self._database_errors(), self._guard, self._write_engine.begin() as conn:
             yield conn
 
     @contextlib.contextmanager
     def _read(self):
         """A read-only snapshot (rolled back on exit)."""
-        with self._guard, self._engine.connect() as conn:
+        with self._database_errors(), self._guard, self._engine.connect() as conn:
             yield conn
 
     def _initialize(self) -> None:
-        with self._write() as conn:
-            if self._dialect == "postgresql":
-                # two processes creating the schema at once would race on CREATE TABLE
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261207)")
-            schema.upgrade(conn)
-            self._ensure_default_experiment(conn)
+        try:
+            with self._write() as conn:
+                if self._dialect == "postgresql":
+                    # two processes creating the schema at once would race on CREATE TABLE
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261207)")
+                schema.upgrade(conn)
+                self._ensure_default_experiment(conn)
+        except TrackletException as exc:
+            self._engine.dispose()
+            reason = exc.__cause__.orig if isinstance(exc.__cause__, sa.exc.DBAPIError) else exc.message
+            hint = " (is it a SQLite database file?)" if "not a database" in str(reason) else ""
+            raise TrackletException(
+                f"Cannot open the tracking database {self._where}{hint}: {reason}", exc.error_code
+            ) from exc.__cause__
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -216,7 +238,7 @@ class SqlStore(ExperimentMethods, Store):
     @contextlib.contextmanager
     def _sqlite_write(self):
         """A BEGIN IMMEDIATE transaction on a pooled sqlite3 connection, for the fixed SQL of SqliteWriter."""
-        with self._guard:
+        with self._database_errors(), self._guard:
             raw = self._engine.raw_connection()
             try:
                 cursor = raw.cursor()

@@ -10,7 +10,7 @@ import inspect
 import math
 
 from tracklet.autolog import session
-from tracklet.autolog.sklearn import INTEGRATION, finite, option
+from tracklet.autolog.sklearn._common import INTEGRATION, finite, options
 
 # ---------------------------------------------------------------------- training metrics
 
@@ -96,7 +96,7 @@ def _classifier_metrics(call, est, X, y, sw, out: _Collector) -> None:
         y_pred = _predict(est, X, out)
     if y_pred is None:
         return
-    pos_label = option(call.config, "pos_label")
+    pos_label = options(call.config).pos_label
     avg = {"average": "binary", "pos_label": pos_label} if pos_label is not None else {"average": "weighted"}
     out.put("training_precision_score", lambda: M.precision_score(y, y_pred, zero_division=0, **avg, **sw))
     out.put("training_recall_score", lambda: M.recall_score(y, y_pred, zero_division=0, **avg, **sw))

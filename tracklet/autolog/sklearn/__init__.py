@@ -13,25 +13,24 @@ the outermost call):
   ``validation_curve``, ``permutation_test_score``: their internal fits never create runs.
 * ``sklearn.utils.parallel.Parallel``: tasks run in joblib worker threads inherit the autolog context,
   so the internal fits of a threaded search are not logged as runs either.
-* post-training metrics (``predict``/``score``/``sklearn.metrics``): see :mod:`.sklearn_post_metrics`.
+* post-training metrics (``predict``/``score``/``sklearn.metrics``): see :mod:`._post`.
 
 A run records params (``get_params(deep=True)``; ``deep=False`` for searches), the tags
 ``estimator_name``/``estimator_class``, ``training_*`` metrics on the training data, ``estimator.html``,
 confusion matrix / ROC / precision-recall plots for classifiers, and the model (``model/``).
+
+Parts: this entry (which estimators, the fit hooks), :mod:`._training` (training metrics and plots),
+:mod:`._post` (post-training metrics), :mod:`._search` (hyperparameter searches); they share
+:mod:`._common` (options, model logging) and never import this entry.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
-
-from tracklet.autolog import session
-from tracklet.autolog.config import get_config
-from tracklet.autolog.core import configure
+from tracklet.autolog import kit, session
 from tracklet.autolog.patching import LightHooks, PatchHooks, safe_patch, wrap_raw
-from tracklet.exceptions import InvalidParameterValue
+from tracklet.autolog.sklearn import _post, _search, _training
+from tracklet.autolog.sklearn._common import INTEGRATION, SklearnOptions, defining_classes, log_model
 
-INTEGRATION = "sklearn"
 TRAINING_METHODS = ("fit", "fit_transform", "fit_predict")
 EXCLUDED_MODULES = (
     "sklearn.preprocessing",
@@ -48,28 +47,14 @@ NO_LOGGING_FUNCTIONS = (
     "validation_curve",
     "permutation_test_score",
 )
-INPUT_EXAMPLE_ROWS = 5
 
 # class -> True (autologged) / False (excluded); filled by install()
 _eligibility: dict[type, bool] = {}
 
 
-def autolog(
-    log_input_examples: bool = False,
-    log_model_signatures: bool = True,
-    log_models: bool = True,
-    log_datasets: bool = True,
-    disable: bool = False,
-    exclusive: bool = False,
-    disable_for_unsupported_versions: bool = False,
-    silent: bool = False,
-    max_tuning_runs: int | None = 5,
-    log_post_training_metrics: bool = True,
-    serialization_format: str = "cloudpickle",
-    registered_model_name: str | None = None,
-    pos_label=None,
-    extra_tags: dict | None = None,
-) -> None:
+autolog = kit.declare_autolog(
+    INTEGRATION,
+    SklearnOptions,
     """Autolog scikit-learn: every ``fit`` records params, training metrics, plots and the model.
 
     ``max_tuning_runs``: child runs for the best N candidates of a hyperparameter search (None: all).
@@ -77,23 +62,8 @@ def autolog(
     an autologged model as ``<metric>_<dataset variable>``. ``pos_label``: the positive class for binary
     precision/recall/F1 (default: weighted averages). ``serialization_format``: ``cloudpickle`` or
     ``pickle``.
-    """
-    if max_tuning_runs is not None and (
-        not isinstance(max_tuning_runs, int) or isinstance(max_tuning_runs, bool) or max_tuning_runs < 0
-    ):
-        raise InvalidParameterValue(f"max_tuning_runs must be None or a non-negative integer, got {max_tuning_runs!r}")
-    if serialization_format not in ("cloudpickle", "pickle"):
-        raise InvalidParameterValue(
-            f"serialization_format must be 'cloudpickle' or 'pickle', got {serialization_format!r}"
-        )
-    configure(INTEGRATION, locals())
-
-
-def option(config, name: str):
-    """A sklearn-specific option, with this module's ``autolog`` default when set by ``tracklet.autolog()``."""
-    if name in config.options:
-        return config.options[name]
-    return inspect.signature(autolog).parameters[name].default
+    """,
+)
 
 
 # ---------------------------------------------------------------------- which estimators
@@ -145,23 +115,11 @@ def is_autologged_class(cls: type) -> bool:
     return decided
 
 
-def defining_classes(classes, method: str) -> list[type]:
-    """The distinct classes that define ``method`` for ``classes`` (first in each MRO)."""
-    owners: dict[type, None] = {}
-    for cls in classes:
-        owner = next((k for k in cls.__mro__ if method in vars(k)), None)
-        if owner is not None and owner is not object:
-            owners[owner] = None
-    return list(owners)
-
-
 # ---------------------------------------------------------------------- install
 
 
 def install(module, config) -> None:
     """Patch scikit-learn (called once ``sklearn`` is imported and autologging is enabled)."""
-    from tracklet.autolog import sklearn_post_metrics
-
     included, excluded = _estimator_classes()
     _eligibility.clear()
     _eligibility.update({cls: False for cls in excluded})
@@ -172,7 +130,7 @@ def install(module, config) -> None:
             safe_patch(INTEGRATION, owner, method, hooks)
     _patch_no_logging_functions()
     _patch_parallel()
-    sklearn_post_metrics.install(included)
+    _post.install(included)
 
 
 def _patch_no_logging_functions() -> None:
@@ -256,23 +214,6 @@ def _training_data(call) -> tuple:
     return X, y, sw
 
 
-def head_rows(X, n: int = INPUT_EXAMPLE_ROWS):
-    """A copy of the first ``n`` rows of ``X`` (numpy, pandas, scipy sparse or list), else None."""
-    module = type(X).__module__.split(".")[0]
-    try:
-        if module == "pandas" and hasattr(X, "iloc"):
-            return X.iloc[:n].copy()
-        if module == "numpy" and getattr(X, "ndim", 0) >= 1:
-            return X[:n].copy()
-        if module == "scipy" and hasattr(X, "tocsr"):
-            return X.tocsr()[:n]
-        if isinstance(X, list):
-            return [list(r) if isinstance(r, (list, tuple)) else r for r in X[:n]]
-    except Exception:  # noqa: BLE001 - an exotic container: no example, training is unaffected
-        return None
-    return None
-
-
 def _is_search(est) -> bool:
     from sklearn.model_selection._search import BaseSearchCV
 
@@ -286,35 +227,32 @@ class FitHooks(PatchHooks):
         return instance is not None and not isinstance(instance, type) and is_autologged_class(type(instance))
 
     def before(self, call) -> None:
-        est, cfg = call.instance, call.config
+        est = call.instance
         X, y, sw = _training_data(call)
         call.state.update(X=X, y=y, sample_weight=sw)
-        call.logger.log_params(est.get_params(deep=not _is_search(est)))
+        kit.log_params(call, est.get_params(deep=not _is_search(est)))
         cls = type(est)
         call.logger.set_tags(
             {"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__qualname__}"}
         )
-        if cfg.log_models and (cfg.log_input_examples or cfg.log_model_signatures):
-            call.state["example"] = head_rows(X)
+        kit.capture_example(call, X)
 
     def after(self, call, result) -> None:
-        from tracklet.autolog import sklearn_metrics, sklearn_post_metrics, sklearn_search
-
-        est, cfg, st = call.instance, call.config, call.state
-        sklearn_post_metrics.register_model(est, call.run_id)
+        est, st = call.instance, call.state
+        _post.register_model(est, call.run_id)
         search = _is_search(est)
         if search and hasattr(est, "best_estimator_"):
-            sklearn_post_metrics.register_model(est.best_estimator_, call.run_id)
+            _post.register_model(est.best_estimator_, call.run_id)
         refit = not search or hasattr(est, "best_estimator_")  # a search with refit=False can't predict
         if refit and (st["y"] is not None or not _is_supervised(est)):
-            sklearn_metrics.log_training_metrics(call, est, st["X"], st["y"], st["sample_weight"])
+            _training.log_training_metrics(call, est, st["X"], st["y"], st["sample_weight"])
         _log_html(call, est)
         if search:
-            sklearn_search.log_search(call, est)
-        if cfg.log_models and refit:
+            _search.log_search(call, est)
+        if refit:
             log_model(call, est, "model")
-        if cfg.log_datasets and st["X"] is not None:
-            call.logger.log_dataset(st["X"], st["y"], "train")
+        if st["X"] is not None:
+            kit.log_datasets(call, [kit.dataset_input(st["X"], st["y"], "train")])
 
 
 def _is_supervised(est) -> bool:
@@ -329,64 +267,6 @@ def _log_html(call, est) -> None:
     call.logger.log_text(estimator_html_repr(est), "estimator.html")
 
 
-def log_model(call, model, artifact_path: str) -> None:
-    """Log ``model`` with the sklearn flavor, with the input example/signature the config asks for.
-    pyfunc predicts with ``predict``, else ``transform``; a model with neither (DBSCAN) is not logged."""
-    from tracklet.flavors import sklearn as flavor
-
-    predict_fn = next((fn for fn in ("predict", "transform") if hasattr(model, fn)), None)
-    if predict_fn is None:
-        session.warn_once(
-            (INTEGRATION, "no-predict", type(model).__name__),
-            f"tracklet: {type(model).__name__} has neither predict nor transform; it was not logged as a model",
-            call.config.silent,
-        )
-        return
-    cfg = call.config
-    example = call.state.get("example")
-    signature, input_example = False, None
-    if example is not None:
-        if cfg.log_input_examples:
-            input_example = example
-        if cfg.log_model_signatures:
-            signature = None if cfg.log_input_examples else _infer_signature(getattr(model, predict_fn), example)
-    flavor.log_model(
-        model,
-        artifact_path=artifact_path,
-        run_id=call.run_id,
-        signature=signature,
-        input_example=input_example,
-        serialization_format=option(cfg, "serialization_format"),
-        registered_model_name=option(cfg, "registered_model_name"),
-        pyfunc_predict_fn=predict_fn,
-    )
-
-
-def _infer_signature(predict, example):
-    from tracklet.flavors.signature import infer_signature
-
-    try:
-        return infer_signature(example, predict(example))
-    except Exception:  # noqa: BLE001 - the model can't predict on 5 rows: log it without a signature
-        return False
-
-
-def finite(value) -> bool:
-    try:
-        return not isinstance(value, bool) and math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def enabled_option(name: str) -> bool:
-    cfg = get_config(INTEGRATION)
-    return not cfg.disable and bool(option(cfg, name))
-
-
-def _reset_for_tests() -> None:
-    from tracklet.autolog import sklearn_post_metrics as post
-
-    with post._lock:
-        post._models.clear()
-        post._predictions.clear()
-        post._runs.clear()
+def reset_for_tests() -> None:
+    """Forget the tables the integration keeps across calls (tracked models and predictions)."""
+    _post.reset_for_tests()

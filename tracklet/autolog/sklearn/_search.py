@@ -14,7 +14,7 @@ import numbers
 
 from tracklet._logging import get_logger
 from tracklet.autolog import session
-from tracklet.autolog.sklearn import INTEGRATION, finite, log_model, option
+from tracklet.autolog.sklearn._common import INTEGRATION, finite, log_model, options
 from tracklet.tracking import context as ctx
 from tracklet.tracking.entities import RunStatus
 
@@ -33,9 +33,9 @@ def log_search(call, search) -> None:
     results = getattr(search, "cv_results_", None)
     if results:
         logger.log_text(_to_csv(results), "cv_results.csv")
-    if call.config.log_models and hasattr(search, "best_estimator_"):
+    if hasattr(search, "best_estimator_"):
         log_model(call, search.best_estimator_, "best_estimator")
-    max_runs = option(call.config, "max_tuning_runs")
+    max_runs = options(call.config).max_tuning_runs
     if results and max_runs != 0:
         _log_child_runs(call, search, results, max_runs)
 
@@ -78,12 +78,11 @@ def _log_child_runs(call, search, results: dict, max_runs: int | None) -> None:
     seed = getattr(search, "estimator", None)
     seed_params = seed.get_params(deep=True) if hasattr(seed, "get_params") else {}
     name, source_type = ctx.source_name_and_type()
-    tags = {
-        ctx.PARENT_RUN_ID: call.run_id,
-        ctx.AUTOLOGGING: INTEGRATION,
-        ctx.SOURCE_NAME: name,
-        ctx.SOURCE_TYPE: source_type,
-    }
+    # the parent's system tags (user, source name/type, git commit/branch/repo) describe the children too
+    tags = {k: v for k, v in parent.data.tags.items() if k == ctx.USER or k.startswith("mlflow.source.")}
+    tags.setdefault(ctx.SOURCE_NAME, name)
+    tags.setdefault(ctx.SOURCE_TYPE, source_type)
+    tags.update({ctx.PARENT_RUN_ID: call.run_id, ctx.AUTOLOGGING: INTEGRATION})
     if seed is not None:
         cls = type(seed)
         tags.update(estimator_name=cls.__name__, estimator_class=f"{cls.__module__}.{cls.__qualname__}")

@@ -24,7 +24,7 @@ import weakref
 
 from tracklet.autolog import session
 from tracklet.autolog.patching import LightHooks, replace_attribute, wrap_functions_everywhere, wrap_light
-from tracklet.autolog.sklearn import INTEGRATION, defining_classes, finite, option
+from tracklet.autolog.sklearn._common import INTEGRATION, defining_classes, finite, options
 
 INFERENCE_METHODS = ("predict", "predict_proba", "predict_log_proba", "transform")
 _NOT_METRICS = {"check_scoring", "get_scorer", "make_scorer", "get_scorer_names"}
@@ -41,7 +41,7 @@ def install(classes) -> None:
     """Patch inference methods, ``score``, the metric functions and the built-in scorers."""
     from tracklet.autolog.config import get_config
 
-    if not option(get_config(INTEGRATION), "log_post_training_metrics"):
+    if not options(get_config(INTEGRATION)).log_post_training_metrics:
         return
     predict_hooks, score_hooks = _PredictHooks(), _ScoreHooks()
     for method in INFERENCE_METHODS:
@@ -269,3 +269,11 @@ class _MetricHooks(LightHooks):
 
     def cleanup(self, state) -> None:
         _in_metric.reset(state[2])
+
+
+def reset_for_tests() -> None:
+    """Forget every tracked model, prediction and per-run table (this module's own state)."""
+    with _lock:
+        _models.clear()
+        _predictions.clear()
+        _runs.clear()
