@@ -19,54 +19,24 @@ The parts import :mod:`.common`, never this module.
 
 from __future__ import annotations
 
-import inspect
-
-from tracklet.autolog.core import configure
+from tracklet.autolog import kit
 from tracklet.autolog.patching import replace_attribute, safe_patch
-from tracklet.autolog.pyspark.common import INTEGRATION
-from tracklet.exceptions import InvalidParameterValue
+from tracklet.autolog.pyspark.common import INTEGRATION, PySparkOptions
 
 __all__ = ["INTEGRATION", "autolog", "install"]
 
-
-def autolog(
-    log_models: bool = True,
-    log_datasets: bool = True,
-    disable: bool = False,
-    exclusive: bool = False,
-    disable_for_unsupported_versions: bool = False,
-    silent: bool = False,
-    log_post_training_metrics: bool = True,
-    registered_model_name: str | None = None,
-    log_input_examples: bool = False,
-    log_model_signatures: bool = True,
-    log_model_allowlist: list[str] | None = None,
-    extra_tags: dict | None = None,
-) -> None:
+autolog = kit.declare_autolog(
+    INTEGRATION,
+    PySparkOptions,
     """Enable (or with ``disable=True`` revert) Spark ML autologging.
 
     ``log_post_training_metrics``: log ``evaluator.evaluate(model.transform(df))`` of an autologged model as
     ``<metricName>_<dataset variable>``. ``log_model_allowlist``: fully qualified model class names (or
     ``module.*``) whose fitted models are logged; default: Spark ML's serializable models, ``xgboost.spark.*``,
-    ``synapse.ml.*``. ``registered_model_name``: accepted for MLflow compatibility; tracklet has no registry.
-    """
-    if log_model_allowlist is not None and (
-        isinstance(log_model_allowlist, str) or not all(isinstance(n, str) for n in log_model_allowlist)
-    ):
-        raise InvalidParameterValue(
-            f"pyspark.ml autolog: log_model_allowlist must be a list of class names, got {log_model_allowlist!r}"
-        )
-    configure(INTEGRATION, locals())
-
-
-def options(config) -> dict:
-    """The Spark-ML-specific options in effect (``autolog``'s defaults when ``tracklet.autolog()`` set them)."""
-    defaults = inspect.signature(autolog).parameters
-    names = ("log_post_training_metrics", "log_model_allowlist", "registered_model_name")
-    out = {n: config.options.get(n, defaults[n].default) for n in names}
-    if out["log_model_allowlist"] is not None:
-        out["log_model_allowlist"] = frozenset(n.strip() for n in out["log_model_allowlist"])
-    return out
+    ``synapse.ml.*``. ``registered_model_name``: accepted for MLflow compatibility; tracklet has no model
+    registry yet (a warning says so).
+    """,
+)
 
 
 def install(module, config) -> None:
@@ -76,12 +46,12 @@ def install(module, config) -> None:
 
     from tracklet.autolog.pyspark import fit, post_metrics
 
-    safe_patch(INTEGRATION, base.Estimator, "fit", fit.FitHooks(options))
+    safe_patch(INTEGRATION, base.Estimator, "fit", fit.FitHooks())
     for owner in (spark_tuning, classification):  # the modules whose thread pools fit nested estimators
         original = vars(owner).get("inheritable_thread_target")
         if original is not None:
             replace_attribute(INTEGRATION, owner, "inheritable_thread_target", fit.handing_over(original))
-    if options(config)["log_post_training_metrics"]:
+    if kit.options(config, PySparkOptions).log_post_training_metrics:
         post_metrics.install()
 
 

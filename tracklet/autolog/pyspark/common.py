@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
+from tracklet.autolog import kit
+from tracklet.exceptions import InvalidParameterValue
 
 INTEGRATION = "pyspark.ml"
 
-# Fitted model classes logged by default: Spark ML's serializable models (as MLflow's allowlist), the Spark
-# estimators of XGBoost, and SynapseML's. ``<module>.*`` allows a whole module tree.
+# Fitted model classes logged by default: Spark ML's serializable models (MLflow's allowlist plus a few it
+# lacks), the Spark estimators of XGBoost, and SynapseML's. ``<module>.*`` allows a whole module tree. Only
+# models are checked: a PipelineModel's plain transformers (VectorAssembler...) always save.
 DEFAULT_ALLOWLIST = frozenset(
     {
         *(
@@ -61,11 +66,6 @@ DEFAULT_ALLOWLIST = frozenset(
                 "Word2VecModel",
             )
         ),
-        # transformers a PipelineModel commonly holds (no fitted state, always serializable)
-        *(
-            f"pyspark.ml.feature.{c}"
-            for c in ("VectorAssembler", "SQLTransformer", "Tokenizer", "HashingTF", "Binarizer", "Bucketizer")
-        ),
         "pyspark.ml.pipeline.PipelineModel",
         "pyspark.ml.tuning.CrossValidatorModel",
         "pyspark.ml.tuning.TrainValidationSplitModel",
@@ -73,6 +73,30 @@ DEFAULT_ALLOWLIST = frozenset(
         "synapse.ml.*",
     }
 )
+
+
+@dataclass(frozen=True)
+class PySparkOptions(kit.Options):
+    """``tracklet.pyspark.ml.autolog`` options beyond the shared ones."""
+
+    log_post_training_metrics: bool = True
+    log_model_allowlist: tuple[str, ...] | list[str] | None = None
+    registered_model_name: str | None = None
+
+    def validate(self) -> None:
+        if not isinstance(self.log_post_training_metrics, bool):
+            raise InvalidParameterValue(
+                f"log_post_training_metrics must be True or False, got {self.log_post_training_metrics!r}"
+            )
+        names = self.log_model_allowlist
+        if names is not None and (isinstance(names, str) or not all(isinstance(n, str) for n in names)):
+            raise InvalidParameterValue(f"log_model_allowlist must be a list of class names, got {names!r}")
+
+    def allowlist(self) -> frozenset[str]:
+        """The model classes to log: the user's list, else :data:`DEFAULT_ALLOWLIST`."""
+        if self.log_model_allowlist is None:
+            return DEFAULT_ALLOWLIST
+        return frozenset(n.strip() for n in self.log_model_allowlist)
 
 
 def class_name(obj) -> str:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import functools
 
-from tracklet.autolog import session
+from tracklet.autolog import kit, session
 from tracklet.autolog.patching import PatchHooks
 from tracklet.autolog.pyspark import model as M
 from tracklet.autolog.pyspark import params as P
 from tracklet.autolog.pyspark import post_metrics, tuning
-from tracklet.autolog.pyspark.common import DEFAULT_ALLOWLIST, INTEGRATION, class_name, jsonable
+from tracklet.autolog.pyspark.common import INTEGRATION, PySparkOptions, class_name, jsonable
 from tracklet.autolog.pyspark.datasets import dataset_input
 
 FEATURE_MODULE = "pyspark.ml.feature."
@@ -33,16 +33,13 @@ def _params_arg(args: tuple, kwargs: dict):
 class FitHooks(PatchHooks):
     """``pyspark.ml.base.Estimator.fit(dataset, params=None)``."""
 
-    def __init__(self, options):
-        self.options = options  # reads the integration's options in effect: options(config) -> dict
-
     def applies(self, instance, args, kwargs) -> bool:
         if class_name(instance).startswith(FEATURE_MODULE):
             return False
         if isinstance(_params_arg(args, kwargs), (list, tuple)):
             from tracklet.autolog.config import get_config
 
-            session.warn_once(
+            session.warn_once(  # no Call yet (applies() runs before one exists): kit.warn needs one
                 (INTEGRATION, "param-list"),
                 f"tracklet: {class_name(instance)}.fit with a list of param maps fits several models and is not "
                 "autologged; call fit once per param map to log each",
@@ -57,15 +54,13 @@ class FitHooks(PatchHooks):
         estimator = call.instance.copy(extra) if extra else call.instance
         names = P.stage_names(estimator)
         call.state.update(df=df, estimator=estimator, names=names)
-        call.logger.log_params(P.flat_params(estimator, names))
+        kit.log_params(call, P.flat_params(estimator, names))
         call.logger.set_tags(P.estimator_tags(estimator))
         info = P.estimator_info(estimator, names)
         if info:
             call.logger.log_dict(jsonable(info), "estimator_info.json")
         if call.config.log_datasets and df is not None:
-            entry = dataset_input(df, "train")
-            if entry is not None:
-                call.logger.client.log_inputs(call.run_id, [entry])
+            kit.log_datasets(call, [dataset_input(df, "train")])
 
     def after(self, call, spark_model) -> None:
         from pyspark.ml.base import Model
@@ -73,14 +68,15 @@ class FitHooks(PatchHooks):
         if not isinstance(spark_model, Model):
             return
         estimator, names, df = call.state["estimator"], call.state["names"], call.state["df"]
-        options = self.options(call.config)
-        if P._is_tuning(estimator):
+        options = kit.options(call.config, PySparkOptions)
+        if P.is_tuning(estimator):
             tuning.log_search(call, estimator, spark_model, names)
         if call.config.log_models:
-            allowlist = options["log_model_allowlist"] or DEFAULT_ALLOWLIST
-            if M.log_model(call, spark_model, df, allowlist) and hasattr(spark_model, "bestModel"):
+            allowlist = options.allowlist()
+            logged = M.log_model(call, spark_model, df, allowlist, registered_model_name=options.registered_model_name)
+            if logged and hasattr(spark_model, "bestModel"):
                 M.log_model(call, spark_model.bestModel, df, allowlist, artifact_path="best_model")
-        if options["log_post_training_metrics"]:
+        if options.log_post_training_metrics:
             post_metrics.register_model(spark_model, call.run_id)
 
 

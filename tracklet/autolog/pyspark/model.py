@@ -8,8 +8,8 @@ small job: 5 rows, vector columns as arrays, as a pandas DataFrame.
 
 from __future__ import annotations
 
-from tracklet.autolog import session
-from tracklet.autolog.pyspark.common import INTEGRATION, allowed, class_name
+from tracklet.autolog import kit
+from tracklet.autolog.pyspark.common import allowed, class_name
 
 EXAMPLE_ROWS = 5
 _INPUT_PARAMS = ("inputCol", "inputCols", "featuresCol")
@@ -103,35 +103,46 @@ def input_example(inputs):
     return head.toPandas()
 
 
-def log_model(call, model, df, allowlist, artifact_path: str = "model") -> bool:
-    """Log ``model`` with the Spark flavor if it is on the allowlist (else warn once); with its signature
-    and input example as configured. Returns whether it was logged."""
+def log_model(call, model, df, allowlist, artifact_path: str = "model", **flavor_kwargs) -> bool:
+    """Log ``model`` with the Spark flavor through the kit if it is on the allowlist (else warn once), with the
+    signature and input example the options ask for. Returns whether it was logged."""
+    import functools
+
     from tracklet.flavors import spark as flavor
 
     config = call.config
     if not should_log_model(model, allowlist):
-        session.warn_once(
-            (INTEGRATION, "allowlist", class_name(model)),
+        kit.warn(
+            call,
+            f"allowlist:{class_name(model)}",
             f"tracklet: {class_name(model)} (or a model in it) is not on the pyspark.ml log_model_allowlist; "
             "the model was not logged",
-            config.silent,
         )
         return False
     sig, example = False, None
     wants = artifact_path == "model" and (config.log_model_signatures or config.log_input_examples)
     cols = feature_columns(df, model) if wants else None
-    if wants and cols:
+    if cols:
         inputs = df.select(cols)
         if config.log_model_signatures:
             try:
-                sig = signature(model, inputs) or False
+                sig = signature(model, inputs)
             except Exception as exc:  # noqa: BLE001 - e.g. a column type MLflow's schema has no name for
-                session.warn_once(
-                    (INTEGRATION, "signature", class_name(model)),
-                    f"tracklet: no signature for the {type(model).__name__}: {exc}",
-                    config.silent,
-                )
+                kit.warn(call, f"signature:{class_name(model)}", f"tracklet: no signature for the model: {exc}")
         if config.log_input_examples:
             example = input_example(inputs)
-    flavor.log_model(model, artifact_path=artifact_path, run_id=call.run_id, signature=sig, input_example=example)
+    # the kit honours log_models / log_input_examples; the signature comes from Spark schemas (no job), not
+    # from predicting on the example as the kit would, so it is passed to the flavor here
+    kit.log_model(
+        call,
+        functools.partial(_with_signature, flavor.log_model, sig),
+        model,
+        artifact_path=artifact_path,
+        example=example,
+        **flavor_kwargs,
+    )
     return True
+
+
+def _with_signature(flavor_log_model, sig, model, signature=None, **kwargs):
+    return flavor_log_model(model, signature=sig, **kwargs)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections import Counter
 
 
-def _is_tuning(stage) -> bool:
+def is_tuning(stage) -> bool:
+    """CrossValidator or TrainValidationSplit."""
     from pyspark.ml.tuning import CrossValidator, TrainValidationSplit
 
     return isinstance(stage, (CrossValidator, TrainValidationSplit))
@@ -69,9 +70,9 @@ def flat_params(stage, names: dict[str, str], prefix: bool = False) -> dict:
             out[key] = [names[s.uid] for s in stage.getStages()]
             for sub in stage.getStages():
                 out.update(flat_params(sub, names, prefix=True))
-        elif _is_tuning(stage) and name == "estimatorParamMaps":
+        elif is_tuning(stage) and name == "estimatorParamMaps":
             continue
-        elif _is_tuning(stage) and name == "estimator":
+        elif is_tuning(stage) and name == "estimator":
             out[key] = names[value.uid]  # its params go to estimator_info.json and the child runs
         elif isinstance(value, Params):
             out[key] = names[value.uid]
@@ -91,7 +92,7 @@ def hierarchy(stage, names: dict[str, str]) -> dict:
         node["stages"] = [hierarchy(s, names) for s in stage.getStages()]
     elif isinstance(stage, OneVsRest):
         node["classifier"] = hierarchy(stage.getClassifier(), names)
-    elif _is_tuning(stage):
+    elif is_tuning(stage):
         node["evaluator"] = hierarchy(stage.getEvaluator(), names)
         node["tuned_estimator"] = hierarchy(stage.getEstimator(), names)
     elif _nested(stage):
@@ -118,10 +119,10 @@ def estimator_info(estimator, names: dict[str, str]) -> dict | None:
     from pyspark.ml.classification import OneVsRest
 
     info: dict = {}
-    if isinstance(estimator, (Pipeline, OneVsRest)) or _is_tuning(estimator) or _nested(estimator):
+    if isinstance(estimator, (Pipeline, OneVsRest)) or is_tuning(estimator) or _nested(estimator):
         info["hierarchy"] = hierarchy(estimator, names)
     for stage in traverse(estimator):
-        if _is_tuning(stage):
+        if is_tuning(stage):
             info[names[stage.uid]] = {
                 "tuning_parameter_map_list": tuning_param_maps(stage, names),
                 "tuned_estimator_parameter_map": flat_params(stage.getEstimator(), names, prefix=True),
