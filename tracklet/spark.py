@@ -8,7 +8,7 @@ the autolog patches.
 
 from __future__ import annotations
 
-from tracklet.flavors import copy_autolog_metadata as _copy_autolog_metadata
+from tracklet.autolog.core import FrameworkAutolog as _FrameworkAutolog
 from tracklet.flavors.spark import (
     FLAVOR_NAME,
     get_default_pip_requirements,
@@ -18,14 +18,8 @@ from tracklet.flavors.spark import (
 )
 
 
-def autolog(*args, **kwargs):
-    """Enable (or with ``disable=True`` revert) Spark datasource autologging; see
-    ``tracklet.autolog.spark_datasource.autolog``."""
-    from tracklet.autolog.spark_datasource import autolog as _autolog
-
-    return _autolog(*args, **kwargs)
-
-
-_copy_autolog_metadata(autolog, "tracklet.autolog.spark_datasource")
+autolog = _FrameworkAutolog("spark")
+"""Enable (or with ``disable=True`` revert) Spark datasource autologging; see
+``tracklet.autolog.spark_datasource.autolog``."""
 
 __all__ = ["FLAVOR_NAME", "autolog", "get_default_pip_requirements", "load_model", "log_model", "save_model"]

@@ -49,7 +49,6 @@ def _tag(run_id):
 
 def test_the_analyzed_plan_gives_paths_formats_and_tables_without_a_spark_job(data):
     spark = get_spark()
-    jobs_before = spark.sparkContext.statusTracker().getJobIdsForGroup()
     cases = {
         "csv": (spark.read.option("header", True).csv(data["csv"]), [_line(data["csv"], "csv")]),
         "json": (spark.read.json(data["json"]), [_line(data["json"], "json")]),
@@ -76,9 +75,11 @@ def test_the_analyzed_plan_gives_paths_formats_and_tables_without_a_spark_job(da
         ),
         "in memory": (spark.range(3), []),
     }
+    jobs_before = spark.sparkContext.statusTracker().getJobIdsForGroup()  # reading a CSV header/JSON schema runs jobs
     for name, (df, expected) in cases.items():
         assert sorted(s.line() for s in spark_plan.sources(df)) == sorted(expected), name
-    assert spark.sparkContext.statusTracker().getJobIdsForGroup() == jobs_before  # no Spark job ran
+        assert len(spark_plan.plan_digest(df)) == 8
+    assert spark.sparkContext.statusTracker().getJobIdsForGroup() == jobs_before  # tracing ran no Spark job
 
 
 def test_a_read_inside_a_run_tags_it_once_per_source(data):

@@ -160,7 +160,7 @@ def pending_lines() -> list[str]:
         return list(_pending)
 
 
-def _reset_for_tests() -> None:
+def reset_for_tests() -> None:
     with _lock:
         _pending.clear()
         _run_lines.clear()

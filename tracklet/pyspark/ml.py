@@ -5,16 +5,9 @@ Importing this module imports neither Spark nor the autolog patches; ``autolog()
 
 from __future__ import annotations
 
-from tracklet.flavors import copy_autolog_metadata as _copy_autolog_metadata
+from tracklet.autolog.core import FrameworkAutolog as _FrameworkAutolog
 
-
-def autolog(*args, **kwargs):
-    """Enable (or with ``disable=True`` revert) Spark ML autologging; see ``tracklet.autolog.pyspark.autolog``."""
-    from tracklet.autolog.pyspark import autolog as _autolog
-
-    return _autolog(*args, **kwargs)
-
-
-_copy_autolog_metadata(autolog, "tracklet.autolog.pyspark")
+autolog = _FrameworkAutolog("pyspark.ml")
+"""Enable (or with ``disable=True`` revert) Spark ML autologging; see ``tracklet.autolog.pyspark.autolog``."""
 
 __all__ = ["autolog"]

@@ -55,7 +55,7 @@ def install(module, config) -> None:
         post_metrics.install()
 
 
-def _reset_for_tests() -> None:
+def reset_for_tests() -> None:
     from tracklet.autolog.pyspark import post_metrics
 
     post_metrics._reset_for_tests()
