@@ -22,6 +22,7 @@ def get_spark():
             SparkSession.builder.master("local[2]")
             .appName("tracklet-tests")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "2")
             .config("spark.default.parallelism", "2")
             .config("spark.sql.warehouse.dir", _WAREHOUSE)
