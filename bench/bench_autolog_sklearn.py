@@ -11,6 +11,10 @@
     first autologged fit (one-time imports) is reported apart; ``overhead_*_s`` = median(autolog) -
     median(baseline) over the later fits, in wall-clock and in CPU seconds (this process plus its
     children: MLflow infers model requirements in a subprocess).
+(c) ``first_fit`` (``--fresh N``): the first fit in a fresh process, the way a script meets it: N interleaved
+    pairs of fresh interpreters, one plain and one with ``<lib>.autolog(log_models=...)`` called before
+    ``import sklearn``; each times its one fit. Reports the median of each side and the median of the
+    per-pair ratios (``--fresh-models`` to log models too).
 """
 
 from __future__ import annotations
@@ -35,6 +39,48 @@ import sys
 heavy = [m for m in ("sklearn", "numpy", "pandas", "xgboost", "lightgbm") if m in sys.modules]
 print(elapsed, (t - t0) * 1000, ",".join(heavy))
 """
+
+
+_FRESH_SCRIPT = """
+import os, sys, tempfile, time
+tmp = tempfile.mkdtemp(prefix="bench-fresh-")
+os.chdir(tmp)
+if {autolog}:
+    import {lib} as lib
+    lib.set_tracking_uri("sqlite:///" + tmp + "/bench.db")
+    lib.autolog(log_models={models}, silent=True{extra})
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+rng = np.random.default_rng(0)
+X = rng.normal(size=({rows}, 30))
+y = (X[:, :5].sum(axis=1) + rng.normal(size={rows}) > 0).astype(int)
+t, c = time.perf_counter(), time.process_time()
+RandomForestClassifier(n_estimators=50, random_state=0, n_jobs=1).fit(X, y)
+print(time.perf_counter() - t, time.process_time() - c)
+"""
+
+
+def first_fit(lib: str, pairs: int, rows: int, models: bool) -> dict:
+    """The first fit in fresh processes: plain vs autologged, interleaved pairs."""
+    extra = ", log_traces=False" if lib == "mlflow" else ""
+    plain, auto = [], []  # (wall, cpu) of each process's one fit
+    for _ in range(pairs):
+        for on, out in ((False, plain), (True, auto)):
+            script = _FRESH_SCRIPT.format(lib=lib, autolog=on, models=models, extra=extra, rows=rows)
+            done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+            out.append(tuple(float(v) for v in done.stdout.split()[-2:]))
+    result = {"lib": lib, "metric": "first_fit_s", "log_models": models, "rows": rows}
+    for i, clock in enumerate(("wall", "cpu")):  # cpu: this process's CPU time, less sensitive to other load
+        p, a = [v[i] for v in plain], [v[i] for v in auto]
+        result[clock] = {
+            "plain_median": round(statistics.median(p), 3),
+            "autolog_median": round(statistics.median(a), 3),
+            "ratio_median": round(statistics.median(x / y for x, y in zip(a, p, strict=True)), 3),
+            "added_median_s": round(statistics.median(x - y for x, y in zip(a, p, strict=True)), 3),
+            "plain": [round(v, 3) for v in p],
+            "autolog": [round(v, 3) for v in a],
+        }
+    return result
 
 
 def _cpu() -> float:
@@ -142,7 +188,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=7, help="fresh processes timing autolog()")
     parser.add_argument("--rounds", type=int, default=3, help="baseline/autolog fit pairs after the first")
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--fresh", type=int, default=0, help="also N fresh-process first-fit pairs (c)")
+    parser.add_argument("--fresh-models", action="store_true", help="log models in (c)")
+    parser.add_argument("--only-fresh", action="store_true", help="run (c) only")
     args = parser.parse_args()
+    if args.fresh:
+        print(json.dumps(first_fit(args.lib, args.fresh, args.rows, args.fresh_models)), flush=True)
+    if args.only_fresh:
+        return
     print(json.dumps(autolog_call_ms(args.lib, args.calls)), flush=True)
     for line in fit_overhead(args.lib, args.rounds, args.rows):
         print(json.dumps(line), flush=True)

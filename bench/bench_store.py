@@ -8,6 +8,8 @@ Prints one JSON line per figure: ``{"lib", "store", "figure", "value", "unit", .
 
 * ``log_metric``  -- sequential single-metric ``log_metric`` calls on one run (calls/s)
 * ``log_batch``   -- metric points through ``log_batch`` in batches of 1,000 (points/s)
+* ``create_run``  -- ``create_run`` alone, then ``create_run`` + one ``log_batch`` of 10 params / 10 metrics /
+  5 tags per run (runs/s; ``with_batch`` tells which)
 * ``search_runs`` -- a metric + param filter with ``order_by`` over N runs, median wall time (ms) and
   median CPU time of this process (``cpu_ms``)
 
@@ -94,6 +96,37 @@ def bench_log_batch(lib, store, points: int, batch: int = 1000) -> dict:
     }
 
 
+def bench_create_run(lib, store, runs: int) -> list[dict]:
+    Metric, Param, RunTag = _entities(lib)
+    experiment_id = store.create_experiment(f"create-{time.time_ns()}")
+    now = int(time.time() * 1000)
+    out = []
+    for with_batch in (False, True):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for i in range(runs):
+            run_id = _new_run(store, f"run-{i}", experiment_id)
+            if with_batch:
+                store.log_batch(
+                    run_id,
+                    [Metric(f"m{j}", j / 10, now, 0) for j in range(10)],
+                    [Param(f"p{j}", str(j)) for j in range(10)],
+                    [RunTag(f"t{j}", "x") for j in range(5)],
+                )
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+        out.append(
+            {
+                "figure": "create_run",
+                "value": round(runs / elapsed, 1),
+                "unit": "runs/s",
+                "n": runs,
+                "with_batch": with_batch,
+                # runs per CPU second of this process (system calls included): steadier on a shared machine
+                "per_cpu_s": round(runs / cpu, 1),
+            }
+        )
+    return out
+
+
 def bench_search(lib, store, runs: int, repeats: int = 5) -> dict:
     Metric, Param, RunTag = _entities(lib)
     experiment_id = store.create_experiment(f"search-{time.time_ns()}")
@@ -151,12 +184,14 @@ def run_lib(lib: str, kinds: list[str], args) -> list[dict]:
             for fn, size in (
                 (bench_log_metric, args.calls),
                 (bench_log_batch, args.points),
+                (bench_create_run, args.create),
                 (bench_search, args.runs),
             ):
                 if args.only and fn.__name__.removeprefix("bench_") not in args.only:
                     continue
-                figure = fn(lib, store, size)
-                out.append(_emit({"lib": lib, "store": kind, **figure}))
+                figures = fn(lib, store, size)
+                for figure in figures if isinstance(figures, list) else [figures]:
+                    out.append(_emit({"lib": lib, "store": kind, **figure}))
             close = getattr(store, "close", None)
             if close:
                 close()
@@ -175,13 +210,14 @@ def main(argv=None) -> None:
     parser.add_argument("--calls", type=int, default=5000, help="sequential log_metric calls")
     parser.add_argument("--points", type=int, default=200_000, help="metric points through log_batch")
     parser.add_argument("--runs", type=int, default=2000, help="runs searched")
+    parser.add_argument("--create", type=int, default=500, help="runs created (each way)")
     parser.add_argument(
-        "--only", nargs="*", choices=["log_metric", "log_batch", "search"], help="run only these figures"
+        "--only", nargs="*", choices=["log_metric", "log_batch", "create_run", "search"], help="run only these figures"
     )
-    parser.add_argument("--quick", action="store_true", help="1,000 calls, 20,000 points, 300 runs")
+    parser.add_argument("--quick", action="store_true", help="1,000 calls, 20,000 points, 200 + 300 runs")
     args = parser.parse_args(argv)
     if args.quick:
-        args.calls, args.points, args.runs = 1000, 20_000, 300
+        args.calls, args.points, args.create, args.runs = 1000, 20_000, 200, 300
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
     kinds = ["sqlite", "file"] if args.store == "all" else [args.store]
@@ -193,7 +229,8 @@ def main(argv=None) -> None:
                 continue
             higher_is_better = ours["unit"] != "ms"
             ratio = ours["value"] / theirs["value"] if higher_is_better else theirs["value"] / ours["value"]
-            _emit({"store": ours["store"], "figure": ours["figure"], "speedup_vs_mlflow": round(ratio, 2)})
+            extra = {"with_batch": ours["with_batch"]} if "with_batch" in ours else {}
+            _emit({"store": ours["store"], "figure": ours["figure"], **extra, "speedup_vs_mlflow": round(ratio, 2)})
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
     python bench/bench_tracking.py --lib tracklet --quick
 
 Figures: import time; 5,000 sequential log_metric calls on the default SQLite store (sync and
-synchronous=False, the async figure includes the final flush); 200,000 metric points through log_batch
+synchronous=False, the async figure includes the final flush); the training thread's CPU time per
+log_metric(synchronous=False) call (microseconds); 200,000 metric points through log_batch
 (batches of 1,000) on SQLite and on the file store; search_runs with a metric + param filter and an order_by
 over 2,000 runs on SQLite and on the file store. Each library runs in its own subprocess and temp dir.
 """
@@ -74,6 +75,28 @@ def bench_log_metric(lib: str, n: int, synchronous: bool) -> float:
         return n / elapsed
 
 
+def bench_log_metric_call_cost(lib: str, n: int, reps: int = 7) -> float:
+    """CPU time of the calling (training) thread per ``log_metric(synchronous=False)`` call, in microseconds:
+    what a training loop pays, with the writer thread running. Thread CPU time, so other processes on a shared
+    machine do not inflate it; median of ``reps`` rounds of ``n`` calls, flushed between rounds."""
+    mlflow, *_ = load(lib)
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        mlflow.set_tracking_uri(f"sqlite:///{tmp}/bench.db")
+        per_call = []
+        with mlflow.start_run():
+            mlflow.log_metric("warmup", 0.0, synchronous=False)
+            for _ in range(reps):
+                t0 = time.thread_time()
+                for i in range(n):
+                    mlflow.log_metric("loss", i * 0.001, step=i, synchronous=False)
+                per_call.append((time.thread_time() - t0) / n * 1e6)
+                mlflow.flush_async_logging() if hasattr(mlflow, "flush_async_logging") else None
+        os.chdir(cwd)
+        return statistics.median(per_call)
+
+
 def store_uri(kind: str, tmp: str) -> str:
     return f"sqlite:///{tmp}/bench.db" if kind == "sqlite" else f"{tmp}/mlruns"
 
@@ -125,6 +148,11 @@ def run_lib(lib: str, quick: bool) -> None:
     emit(lib=lib, bench="import_s", value=round(import_time(lib), 4))
     emit(lib=lib, bench="log_metric_sync_calls_per_s", value=round(bench_log_metric(lib, n_metric, True), 1))
     emit(lib=lib, bench="log_metric_async_calls_per_s", value=round(bench_log_metric(lib, n_metric, False), 1))
+    emit(
+        lib=lib,
+        bench="log_metric_async_call_cpu_us",
+        value=round(bench_log_metric_call_cost(lib, 2000 if quick else 20000), 2),
+    )
     for kind in ("sqlite", "file"):
         emit(
             lib=lib,

@@ -1,5 +1,5 @@
 """Spark ML autologging: read a CSV, tune Pipeline(VectorAssembler, LogisticRegression) with a CrossValidator,
-evaluate it, and see which file the run read (a local Spark; needs ``pip install -e ".[spark]"`` and Java 17).
+evaluate it, see which file the run read (local Spark: ``pip install -e ".[spark]"``, Java 17).
 
 python examples/pyspark_autolog.py       # then: tracklet runs list
 """
@@ -18,7 +18,8 @@ import tracklet
 
 spark = SparkSession.builder.master("local[2]").config("spark.ui.showConsoleProgress", "false").getOrCreate()
 tracklet.set_experiment("pyspark-autolog")
-tracklet.autolog()  # Spark ML fits (tracklet.pyspark.ml) and the files Spark reads (tracklet.spark)
+tracklet.autolog()  # Spark ML fits (like tracklet.pyspark.ml.autolog())
+tracklet.spark.autolog()  # the files and tables Spark reads, as the run tag sparkDatasourceInfo
 
 csv = os.path.join(tempfile.mkdtemp(), "points.csv")
 with open(csv, "w") as f:

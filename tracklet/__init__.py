@@ -8,6 +8,7 @@ pandas, numpy, SQLAlchemy or server code; framework namespaces (``tracklet.sklea
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from tracklet.exceptions import MlflowException, TrackletException
 from tracklet.tracking.current import get_tracking_uri, is_tracking_uri_set, set_tracking_uri
@@ -48,29 +49,7 @@ from tracklet.tracking.fluent import (
 
 __version__ = "0.1.0"
 
-# submodules loaded lazily on attribute access (tracklet.sklearn, tracklet.pyfunc, ...)
-_LAZY_SUBMODULES = frozenset(
-    {
-        "autolog",
-        "entities",
-        "exceptions",
-        "tracking",
-        "pyfunc",
-        "models",
-        "sklearn",
-        "xgboost",
-        "lightgbm",
-        "keras",
-        "tensorflow",
-        "gluon",
-        "pyspark",
-        "spark",
-        "client",
-        "cli",
-        "server",
-        "flavors",
-    }
-)
+# public names defined in submodules, loaded on first access
 _LAZY_ATTRS = {
     "TrackletClient": ("tracklet.tracking.client", "TrackletClient"),
     "MlflowClient": ("tracklet.tracking.client", "TrackletClient"),
@@ -78,12 +57,22 @@ _LAZY_ATTRS = {
 
 
 def __getattr__(name: str):
+    """``tracklet.<submodule>`` (``sklearn``, ``pyfunc``, ``autolog`` ...) loads on first access; a name with no
+    module behind it is an AttributeError, so ``hasattr(tracklet, "keras")`` is False until ``tracklet/keras.py``
+    exists (and True from then on, with no edit here)."""
     if name in _LAZY_ATTRS:
         module, attr = _LAZY_ATTRS[name]
         return getattr(importlib.import_module(module), attr)
-    if name in _LAZY_SUBMODULES:
-        return importlib.import_module(f"tracklet.{name}")
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'tracklet' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
+    return sorted(set(globals()) | set(_LAZY_ATTRS) | modules)
 
 
 __all__ = [

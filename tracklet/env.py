@@ -24,24 +24,29 @@ def get_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def get_int(name: str, default: int) -> int:
+def _number(name: str, default, cast):
     value = get(name)
     if value is None:
         return default
     try:
-        return int(value)
+        return cast(value)
     except ValueError:
+        import warnings
+
+        warnings.warn(
+            f"TRACKLET_{name}={value!r} is not a valid {cast.__name__}; using {default!r}", RuntimeWarning, stacklevel=3
+        )
         return default
+
+
+def get_int(name: str, default: int) -> int:
+    """Integer value of ``TRACKLET_<name>``/``MLFLOW_<name>``; an unparsable value warns and gives ``default``."""
+    return _number(name, default, int)
 
 
 def get_float(name: str, default: float) -> float:
-    value = get(name)
-    if value is None:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        return default
+    """Float value of ``TRACKLET_<name>``/``MLFLOW_<name>``; an unparsable value warns and gives ``default``."""
+    return _number(name, default, float)
 
 
 # Names (without prefix) used across the package, in one place.
@@ -50,10 +55,10 @@ EXPERIMENT_NAME = "EXPERIMENT_NAME"
 EXPERIMENT_ID = "EXPERIMENT_ID"
 RUN_ID = "RUN_ID"
 AUTOLOG_STRICT = "AUTOLOG_STRICT"  # TRACKLET_AUTOLOG_STRICT=1: our autolog errors raise (test mode)
-ASYNC_FLUSH_INTERVAL = "ASYNC_FLUSH_INTERVAL"  # seconds the async logger waits to merge batches
-TRACKING_USERNAME = "TRACKING_USERNAME"
+ASYNC_FLUSH_INTERVAL = "ASYNC_FLUSH_INTERVAL"  # seconds the async logger waits to merge batches (0..10)
+TRACKING_USERNAME = "TRACKING_USERNAME"  # REST store credentials (basic auth) ...
 TRACKING_PASSWORD = "TRACKING_PASSWORD"
-TRACKING_TOKEN = "TRACKING_TOKEN"
+TRACKING_TOKEN = "TRACKING_TOKEN"  # ... or a bearer token
 
 
 def autolog_strict() -> bool:

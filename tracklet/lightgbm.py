@@ -1,11 +1,11 @@
 """LightGBM models and autologging, as ``mlflow.lightgbm``: ``save_model``, ``log_model``, ``load_model``, ``autolog``.
 
-Importing this module imports neither LightGBM nor the autolog patches; ``autolog()`` loads them on call.
+Importing this module loads neither LightGBM nor any autolog code: ``tracklet.lightgbm.autolog`` is
+:func:`tracklet.autolog.lightgbm.autolog`, loaded on first access.
 """
 
 from __future__ import annotations
 
-from tracklet.autolog.core import FrameworkAutolog as _FrameworkAutolog
 from tracklet.flavors.lightgbm import (
     FLAVOR_NAME,
     get_default_pip_requirements,
@@ -14,7 +14,21 @@ from tracklet.flavors.lightgbm import (
     save_model,
 )
 
-autolog = _FrameworkAutolog("lightgbm")
-"""Enable (or with ``disable=True`` revert) LightGBM autologging; see ``tracklet.autolog.lightgbm.autolog``."""
 
-__all__ = ["FLAVOR_NAME", "autolog", "get_default_pip_requirements", "load_model", "log_model", "save_model"]
+def __getattr__(name: str):
+    # ``autolog`` is the integration's own function (its signature and documentation), loaded on first access
+    if name == "autolog":
+        from tracklet.autolog.lightgbm import autolog
+
+        return autolog
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [  # noqa: F822 - autolog is provided by __getattr__
+    "FLAVOR_NAME",
+    "autolog",
+    "get_default_pip_requirements",
+    "load_model",
+    "log_model",
+    "save_model",
+]

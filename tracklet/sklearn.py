@@ -1,12 +1,12 @@
 """scikit-learn models and autologging, as ``mlflow.sklearn``:
 ``save_model``, ``log_model``, ``load_model``, ``autolog``.
 
-Importing this module imports neither scikit-learn nor the autolog patches; ``autolog()`` loads them on call.
+Importing this module loads neither scikit-learn nor any autolog code: ``tracklet.sklearn.autolog`` is
+:func:`tracklet.autolog.sklearn.autolog`, loaded on first access.
 """
 
 from __future__ import annotations
 
-from tracklet.autolog.core import FrameworkAutolog as _FrameworkAutolog
 from tracklet.flavors.sklearn import (
     FLAVOR_NAME,
     get_default_pip_requirements,
@@ -15,7 +15,21 @@ from tracklet.flavors.sklearn import (
     save_model,
 )
 
-autolog = _FrameworkAutolog("sklearn")
-"""Enable (or with ``disable=True`` revert) scikit-learn autologging; see ``tracklet.autolog.sklearn.autolog``."""
 
-__all__ = ["FLAVOR_NAME", "autolog", "get_default_pip_requirements", "load_model", "log_model", "save_model"]
+def __getattr__(name: str):
+    # ``autolog`` is the integration's own function (its signature and documentation), loaded on first access
+    if name == "autolog":
+        from tracklet.autolog.sklearn import autolog
+
+        return autolog
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [  # noqa: F822 - autolog is provided by __getattr__
+    "FLAVOR_NAME",
+    "autolog",
+    "get_default_pip_requirements",
+    "load_model",
+    "log_model",
+    "save_model",
+]

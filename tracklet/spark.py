@@ -8,7 +8,6 @@ the autolog patches.
 
 from __future__ import annotations
 
-from tracklet.autolog.core import FrameworkAutolog as _FrameworkAutolog
 from tracklet.flavors.spark import (
     FLAVOR_NAME,
     get_default_pip_requirements,
@@ -18,8 +17,12 @@ from tracklet.flavors.spark import (
 )
 
 
-autolog = _FrameworkAutolog("spark")
-"""Enable (or with ``disable=True`` revert) Spark datasource autologging; see
-``tracklet.autolog.spark_datasource.autolog``."""
+def autolog(disable: bool = False, silent: bool = False) -> None:
+    """Enable (or with ``disable=True`` revert) Spark datasource autologging: the files and tables read through
+    Spark are recorded in the run tag ``sparkDatasourceInfo``; see ``tracklet.autolog.spark_datasource``."""
+    from tracklet.autolog.spark_datasource import autolog as _autolog
+
+    _autolog(disable=disable, silent=silent)
+
 
 __all__ = ["FLAVOR_NAME", "autolog", "get_default_pip_requirements", "load_model", "log_model", "save_model"]

@@ -9,6 +9,10 @@ data (the suite calls them many times):
 * ``fit_raising(exc)``: a training call during which the framework raises exactly ``exc`` (the same
   object), e.g. through a callback or an input whose ``__array__`` raises.
 * ``patched()``: ``(owner, attribute)`` pairs that autolog must patch (a few representative ones).
+* ``noisy_fit()``: a training call our autolog code warns about (an AutologWarning), e.g. a param over 6000
+  characters: the ``silent=True`` contract checks it then prints and warns nothing.
+
+``test_contract.py`` asserts that the cases here are exactly the integrations of ``autolog/registry.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class IntegrationCase:
     tiny_fit: Callable[[], object]
     fit_raising: Callable[[BaseException], None]
     patched: Callable[[], list[tuple[object, str]]]
+    noisy_fit: Callable[[], object]
 
 
 # ---------------------------------------------------------------------- scikit-learn
@@ -78,6 +83,13 @@ def _sk_patched():
     ]
 
 
+def _sk_noisy():
+    from sklearn.cluster import DBSCAN  # neither predict nor transform: not logged as a model, with a warning
+
+    X, _ = _sk_data()
+    return DBSCAN().fit(X)
+
+
 # ---------------------------------------------------------------------- XGBoost
 
 
@@ -94,6 +106,17 @@ def _xgb_fit():
         verbose_eval=False,
     )
     return booster.predict(dtrain)
+
+
+def _xgb_noisy():
+    import warnings
+
+    import xgboost as xgb
+
+    X, y = _sk_data()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?s).*are not used")  # xgboost's own, not ours
+        return xgb.train({"nthread": 1, "note": "x" * 7000, "verbosity": 0}, xgb.DMatrix(X, label=y), 2)
 
 
 def _xgb_fit_raising(exc):
@@ -132,6 +155,13 @@ def _lgb_fit():
     dtrain = lgb.Dataset(X, label=y)
     booster = lgb.train(_LGB_PARAMS, dtrain, 3, valid_sets=[dtrain])
     return booster.predict(X)
+
+
+def _lgb_noisy():
+    import lightgbm as lgb
+
+    X, y = _sk_data()
+    return lgb.train({**_LGB_PARAMS, "note": "x" * 7000}, lgb.Dataset(X, label=y), 2)
 
 
 def _lgb_fit_raising(exc):
@@ -184,6 +214,22 @@ def _spark_fit_raising(exc):
     Raising().fit(get_spark().createDataFrame([(1.0,)], ["x"]))
 
 
+def _spark_noisy():
+    """A fit whose model class is not on the allowlist: logged without its model, with a warning."""
+    from integrations.spark_session import get_spark
+    from pyspark.ml import Estimator, Model
+
+    class Identity(Model):
+        def _transform(self, dataset):
+            return dataset
+
+    class Fit(Estimator):
+        def _fit(self, dataset):
+            return Identity()
+
+    return Fit().fit(get_spark().createDataFrame([(1.0,)], ["x"]))
+
+
 def _spark_patched():
     import pyspark.ml.base
     import pyspark.ml.evaluation
@@ -198,10 +244,10 @@ def _spark_patched():
 
 
 CASES: list[IntegrationCase] = [
-    IntegrationCase("sklearn", "sklearn", _sk_fit, _sk_fit_raising, _sk_patched),
-    IntegrationCase("xgboost", "xgboost", _xgb_fit, _xgb_fit_raising, _xgb_patched),
-    IntegrationCase("lightgbm", "lightgbm", _lgb_fit, _lgb_fit_raising, _lgb_patched),
-    IntegrationCase("pyspark.ml", "pyspark.ml", _spark_fit, _spark_fit_raising, _spark_patched),
+    IntegrationCase("sklearn", "sklearn", _sk_fit, _sk_fit_raising, _sk_patched, _sk_noisy),
+    IntegrationCase("xgboost", "xgboost", _xgb_fit, _xgb_fit_raising, _xgb_patched, _xgb_noisy),
+    IntegrationCase("lightgbm", "lightgbm", _lgb_fit, _lgb_fit_raising, _lgb_patched, _lgb_noisy),
+    IntegrationCase("pyspark.ml", "pyspark.ml", _spark_fit, _spark_fit_raising, _spark_patched, _spark_noisy),
 ]
 
 

@@ -19,7 +19,7 @@ import pytest
 import tracklet
 from tracklet.autolog import AutologWarning
 from tracklet.autolog.patching import is_patched
-from tracklet.tracking.fluent import _client
+from tracklet.tracking.current import get_client as _client
 
 from .integrations import installed_cases
 
@@ -209,3 +209,118 @@ def test_strict_mode_raises_our_logging_failures(case, monkeypatch):
     with pytest.raises(OSError, match="the store is broken"):
         case.tiny_fit()
     assert tracklet.active_run() is None
+
+
+# ---------------------------------------------------------------------- every registered integration, every option
+
+
+def test_every_registered_integration_has_a_contract_case():
+    """A new integration cannot skip the contract: its registry line needs a case in integrations.py."""
+    from tracklet.autolog.registry import INTEGRATIONS
+
+    from .integrations import CASES as ALL_CASES
+
+    assert {c.name for c in ALL_CASES} == set(INTEGRATIONS)
+    assert {c.module for c in ALL_CASES} == {i.module for i in INTEGRATIONS.values()}
+
+
+def _mlmodel(run_id: str, tmp_path) -> dict | None:
+    import yaml
+
+    client = _client()
+    if "model" not in {a.path for a in client.list_artifacts(run_id)}:
+        return None
+    local = client.download_artifacts(run_id, "model/MLmodel", str(tmp_path))
+    with open(local) as f:
+        return yaml.safe_load(f)
+
+
+def _only_run():
+    (run,) = _runs()
+    return run
+
+
+def test_default_logs_the_model_with_a_signature_and_no_example(case, tmp_path):
+    tracklet.autolog()
+    case.tiny_fit()
+    run = _only_run()
+    model = _mlmodel(run.info.run_id, tmp_path)
+    assert model is not None and "signature" in model and "saved_input_example_info" not in model
+    assert "mlflow.log-model.history" in run.data.tags
+
+
+def test_log_models_false_logs_no_model(case, tmp_path):
+    tracklet.autolog(log_models=False, log_input_examples=True)
+    case.tiny_fit()
+    run = _only_run()
+    assert _mlmodel(run.info.run_id, tmp_path) is None
+    assert "mlflow.log-model.history" not in run.data.tags
+    assert run.data.params and run.data.metrics  # everything else is still logged
+
+
+def test_log_model_signatures_false_logs_no_signature(case, tmp_path):
+    tracklet.autolog(log_model_signatures=False)
+    case.tiny_fit()
+    model = _mlmodel(_only_run().info.run_id, tmp_path)
+    assert model is not None and "signature" not in model
+
+
+def test_log_input_examples_true_saves_the_example(case, tmp_path):
+    tracklet.autolog(log_input_examples=True)
+    case.tiny_fit()
+    run_id = _only_run().info.run_id
+    model = _mlmodel(run_id, tmp_path)
+    info = model["saved_input_example_info"]
+    assert "signature" in model
+    local = _client().download_artifacts(run_id, f"model/{info['artifact_path']}", str(tmp_path / "ex"))
+    assert os.path.getsize(local) > 0
+
+
+def test_silent_prints_nothing_and_warns_nothing(case, capfd, caplog):
+    caplog.set_level("DEBUG")
+    tracklet.autolog(silent=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        case.tiny_fit()
+        case.noisy_fit()  # something our code would otherwise warn about
+    out, err = capfd.readouterr()
+    assert "tracklet" not in out + err
+    assert [w for w in caught if issubclass(w.category, AutologWarning)] == []
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("tracklet")] == []
+    assert _runs()  # and it did log
+
+
+def test_the_same_noisy_fit_warns_without_silent(case):
+    tracklet.autolog()
+    with pytest.warns(AutologWarning):
+        case.noisy_fit()
+
+
+def test_per_framework_disable_restores_and_logs_nothing(case):
+    pairs = case.patched()
+    originals = [vars(o).get(a) for o, a in pairs]
+    public = importlib.import_module(f"tracklet.{case.name}")
+    public.autolog()
+    assert all(is_patched(o, a) for o, a in pairs)
+    public.autolog(disable=True)
+    assert all(vars(o).get(a) is orig for (o, a), orig in zip(pairs, originals, strict=True))
+    case.tiny_fit()
+    assert _runs() == []
+
+
+def test_the_declared_version_range_starts_at_the_version_ci_tests(case):
+    """registry.py claims only what is tested: its lower bound is the version .ci/constraints.txt pins."""
+    from tracklet.autolog.core import installed_version, is_supported_version
+    from tracklet.autolog.registry import INTEGRATIONS
+
+    integ = INTEGRATIONS[case.name]
+    version = installed_version(integ)
+    assert is_supported_version(integ, version)
+    constraints = os.path.join(os.path.dirname(TESTS_DIR), ".ci", "constraints.txt")
+    if os.path.exists(constraints):
+        with open(constraints) as f:
+            pins = dict(line.strip().split("==", 1) for line in f if "==" in line and not line.startswith("#"))
+        pinned = pins.get(integ.distribution)
+        assert pinned is not None, f"{integ.distribution} is not pinned in .ci/constraints.txt"
+        major, minor = pinned.split(".")[:2]
+        assert integ.min_version == f"{major}.{minor}.0", "the lower bound must be the tested (pinned) version"

@@ -7,6 +7,7 @@ import importlib
 
 import pytest
 
+_FLAVOR_NAMESPACE = ["FLAVOR_NAME", "autolog", "get_default_pip_requirements", "load_model", "log_model", "save_model"]
 PINNED = {
     "tracklet.autolog": ["AutologConfig", "AutologWarning", "autolog", "get_config"],
     "tracklet.autolog.kit": [
@@ -29,30 +30,7 @@ PINNED = {
         "wants_example",
         "warn",
     ],
-    "tracklet.sklearn": [
-        "FLAVOR_NAME",
-        "autolog",
-        "get_default_pip_requirements",
-        "load_model",
-        "log_model",
-        "save_model",
-    ],
-    "tracklet.xgboost": [
-        "FLAVOR_NAME",
-        "autolog",
-        "get_default_pip_requirements",
-        "load_model",
-        "log_model",
-        "save_model",
-    ],
-    "tracklet.lightgbm": [
-        "FLAVOR_NAME",
-        "autolog",
-        "get_default_pip_requirements",
-        "load_model",
-        "log_model",
-        "save_model",
-    ],
+    **{f"tracklet.{fw}": _FLAVOR_NAMESPACE for fw in ("sklearn", "xgboost", "lightgbm")},
 }
 INTERNALS = {"INTEGRATIONS", "Integration", "configure", "revert_all", "install", "session", "patching"}
 

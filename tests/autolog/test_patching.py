@@ -19,7 +19,7 @@ from tracklet.autolog.core import is_supported_version
 from tracklet.autolog.patching import is_patched
 from tracklet.autolog.registry import INTEGRATIONS, Integration
 from tracklet.exceptions import InvalidParameterValue
-from tracklet.tracking.fluent import _client
+from tracklet.tracking.current import get_client as _client
 
 from . import toy
 

@@ -18,7 +18,7 @@ import tracklet  # noqa: E402
 import tracklet.pyfunc  # noqa: E402
 import tracklet.sklearn  # noqa: E402
 from tracklet.exceptions import ResourceAlreadyExists, TrackletException  # noqa: E402
-from tracklet.tracking.fluent import _client  # noqa: E402
+from tracklet.tracking.current import get_client as _client  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # pyspark on p
 import tracklet  # noqa: E402
 import tracklet.pyfunc  # noqa: E402
 import tracklet.pyspark.ml  # noqa: E402
+import tracklet.spark  # noqa: E402
 from tracklet.autolog import AutologWarning  # noqa: E402
 
 from .spark_session import get_spark  # noqa: E402
@@ -67,7 +68,8 @@ def _json(run_id, name):
 
 
 def test_pipeline_fit_logs_params_tags_hierarchy_model_and_dataset(csv_path):
-    tracklet.autolog()  # tracklet.autolog() covers Spark ML (and the datasource lineage)
+    tracklet.autolog()  # covers Spark ML
+    tracklet.spark.autolog()  # the files Spark reads
     train = _read(csv_path)
     pipeline, _ = _pipeline(regParam=0.01)
     model = pipeline.fit(train)

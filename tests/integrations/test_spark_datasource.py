@@ -13,7 +13,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # pyspark on p
 import tracklet  # noqa: E402
 import tracklet.spark  # noqa: E402
 from tracklet.autolog import AutologWarning, spark_datasource, spark_plan  # noqa: E402
-from tracklet.tracking import context as ctx  # noqa: E402
+from tracklet.tracking import system_tags as ctx  # noqa: E402
 
 from .spark_session import get_spark  # noqa: E402
 
@@ -94,7 +94,10 @@ def test_a_read_inside_a_run_tags_it_once_per_source(data):
 
 def test_reads_before_a_run_are_attached_to_the_next_run_only(data):
     spark = get_spark()
-    tracklet.autolog()  # the global call enables datasource autologging too
+    tracklet.autolog()  # training autolog: leaves the datasource lineage alone
+    spark.read.json(data["json"])
+    assert spark_datasource.pending_lines() == []
+    tracklet.spark.autolog()
     spark.read.option("header", True).csv(data["csv"])
     spark.read.table("tracklet_t")
     assert len(spark_datasource.pending_lines()) == 2

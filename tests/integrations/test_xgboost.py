@@ -322,8 +322,11 @@ def test_failing_store_does_not_change_training(dmats, monkeypatch):
         return real(run_id, metrics, params, tags)
 
     monkeypatch.setattr(store, "log_batch", flaky)
-    if getattr(store, "_batching_logger", None) is not None:  # it holds the bound method
-        monkeypatch.setattr(store._batching_logger, "_log_batch", flaky)
+    from tracklet.tracking.batching import logger_for
+
+    logger = logger_for(store, create=False)
+    if logger is not None:  # it holds the bound method
+        monkeypatch.setattr(logger, "_log_batch", flaky)
     tracklet.xgboost.autolog(log_models=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -1,10 +1,13 @@
 """The ``store`` fixture: every Store implementation, fresh for each test.
 
 * ``sqlite``   -- SqlStore on a SQLite file in tmp_path
-* ``file``     -- FileStore on tmp_path/mlruns (skipped while tracklet.tracking.stores.file is missing)
+* ``file``     -- FileStore on tmp_path/mlruns
 * ``rest``     -- RestStore -> create_app (in-process, no socket) -> SqlStore on SQLite in tmp_path
 * ``postgres`` -- SqlStore on $TRACKLET_TEST_POSTGRES_URI (skipped when unset); every table is dropped
   before each test, so point it at a throwaway database
+
+Only a missing optional third-party package (the PostgreSQL driver) skips; an ImportError in tracklet's own
+modules fails the tests that need them.
 """
 
 from __future__ import annotations
@@ -49,10 +52,8 @@ def make_store(kind: str, tmp_path):
 
         return SqlStore(f"sqlite:///{tmp_path / 'tracking.db'}", artifact_root)
     if kind == "file":
-        try:
-            from tracklet.tracking.stores.file import FileStore
-        except ImportError as exc:
-            pytest.skip(f"file store not available: {exc}")
+        from tracklet.tracking.stores.file import FileStore  # ours: an ImportError is a failure, not a skip
+
         return FileStore(str(tmp_path / "mlruns"))
     if kind == "rest":
         pytest.importorskip("starlette")

@@ -768,3 +768,77 @@ def test_search_runs_by_dataset(store):
     assert found("datasets.context = 'eval'") == ["b"]
     assert found("datasets.context = 'eval' AND datasets.name = 'iris'") == ["b"]
     assert found("datasets.context IN ('train', 'eval')") == ["a", "b"]
+
+
+# ============================================================================ file-store helper block (issue 7):
+# a batch that fails in the store writes nothing, so the async logger's entry-by-entry retry of a failed merged
+# batch cannot log a point twice
+
+
+def test_retrying_the_entries_of_a_failed_merged_batch_logs_each_point_once(store):
+    rid = new_run(store).info.run_id
+    store.log_param(rid, Param("p", "1"))
+    merged = ([Metric("ok", 1.0, T0, 0)], [Param("p", "2")], [RunTag("t", "v")])  # rejected by the store
+    with pytest.raises(InvalidParameterValue):
+        store.log_batch(rid, *merged)
+    assert store.get_metric_history(rid, "ok") == []
+    store.log_batch(rid, merged[0], [], [])  # the retry, one entry at a time, as the async logger does
+    with pytest.raises(InvalidParameterValue):
+        store.log_batch(rid, [], merged[1], [])
+    store.log_batch(rid, [], [], merged[2])
+    assert [(m.value, m.step) for m in store.get_metric_history(rid, "ok")] == [(1.0, 0)]
+    data = store.get_run(rid).data
+    assert data.params == {"p": "1"} and data.tags["t"] == "v" and data.metrics == {"ok": 1.0}
+
+
+# ============================================================================ sqlstore helper: search limits,
+# metric history at scale (issues 7 and 15). Every store answers the same way.
+
+
+def test_search_with_a_huge_number_answers(populated):
+    store, eid, _ = populated
+    assert set(names(_search(store, eid, "metrics.acc > -99999999999999999999999999"))) == {"alpha", "beta", "gamma"}
+    assert names(_search(store, eid, "metrics.acc > 99999999999999999999999999")) == []
+    assert set(names(_search(store, eid, "metrics.acc < 1e400"))) == {"alpha", "beta", "gamma"}  # +inf
+    assert names(_search(store, eid, "attributes.start_time > 99999999999999999999999999")) == []
+    assert len(_search(store, eid, "attributes.start_time > -99999999999999999999999999")) == 4
+
+
+def test_search_with_thousands_of_clauses_answers(populated):
+    store, eid, _ = populated
+    same = " and ".join(["metrics.acc > 0.5"] * 1500)
+    assert set(names(_search(store, eid, same))) == {"alpha", "beta", "gamma"}
+    distinct = " and ".join(f"metrics.acc > {0.5 - i * 1e-4}" for i in range(1500))
+    assert set(names(_search(store, eid, distinct))) == {"alpha", "beta", "gamma"}
+    mixed = (
+        distinct + " and params.model != 'linear' and " + " and ".join(f"params.model != 'x{i}'" for i in range(200))
+    )
+    assert set(names(_search(store, eid, mixed))) == {"alpha", "gamma"}
+
+
+def test_search_ordered_by_seventy_keys_answers(store):
+    eid = store.create_experiment("many-keys")
+    for n, name in enumerate(["a", "b", "c"]):
+        rid = store.create_run(eid, "tester", T0 + n, [], name).info.run_id
+        # every key ties except the 70th, which decides the order (c, a, b)
+        values = [1.0] * 69 + [{"a": 2.0, "b": 1.0, "c": 3.0}[name]]
+        store.log_batch(rid, [Metric(f"m{i}", v, T0, 0) for i, v in enumerate(values)], [], [])
+    order_by = [f"metrics.m{i} DESC" for i in range(70)]
+    assert names(_search(store, eid, order_by=order_by)) == ["c", "a", "b"]
+    order_by = [f"params.p{i}" for i in range(40)] + [f"metrics.m{i} ASC" for i in range(70)]
+    assert names(_search(store, eid, order_by=order_by)) == ["b", "a", "c"]
+
+
+@pytest.mark.parametrize(
+    "filter_string",
+    ["metrics.m > 0", "params.p = 'a'", "datasets.name = 'iris'", "metric.m < 1 and name = 'x'"],
+)
+def test_search_experiments_on_run_fields_is_an_error(store, filter_string):
+    with pytest.raises(InvalidParameterValue, match="experiments can be searched by tags"):
+        store.search_experiments(filter_string=filter_string)
+
+
+@pytest.mark.parametrize("order_by", ["metrics.m DESC", "params.p"])
+def test_search_experiments_ordered_by_run_fields_is_an_error(store, order_by):
+    with pytest.raises(InvalidParameterValue, match="experiments can be searched by tags"):
+        store.search_experiments(order_by=[order_by])

@@ -69,19 +69,27 @@ def test_a_corrupted_run_meta_is_skipped_by_search_and_named_by_get_run(root, co
     assert store.get_run(good).data.metrics == {"m": 1.0}
 
 
-@pytest.mark.parametrize("corrupt", ["invalid-yaml", "non-utf8", "a-directory", "unknown-yaml-tag", "empty"])
+EXPERIMENT_CORRUPTIONS = {
+    **{
+        k: CORRUPTIONS[k] for k in ("invalid-yaml", "truncated", "non-utf8", "a-directory", "unknown-yaml-tag", "empty")
+    },
+    "mistyped": lambda p: p.write_text(p.read_text().replace("creation_time: ", "creation_time: x")),
+}
+
+
+@pytest.mark.parametrize("corrupt", sorted(EXPERIMENT_CORRUPTIONS))
 def test_a_corrupted_experiment_meta_is_skipped_by_search_experiments(root, corrupt):
     store = FileStore(str(root))
     good = store.create_experiment("good")
     bad = store.create_experiment("bad")
     meta = root / bad / "meta.yaml"
-    CORRUPTIONS[corrupt](meta)
+    EXPERIMENT_CORRUPTIONS[corrupt](meta)
     store = FileStore(str(root))
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         for _ in range(2):
-            ids = {e.experiment_id for e in store.search_experiments(view_type=ViewType.ALL)}
-            assert ids == {"0", good}
+            ids = [e.experiment_id for e in store.search_experiments(ViewType.ALL, order_by=["creation_time"])]
+            assert sorted(ids) == ["0", good]
         assert store.get_experiment_by_name("good").experiment_id == good
         assert int(store.create_experiment("next")) == int(bad) + 1  # the id stays taken
     assert len(_warnings_naming(record, meta)) == 1, [str(w.message) for w in record]
@@ -114,3 +122,23 @@ def test_a_run_folder_without_meta_is_skipped_silently(root):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(store.search_runs(["0"], None, ViewType.ALL, 10, None, None)) == 1
+
+
+def test_a_corrupted_dataset_meta_is_skipped_with_one_warning(root):
+    from tracklet.tracking.entities import Dataset, DatasetInput, RunTag
+
+    store = FileStore(str(root))
+    run_id = store.create_run("0", "u", T0, [], "r").info.run_id
+    for name in ("iris", "wine"):
+        dataset = Dataset(name=name, digest="d", source_type="code", source="{}")
+        store.log_inputs(run_id, [DatasetInput(dataset, (RunTag("mlflow.data.context", "train"),))])
+    bad = next(p for p in (root / "0" / "datasets").glob("*/meta.yaml") if "iris" in p.read_text())
+    bad.write_bytes(b"name: [iris\n")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            inputs = store.get_run(run_id).inputs.dataset_inputs
+            assert [i.dataset.name for i in inputs] == ["wine"]
+            found = store.search_runs(["0"], "datasets.name = 'wine'", ViewType.ALL, 10, None, None)
+            assert [r.info.run_id for r in found] == [run_id]
+    assert len(_warnings_naming(record, bad)) == 1, [str(w.message) for w in record]

@@ -219,8 +219,10 @@ def _bulk_runs(store: SqlStore, count: int) -> dict[str, tuple[float, int]]:
                 "deleted_time": None,
             }
         )
-        latest.append({"run_uuid": rid, "key": "acc", "value": acc, "special": 0, "timestamp": T0, "step": 0})
-        params.append({"run_uuid": rid, "key": "kind", "value": "a" if i % 3 else "b"})
+        latest.append(
+            {"run_uuid": rid, "key": "acc", "value": acc, "special": 0, "timestamp": T0, "step": 0, "experiment_id": 0}
+        )
+        params.append({"run_uuid": rid, "key": "kind", "value": "a" if i % 3 else "b", "experiment_id": 0})
         if i % 3 and acc > 0.5:
             expected[rid] = (acc, i)
     with store._engine.begin() as conn:
@@ -307,5 +309,8 @@ def test_core_writer_matches_the_sqlite_fast_path(sql_store):
     assert a.data.tags == b.data.tags
     assert a.data.metric_objs == b.data.metric_objs
     assert a.data.metrics == {"a": 2.0, "b": 3.0, "c": -math.inf}
+    with sql_store._engine.connect() as conn:  # both paths record the run's experiment for the search indexes
+        for table in (schema.latest_metrics, schema.params):
+            assert set(conn.execute(sa.select(table.c.experiment_id)).scalars()) == {0}
     for key in ("a", "b", "c"):
         assert repr(sql_store.get_metric_history(fast, key)) == repr(sql_store.get_metric_history(core, key))

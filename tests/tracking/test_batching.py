@@ -1,7 +1,6 @@
 """The batching logger over a real SQLite store."""
 
 import threading
-import time
 
 import pytest
 
@@ -84,19 +83,23 @@ def test_a_bad_entry_fails_alone(store_and_run):
     lg.shutdown()
 
 
-def test_submit_does_not_wait_for_a_slow_store(store_and_run):
+def test_submit_does_not_wait_for_a_blocked_store(store_and_run):
     store, run_id = store_and_run
+    entered, release = threading.Event(), threading.Event()
 
-    def slow(*a):
-        time.sleep(0.2)
+    def blocked(*a):
+        entered.set()
+        release.wait(30)  # the store hangs until every submit below has returned
         store.log_batch(*a)
 
-    lg = BatchingLogger(slow)
-    t0 = time.perf_counter()
-    futs = [lg.submit(run_id, metrics=[Metric("m", 1.0, 0, i)]) for i in range(50)]
-    assert time.perf_counter() - t0 < 0.2  # enqueueing never waits for the store
+    lg = BatchingLogger(blocked)
+    first = lg.submit(run_id, metrics=[Metric("m", 1.0, 0, 0)])
+    assert entered.wait(30)
+    futs = [lg.submit(run_id, metrics=[Metric("m", 1.0, 0, i)]) for i in range(1, 50)]
+    assert not first.done() and not any(f.done() for f in futs)  # all returned while the store was blocked
+    release.set()
     lg.flush()
-    assert all(f.done() for f in futs)
+    assert all(f.done() and f.exception() is None for f in [first, *futs])
     lg.shutdown()
 
 

@@ -28,12 +28,17 @@ Early stopping (one convention for both libraries)
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 
 from tracklet.autolog import kit
 from tracklet.autolog.patching import PatchHooks
+from tracklet.exceptions import InvalidParameterValue
+
+
+def check_every_n(value) -> None:
+    """``log_every_n_iter`` must be a positive integer (an options ``validate`` step)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidParameterValue(f"log_every_n_iter must be a positive integer, got {value!r}")
 
 
 def names(value) -> list:
@@ -77,11 +82,7 @@ def log_importance(logger, importance: Mapping, importance_type: str) -> None:
         )
     except ImportError:  # no Pillow: the JSON is there
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, f"feature_importance_{importance_type}.png")
-        with open(path, "wb") as f:
-            f.write(png)
-        logger.log_artifact_file(path)
+    logger.log_bytes(png, f"feature_importance_{importance_type}.png")
 
 
 def _as_list(v) -> list[float]:
@@ -117,6 +118,7 @@ class SklearnFitHooks(PatchHooks):
     """
 
     flavor_log_model = None  # the flavor's log_model, set by the subclass
+    eval_prefix = "valid_"  # the library's default eval-set names: <prefix>0, <prefix>1, ...
 
     def before(self, call) -> None:
         params = call.instance.get_params()
@@ -126,7 +128,23 @@ class SklearnFitHooks(PatchHooks):
 
     def after(self, call, result) -> None:
         model = call.instance
+        self.log_datasets(call, kit.arguments(call))
         kit.log_model(call, type(self).flavor_log_model, model, predict=model.predict, **self.model_kwargs(call))
+
+    def log_datasets(self, call, args: dict) -> None:
+        """The user's data as they passed it (the inner ``train`` sees library containers that may hold no
+        raw data): ``X``/``y`` as ``train``, each eval set as ``eval`` under the library's name for it."""
+        evals = list(args.get("eval_set") or ())
+        if args.get("eval_X") is not None:  # LightGBM >= 4.7
+            xs, ys = args["eval_X"], args.get("eval_y")
+            many = isinstance(xs, (list, tuple))
+            evals = list(zip(xs if many else [xs], ys if many else [ys], strict=False))
+        names = list(args.get("eval_names") or ())
+        inputs = [kit.dataset_input(args.get("X"), args.get("y"), "train", "train")]
+        for i, (Xv, yv) in enumerate(evals):
+            name = names[i] if i < len(names) else f"{self.eval_prefix}{i}"
+            inputs.append(kit.dataset_input(Xv, yv, "eval", name))
+        kit.log_datasets(call, inputs)
 
     def model_kwargs(self, call) -> dict:
         return {}

@@ -55,10 +55,6 @@ def is_explicit(integration: str) -> bool:
     return bool(entry and entry[1])
 
 
-def is_configured(integration: str) -> bool:
-    return integration in _configs
-
-
 def build_config(opts: dict) -> AutologConfig:
     """An AutologConfig from an ``autolog(...)`` call's arguments (its ``locals()``): the shared options
     become fields, everything else goes to ``options``. Validates the shared ones."""
@@ -85,10 +81,6 @@ def build_config(opts: dict) -> AutologConfig:
         common["extra_tags"] = {str(k): "" if v is None else str(v) for k, v in tags.items()}
     opts.pop("kwargs", None)
     return AutologConfig(**common, options=opts)
-
-
-def configured_integrations() -> list[str]:
-    return list(_configs)
 
 
 def clear() -> None:

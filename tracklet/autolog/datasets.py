@@ -21,10 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-from tracklet.tracking import context as ctx
+from tracklet.exceptions import TrackletException
+from tracklet.tracking import system_tags as ctx
 from tracklet.tracking.entities import Dataset, DatasetInput, RunTag
 
-DATASET_CONTEXT_TAG = "mlflow.data.context"
+DATASET_CONTEXT_TAG = ctx.DATASET_CONTEXT
 DIGEST_ELEMENTS = 10_000  # the reference's MAX_ROWS: elements of a flattened array, rows of a frame
 
 
@@ -119,10 +120,21 @@ def digest(features, targets=None) -> str | None:
         arr = None if isinstance(features, (list, tuple)) else _as_array(features)
         if arr is None:
             return None
-        _array_parts(arr, parts)
-        tarr = _as_array(targets)
-        if tarr is not None:
-            _array_parts(tarr, parts)
+        _arrays_parts(arr, targets, parts)
+    return _md5(parts)
+
+
+def _arrays_parts(arr, targets, parts: list, shape=None):
+    """The parts of features ``arr`` (``shape``: the full shape when ``arr`` is its first rows), then of
+    ``targets``; returns the targets as an array (or None)."""
+    _array_parts(arr, parts, shape=shape)
+    tarr = _as_array(targets)
+    if tarr is not None:
+        _array_parts(tarr, parts)
+    return tarr
+
+
+def _md5(parts: list) -> str:
     h = hashlib.md5(usedforsecurity=False)
     for part in parts:
         h.update(part)
@@ -175,34 +187,37 @@ def dataset_input(features, targets=None, context: str = "train", name: str | No
     dig = digest(features, targets)
     if dig is None:
         return None
-    schema, profile = _schema_and_profile(features, targets)
+    try:
+        schema, profile = _schema_and_profile(features, targets)
+    except TrackletException:  # a column of mixed types has no schema type: the dataset is still recorded
+        schema, profile = None, _schema_and_profile_without_columns(features)
     return _entry(dig, schema, profile, context, name)
 
 
-def dataset_input_of_rows(head, shape, context: str = "train", name: str | None = None) -> DatasetInput:
+def _schema_and_profile_without_columns(features) -> dict:
+    frame = features.to_frame() if _is_series(features) else features
+    return {"num_rows": int(len(frame)), "num_elements": int(frame.size)}
+
+
+def dataset_input_of_rows(head, shape, context: str = "train", name: str | None = None, targets=None) -> DatasetInput:
     """A DatasetInput for a matrix known by its first rows (a dense numpy block of at least
     :func:`rows_needed` rows, or all of them) and its full ``shape`` -- for native containers (an XGBoost
     ``DMatrix``) that would copy everything to give the whole matrix. Same digest as the whole matrix."""
-    import hashlib
-
     parts: list = []
-    _array_parts(head, parts, shape=shape)
-    h = hashlib.md5(usedforsecurity=False)
-    for part in parts:
-        h.update(part)
-    schema, profile = _tensor_schema_and_profile(head, None, shape)
+    tarr = _arrays_parts(head, targets, parts, shape=shape)
+    schema, profile = _tensor_schema_and_profile(head, tarr, shape)
     profile = {"num_rows": int(shape[0]), **profile}
-    return _entry(h.hexdigest()[:8], schema, profile, context, name)
+    return _entry(_md5(parts), schema, profile, context, name)
 
 
-def _entry(dig: str, schema: dict, profile: dict, context: str, name: str | None) -> DatasetInput:
+def _entry(dig: str, schema: dict | None, profile: dict, context: str, name: str | None) -> DatasetInput:
     source = json.dumps({"tags": {ctx.SOURCE_NAME: ctx.source_name_and_type()[0]}})
     dataset = Dataset(
         name=name or "dataset",
         digest=dig,
         source_type="code",
         source=source,
-        schema=json.dumps(schema),
+        schema=json.dumps(schema) if schema is not None else None,
         profile=json.dumps(profile),
     )
     return DatasetInput(dataset, (RunTag(DATASET_CONTEXT_TAG, context),))

@@ -47,6 +47,7 @@ What the kit guarantees, so each integration does not have to:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import re
 import time
@@ -288,6 +289,7 @@ def log_datasets(call, inputs: list) -> None:
 
 
 # ------------------------------------------------------------------------------------ per-iteration metrics
+@functools.lru_cache(maxsize=4096)  # called per metric per round from training callbacks: names repeat
 def metric_key(*parts: str) -> str:
     """``"-"``-join ``parts`` into a valid metric key: ``@`` -> ``_at_``, other invalid characters -> ``_``."""
     key = "-".join(str(p) for p in parts).replace("@", "_at_")

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from tracklet.autolog import _boosting as B
 from tracklet.autolog import kit
 from tracklet.autolog.patching import safe_patch
-from tracklet.exceptions import InvalidParameterValue
 from tracklet.flavors import lightgbm as flavor
 
 INTEGRATION = "lightgbm"
@@ -51,8 +50,7 @@ class LightGBMOptions(kit.Options):
     log_every_n_iter: int = 1
 
     def validate(self) -> None:
-        if isinstance(self.log_every_n_iter, bool) or not isinstance(self.log_every_n_iter, int):
-            raise InvalidParameterValue(f"log_every_n_iter must be a positive integer, got {self.log_every_n_iter!r}")
+        B.check_every_n(self.log_every_n_iter)
 
 
 autolog = kit.declare_autolog(
@@ -88,7 +86,6 @@ class _Callback:
     def __init__(self, log: kit.IterationLog, errors: list):
         self.log, self.errors = log, errors
         self.model = None
-        self._keys: dict = {}
 
     def __call__(self, env) -> None:
         try:
@@ -96,19 +93,13 @@ class _Callback:
             metrics = {}
             for result in env.evaluation_result_list or ():
                 if len(result) > 4:  # cv(): (data, metric, mean, higher_better, std)
-                    metrics[self._key(result[0], result[1], "mean")] = float(result[2])
-                    metrics[self._key(result[0], result[1], "std")] = float(result[4])
+                    metrics[kit.metric_key(result[0], result[1], "mean")] = float(result[2])
+                    metrics[kit.metric_key(result[0], result[1], "std")] = float(result[4])
                 else:
-                    metrics[self._key(result[0], result[1])] = float(result[2])
+                    metrics[kit.metric_key(result[0], result[1])] = float(result[2])
             self.log.record(int(env.iteration), metrics)
         except Exception as exc:  # noqa: BLE001 - logging must never stop training
             self.errors.append(exc)
-
-    def _key(self, *parts):
-        key = self._keys.get(parts)
-        if key is None:
-            key = self._keys[parts] = kit.metric_key(*parts)
-        return key
 
 
 def _start(call) -> dict:
@@ -144,9 +135,9 @@ class TrainHooks(B.TrainingHooks):
 
     def before(self, call) -> None:
         args = _start(call)
-        # the raw data, before train() constructs the Datasets (which then free it)
-        call.state["raw"] = [(d, getattr(d, "data", None), getattr(d, "label", None)) for d in _all_sets(args)]
         if call.parent is None:
+            # the raw data, before train() constructs the Datasets (which then free it)
+            call.state["raw"] = [(d, getattr(d, "data", None), getattr(d, "label", None)) for d in _all_sets(args)]
             kit.capture_example(call, getattr(args.get("train_set"), "data", None))
 
     def after(self, call, booster) -> None:
@@ -156,9 +147,8 @@ class TrainHooks(B.TrainingHooks):
             B.log_importance(
                 call.logger, dict(zip(booster.feature_name(), values.tolist(), strict=True)), importance_type
             )
-        if call.config.log_datasets:
+        if call.parent is None:  # inside a scikit-learn fit, the fit logs the user's data
             _log_datasets(call, call.state["args"])
-        if call.parent is None:
             kit.log_model(call, flavor.log_model, booster, predict=booster.predict)
         kit.raise_callback_error(call.state)
 

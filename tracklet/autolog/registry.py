@@ -2,6 +2,10 @@
 
 One line per framework. ``install`` names the function that patches the framework; it is imported only
 once the user imports ``module`` (a wrapt post-import hook), so ``tracklet.autolog()`` loads nothing heavy.
+
+The version range is what CI tests: ``min_version`` is the version ``.ci/constraints.txt`` pins (the only one
+the suite runs against), up to the end of that major version. Lower it only together with a CI environment
+that runs the suite on the lower version (tests/autolog/test_contract.py checks the pinned one is inside).
 """
 
 from __future__ import annotations
@@ -24,10 +28,9 @@ class Integration:
 INTEGRATIONS: dict[str, Integration] = {
     i.name: i
     for i in (
-        Integration("sklearn", "sklearn", "tracklet.autolog.sklearn:install", "scikit-learn", "1.3.0", "1.99.99"),
-        Integration("xgboost", "xgboost", "tracklet.autolog.xgboost:install", "xgboost", "2.0.0", "3.99.99"),
-        Integration("lightgbm", "lightgbm", "tracklet.autolog.lightgbm:install", "lightgbm", "4.0.0", "4.99.99"),
-        Integration("pyspark.ml", "pyspark.ml", "tracklet.autolog.pyspark:install", "pyspark", "3.5.0", "4.99.99"),
-        Integration("spark", "pyspark", "tracklet.autolog.spark_datasource:install", "pyspark", "3.5.0", "4.99.99"),
+        Integration("sklearn", "sklearn", "tracklet.autolog.sklearn:install", "scikit-learn", "1.9.0", "1.99.99"),
+        Integration("xgboost", "xgboost", "tracklet.autolog.xgboost:install", "xgboost", "3.2.0", "3.99.99"),
+        Integration("lightgbm", "lightgbm", "tracklet.autolog.lightgbm:install", "lightgbm", "4.7.0", "4.99.99"),
+        Integration("pyspark.ml", "pyspark.ml", "tracklet.autolog.pyspark:install", "pyspark", "4.3.0", "4.99.99"),
     )
 }

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from tracklet import env
 from tracklet._logging import get_logger
 from tracklet.exceptions import TrackletException
-from tracklet.tracking import context as ctx
+from tracklet.tracking import system_tags as ctx
 from tracklet.tracking import validation as V
 from tracklet.tracking.entities import Metric, Param, RunStatus, RunTag
 
@@ -152,9 +152,9 @@ def open_run(integration: str, config) -> tuple[str, bool]:
 
 
 def _announce(run) -> None:
-    from tracklet.tracking import fluent
+    from tracklet.tracking import current
 
-    client = fluent._client()
+    client = current.get_client()
     key = (client.tracking_uri, run.info.experiment_id)
     name = _experiment_names.get(key)
     if name is None:
@@ -183,12 +183,12 @@ class RunLogger:
     artifacts are written at once. Invalid keys are dropped with one warning each, never silently."""
 
     def __init__(self, integration: str, run_id: str, config=None, reused: bool = False):
-        from tracklet.tracking import fluent
+        from tracklet.tracking import current
 
         self.integration = integration
         self.run_id = run_id
         self.silent = bool(config and config.silent)
-        self.client = fluent._client()
+        self.client = current.get_client()
         self._futures: list = []
         self._lock = threading.Lock()
         # param values the run holds: read once from the store for a run we did not create (the user may
@@ -199,7 +199,7 @@ class RunLogger:
         if not (metrics or params or tags):
             return
         # entities were validated above: enqueue them as they are (the training thread's only cost)
-        fut = self.client._logger.submit(self.run_id, metrics, params, tags)
+        fut = self.client.batching_logger.submit(self.run_id, metrics, params, tags)
         with self._lock:
             self._futures.append(fut)
 
@@ -279,6 +279,18 @@ class RunLogger:
 
     def log_artifact_file(self, local_path: str, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, local_path, artifact_path)
+
+    def log_bytes(self, data: bytes, artifact_file: str) -> None:
+        """Write ``data`` as the artifact ``artifact_file`` (e.g. a PNG drawn in memory)."""
+        import os
+        import tempfile
+
+        directory, name = os.path.split(artifact_file)
+        with tempfile.TemporaryDirectory(prefix="tracklet-artifact-") as tmp:
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            self.client.log_artifact(self.run_id, path, directory or None)
 
     def log_dict(self, dictionary, artifact_file: str) -> None:
         self.client.log_dict(self.run_id, dictionary, artifact_file)

@@ -11,7 +11,9 @@ are patched, and each DataFrame they return is traced through its analyzed plan
 (:mod:`tracklet.autolog.spark_plan`), so ``spark.sql("select * from parquet.`/path`")``, views, joins,
 unions and subqueries are captured. No Spark job runs; a read costs a few milliseconds.
 
-A read while a run is active (in this thread) is tagged on that run at once (queued, non-blocking). A read
+Enabled by ``tracklet.spark.autolog()`` only: it is not a training integration (it creates no runs), so it is
+not in the autolog registry and ``tracklet.autolog()`` leaves it alone. A read while a run is active (in this
+thread) is tagged on that run at once (queued, non-blocking). A read
 with no active run is kept and attached to the next run started in this process, then forgotten. Spark
 Connect DataFrames have no plan in this process; they are skipped with one warning.
 """
@@ -19,14 +21,15 @@ Connect DataFrames have no plan in this process; they are skipped with one warni
 from __future__ import annotations
 
 import contextvars
+import sys
 import threading
 from collections import OrderedDict
 
 from tracklet.autolog import session
-from tracklet.autolog.config import get_config
-from tracklet.autolog.core import configure
+from tracklet.autolog.config import AutologConfig, get_config
 from tracklet.autolog.patching import LightHooks, wrap_light, wrap_raw
-from tracklet.tracking import context as ctx
+from tracklet.exceptions import InvalidParameterValue
+from tracklet.tracking import system_tags as ctx
 from tracklet.tracking import validation as V
 
 INTEGRATION = "spark"
@@ -38,18 +41,55 @@ _KEPT_RUNS = 32  # runs whose lines are remembered (to merge later reads without
 _lock = threading.Lock()
 _pending: list[str] = []  # lines read outside any run, for the next run started
 _run_lines: OrderedDict[str, list[str]] = OrderedDict()
+_hook_registered = False
 _in_read: contextvars.ContextVar[bool] = contextvars.ContextVar("tracklet_spark_read", default=False)
 
 
 def autolog(disable: bool = False, silent: bool = False) -> None:
     """Enable (or with ``disable=True`` revert) Spark datasource autologging: the files and tables read through
     Spark are recorded in the run tag ``sparkDatasourceInfo``. Works with any SparkSession (local or cluster),
-    with no extra jar; reads made with no active run are attached to the next run started."""
-    configure(INTEGRATION, locals())
+    with no extra jar; reads made with no active run are attached to the next run started.
+
+    Not part of ``tracklet.autolog()``, which autologs training: call it yourself, before or after importing
+    pyspark."""
+    import wrapt
+
+    from tracklet.autolog import config as _config
+    from tracklet.autolog.patching import revert_patches
+
+    global _hook_registered
+    for name, value in (("disable", disable), ("silent", silent)):
+        if not isinstance(value, bool):
+            raise InvalidParameterValue(f"spark autolog: {name} must be True or False, got {value!r}")
+    with _config.lock:
+        revert_patches(INTEGRATION)
+        reset_for_tests()  # reads kept under an earlier configuration are not attached later
+        _config.set_config(INTEGRATION, AutologConfig(disable=disable, silent=silent), explicit=True)
+        session.reset_warnings(INTEGRATION)
+        if disable:
+            return
+        if "pyspark.sql" in sys.modules:
+            _install()
+        elif not _hook_registered:
+            wrapt.register_post_import_hook(_on_import, "pyspark.sql")
+            _hook_registered = True
 
 
-def install(module, config) -> None:
-    """Install the patches once ``pyspark`` is imported."""
+def _on_import(module) -> None:
+    """The post-import hook: never lets an exception break the user's ``import`` (except in strict mode)."""
+    config = get_config(INTEGRATION)
+    if config.disable:
+        return
+    try:
+        _install()
+    except Exception as exc:
+        from tracklet.autolog.patching import revert_patches
+
+        revert_patches(INTEGRATION)
+        session.report_error(INTEGRATION, exc, config.silent)
+
+
+def _install() -> None:
     from pyspark.sql import readwriter
     from pyspark.sql import session as spark_session
 
@@ -98,7 +138,7 @@ def record(df) -> None:
 
 def add_lines(lines: list[str]) -> None:
     """Merge ``lines`` into the active run's tag, or into the lines pending for the next run."""
-    from tracklet.tracking import fluent
+    from tracklet.tracking import current, fluent
 
     active = fluent.active_run()
     with _lock:
@@ -117,7 +157,7 @@ def add_lines(lines: list[str]) -> None:
         if not new:
             return
         value = format_tag(_run_lines[run_id])
-    fluent._client().set_tag(run_id, TAG, value, synchronous=False)
+    current.get_client().set_tag(run_id, TAG, value, synchronous=False)
 
 
 def _context_tags(wrapped, instance, args, kwargs):

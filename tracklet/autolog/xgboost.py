@@ -1,18 +1,11 @@
 """XGBoost autologging: ``tracklet.xgboost.autolog()`` (or ``tracklet.autolog()``).
 
-Patched: ``xgboost.train``, ``xgboost.cv`` and ``fit`` of ``XGBModel`` (``XGBRegressor``), ``XGBClassifier``
-and ``XGBRanker`` (the random-forest variants go through them). Per ``train``/``fit`` one run records:
-
-* params: every booster param plus the ``train()`` arguments (``num_boost_round``, ``early_stopping_rounds``,
-  ``maximize``, ``verbose_eval``, ...); for the scikit-learn API, ``get_params()`` (the inner ``train`` adds
-  only keys ``get_params()`` does not have);
-* per-iteration metrics ``<eval name>-<metric>`` (``train-logloss``, ``validation_0-auc``), step = round;
-* early stopping: ``best_iteration``, ``stopped_iteration`` and the best round again (see
-  :mod:`tracklet.autolog._boosting` for the convention, shared with LightGBM);
-* ``feature_importance_<type>.json`` / ``.png`` for each of ``importance_types``;
-* the model (``model/``, logged as the scikit-learn class for ``fit``), its signature and input example;
-* the training and eval sets as dataset inputs (name, shape, digest).
-
+Patched: ``xgboost.train``, ``xgboost.cv`` and ``fit`` of ``XGBModel``, ``XGBClassifier`` and ``XGBRanker``.
+Per ``train``/``fit`` one run records: params (booster params plus ``train()`` arguments; for the scikit-learn
+API ``get_params()``, the inner ``train`` adding only what it lacks, ``objective`` as trained); per-iteration
+``<eval name>-<metric>`` (``train-logloss``, ``validation_0-auc``) at step = round; early stopping (the
+convention of :mod:`tracklet.autolog._boosting`); ``feature_importance_<type>.json`` / ``.png``; the model
+(``model/``; the scikit-learn class for ``fit``); the training and eval sets as dataset inputs.
 ``xgboost.cv`` makes one run with params and ``<eval name>-<metric>-mean`` / ``-std`` per iteration.
 """
 
@@ -24,22 +17,23 @@ from dataclasses import dataclass
 from tracklet.autolog import _boosting as B
 from tracklet.autolog import kit
 from tracklet.autolog.patching import safe_patch
-from tracklet.exceptions import InvalidParameterValue
 from tracklet.flavors import xgboost as flavor
 
 INTEGRATION = "xgboost"
-_TRAIN_EXCLUDE = {
-    "params",
-    "dtrain",
-    "evals",
-    "obj",
-    "evals_result",
-    "xgb_model",
-    "callbacks",
-    "learning_rates",
-    "fpreproc",
-    "folds",
-}
+_TRAIN_EXCLUDE = frozenset(
+    {
+        "params",
+        "dtrain",
+        "evals",
+        "obj",
+        "evals_result",
+        "xgb_model",
+        "callbacks",
+        "learning_rates",
+        "fpreproc",
+        "folds",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -51,8 +45,7 @@ class XGBoostOptions(kit.Options):
     model_format: str | None = None
 
     def validate(self) -> None:
-        if isinstance(self.log_every_n_iter, bool) or not isinstance(self.log_every_n_iter, int):
-            raise InvalidParameterValue(f"log_every_n_iter must be a positive integer, got {self.log_every_n_iter!r}")
+        B.check_every_n(self.log_every_n_iter)
 
 
 autolog = kit.declare_autolog(
@@ -93,7 +86,6 @@ def _callback_class():
             self.seen = 0  # rounds recorded
             self.history = None  # xgboost's evals log: one dict, updated in place
             self.model = None
-            self._keys: dict = {}
 
         def before_training(self, model):
             try:
@@ -131,20 +123,14 @@ def _callback_class():
                     for metric_name, values in by_metric.items():
                         value = values[index]
                         if isinstance(value, tuple):  # xgboost.cv: (mean, std)
-                            metrics[self._key(data_name, metric_name, "mean")] = float(value[0])
-                            metrics[self._key(data_name, metric_name, "std")] = float(value[1])
+                            metrics[kit.metric_key(data_name, metric_name, "mean")] = float(value[0])
+                            metrics[kit.metric_key(data_name, metric_name, "std")] = float(value[1])
                         else:
-                            metrics[self._key(data_name, metric_name)] = float(value)
+                            metrics[kit.metric_key(data_name, metric_name)] = float(value)
                 self.log.record(self.start + epoch, metrics)
                 self.seen = epoch + 1
             except Exception as exc:  # noqa: BLE001 - logging must never stop training
                 self.errors.append(exc)
-
-        def _key(self, *parts):
-            key = self._keys.get(parts)
-            if key is None:
-                key = self._keys[parts] = kit.metric_key(*parts)
-            return key
 
     return AutologCallback
 
@@ -179,10 +165,18 @@ def _start(call) -> dict:
     return args
 
 
-def _early_stopping_active(args: dict, user_callbacks: list) -> bool:
+def _finish(state: dict, model) -> None:
+    """Last rounds to the logger; the early-stopping summary when early stopping was on and found a best."""
     from xgboost.callback import EarlyStopping
 
-    return bool(args.get("early_stopping_rounds")) or any(isinstance(c, EarlyStopping) for c in user_callbacks)
+    log: kit.IterationLog = state["log"]
+    log.finish()
+    stopping = state["args"].get("early_stopping_rounds") or any(
+        isinstance(c, EarlyStopping) for c in state["user_callbacks"]
+    )
+    best = model.attr("best_iteration") if model is not None else None
+    if stopping and best is not None:
+        B.log_early_stopping(log, int(best))
 
 
 class TrainHooks(B.TrainingHooks):
@@ -200,17 +194,12 @@ class TrainHooks(B.TrainingHooks):
             call.state["example"] = _dmatrix_head(args.get("dtrain"))
 
     def after(self, call, booster) -> None:
-        state, args = call.state, call.state["args"]
-        log: kit.IterationLog = state["log"]
-        log.finish()
-        if _early_stopping_active(args, state["user_callbacks"]) and booster.attr("best_iteration") is not None:
-            B.log_early_stopping(log, int(booster.attr("best_iteration")))
+        _finish(call.state, booster)
         _log_importance(call, booster)
-        if call.config.log_datasets:
-            _log_datasets(call, args)
-        if call.parent is None:
+        if call.parent is None:  # inside a scikit-learn fit, the fit logs the user's data
+            _log_datasets(call, call.state["args"])
             kit.log_model(call, flavor.log_model, booster, predict=_predict_booster(booster), **_format_kwargs(call))
-        kit.raise_callback_error(state)
+        kit.raise_callback_error(call.state)
 
 
 class CvHooks(B.TrainingHooks):
@@ -220,41 +209,38 @@ class CvHooks(B.TrainingHooks):
         _start(call)
 
     def after(self, call, result) -> None:
-        state = call.state
-        log: kit.IterationLog = state["log"]
-        log.finish()
-        packed = state["callback"].model
-        if _early_stopping_active(state["args"], state["user_callbacks"]) and packed is not None:
-            best = packed.attr("best_iteration")
-            if best is not None:
-                B.log_early_stopping(log, int(best))
-        kit.raise_callback_error(state)
+        _finish(call.state, call.state["callback"].model)  # the packed cv booster carries best_iteration
+        kit.raise_callback_error(call.state)
 
 
 class FitHooks(B.SklearnFitHooks):
     """``XGBModel.fit`` and subclasses: ``get_params()`` here, metrics from the inner ``train``, model here."""
 
     flavor_log_model = flavor.log_model
+    eval_prefix = "validation_"
 
     def model_kwargs(self, call) -> dict:
         return _format_kwargs(call)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-def _dmatrix_head(dmatrix, n: int = 5):
-    """First rows of a DMatrix as a DataFrame (feature names kept) or array; None if it can't give them."""
-    try:
-        # slice first (get_data() copies the whole matrix); QuantileDMatrix can't: no example then.
-        # float64: the DMatrix holds float32 copies of whatever the user had; a double signature accepts both
-        import numpy as np
+def _first_rows(dmatrix, n: int):
+    """The first ``n`` rows as CSR (slicing first: ``get_data()`` copies the whole matrix); a
+    ``QuantileDMatrix`` keeps no raw data and raises."""
+    return dmatrix.slice(list(range(min(n, dmatrix.num_row())))).get_data()
 
-        csr = dmatrix.slice(list(range(min(n, dmatrix.num_row())))).get_data()
-        rows = np.full(csr.shape, np.nan)  # entries absent from the CSR are missing values, not zeros
-        for i in range(csr.shape[0]):
-            lo, hi = csr.indptr[i], csr.indptr[i + 1]
-            rows[i, csr.indices[lo:hi]] = csr.data[lo:hi]
-    except Exception:  # noqa: BLE001
+
+def _dmatrix_head(dmatrix, n: int = 5):
+    """First rows of a DMatrix as a DataFrame (feature names kept) or array; None if it can't give them.
+    float64: the DMatrix holds float32 copies of whatever the user had; a double signature accepts both."""
+    import numpy as np
+
+    try:
+        coo = _first_rows(dmatrix, n).tocoo()
+    except Exception:  # noqa: BLE001 - no example then
         return None
+    rows = np.full(coo.shape, np.nan)  # entries absent from the CSR are missing values, not zeros
+    rows[coo.row, coo.col] = coo.data
     names = dmatrix.feature_names
     if names:
         try:
@@ -271,12 +257,9 @@ def _log_importance(call, booster) -> None:
         try:
             scores = booster.get_score(importance_type=importance_type)
         except Exception as exc:  # noqa: BLE001 - e.g. gblinear only has "weight": not our bug
-            kit.warn(
-                call,
-                f"importance:{importance_type}",
-                f"tracklet: xgboost autolog: no '{importance_type}' feature importance for this booster: "
-                f"{str(exc).splitlines()[0]}",
-            )
+            reason = str(exc).splitlines()[0]
+            message = f"tracklet: xgboost autolog: no '{importance_type}' feature importance for this booster: {reason}"
+            kit.warn(call, f"importance:{importance_type}", message)
             continue
         B.log_importance(call.logger, scores, importance_type)
 
@@ -288,14 +271,17 @@ def _log_datasets(call, args: dict) -> None:
 
 def _dataset_input(dmatrix, name: str, context: str):
     """The reference's DMatrix dataset: its features (``get_data()``, densified; labels are not part of it),
-    digested from the first rows only -- slicing first, as ``get_data()`` copies the whole matrix."""
+    digested from the first rows only -- slicing first, as ``get_data()`` copies the whole matrix. A
+    ``QuantileDMatrix`` keeps no raw features: it is described by its shape and labels instead."""
+    import numpy as np
+
     from tracklet.autolog.datasets import dataset_input_of_rows, rows_needed
 
     n_rows, n_cols = dmatrix.num_row(), dmatrix.num_col()
     try:
-        head = dmatrix.slice(list(range(min(n_rows, rows_needed(n_cols))))).get_data().toarray()
-    except Exception:  # noqa: BLE001 - e.g. a QuantileDMatrix holds no raw data: not described (as the reference)
-        return None
+        head = _first_rows(dmatrix, rows_needed(n_cols)).toarray()
+    except Exception:  # noqa: BLE001 - xgboost: "slice is not supported" for a QuantileDMatrix
+        return dataset_input_of_rows(np.zeros((0, n_cols)), (n_rows, n_cols), context, name, dmatrix.get_label())
     return dataset_input_of_rows(head, (n_rows, n_cols), context, name)
 
 

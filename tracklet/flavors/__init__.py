@@ -59,7 +59,7 @@ def log_model(
     model to the run's ``mlflow.log-model.history`` tag.
     """
     from tracklet.flavors.mlmodel import Model
-    from tracklet.tracking import fluent
+    from tracklet.tracking import current, fluent
 
     for key in sorted(ignored or {}):
         if key in _IGNORED_LOG_KWARGS:
@@ -70,7 +70,7 @@ def log_model(
     if run_id is None:
         run = fluent.active_run() or fluent.start_run()
         run_id = run.info.run_id
-    client = fluent._client()
+    client = current.get_client()
     model = Model(artifact_path=artifact_path, run_id=run_id)
     with tempfile.TemporaryDirectory(prefix="tracklet-model-") as tmp:
         local = os.path.join(tmp, "model")

@@ -225,10 +225,10 @@ def _download_run_model(uri: str, dst_path: str | None) -> str:
     """``runs:/<run_id>/<path>``: the path is decoded once, validated, and resolved by the run's artifact
     repository (never by re-parsing a URI built from it), so it cannot leave the run's artifact root."""
     from tracklet.tracking.artifacts import get_artifact_repository, parse_runs_uri
-    from tracklet.tracking.fluent import _client
+    from tracklet.tracking.current import get_client
 
     run_id, rel = parse_runs_uri(uri)
-    repo = get_artifact_repository(_client().get_run(run_id).info.artifact_uri)
+    repo = get_artifact_repository(get_client().get_run(run_id).info.artifact_uri)
     if dst_path is None and hasattr(repo, "local_model_path"):
         local = repo.local_model_path(rel)  # used in place unless a link or special file lies under it
         if local is not None:

@@ -34,47 +34,13 @@ from tracklet import env
 from tracklet._logging import get_logger
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, InvalidParameterValue, TrackletException
 from tracklet.tracking import validation as V
+from tracklet.tracking.entities import Metric
+from tracklet.tracking.run_operations import RunOperations
 
 _log = get_logger("tracklet.batching")
 
 MAX_FLUSH_INTERVAL = 10.0  # seconds; TRACKLET_ASYNC_FLUSH_INTERVAL above this is clamped (end_run waits it)
 _IDLE_EXIT = 5.0  # seconds without work after which the writer thread exits
-
-
-class RunOperations:
-    """Handle of one asynchronous logging call (the queue entry itself, so submitting allocates one object).
-
-    ``wait()`` blocks until it is written and raises the logging error, if any; ``done()``, ``result()`` and
-    ``exception()`` behave as on a ``concurrent.futures.Future``.
-    """
-
-    __slots__ = ("run_id", "metrics", "params", "tags", "_owner", "_done", "_exc")
-
-    def __init__(self, run_id, metrics, params, tags, owner):
-        self.run_id, self.metrics, self.params, self.tags, self._owner = run_id, metrics, params, tags, owner
-        self._done = False
-        self._exc: BaseException | None = None
-
-    def done(self) -> bool:
-        return self._done
-
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        """The logging error (None if written); waits up to ``timeout`` seconds (TimeoutError after)."""
-        if not self._done and not self._owner._wait_for(self, timeout):
-            raise TimeoutError(f"asynchronous logging to run {self.run_id} not written within {timeout} s")
-        return self._exc
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until written; raise the logging error if there was one."""
-        exc = self.exception(timeout)
-        if exc is not None:
-            raise exc
-
-    result = wait
-
-    def _resolve(self, exc: BaseException | None) -> None:
-        self._exc = exc
-        self._done = True
 
 
 class _FlushMarker:
@@ -138,7 +104,14 @@ class BatchingLogger:
     # ---------------------------------------------------------------- producer side
     def submit(self, run_id: str, metrics=(), params=(), tags=()) -> RunOperations:
         """Enqueue entities for ``run_id`` (sequences the caller no longer changes); returns at once."""
-        op = RunOperations(run_id, metrics, params, tags, self)
+        return self._enqueue(RunOperations(run_id, metrics, params, tags, self))
+
+    def submit_metric(self, run_id: str, key: str, value: float, timestamp: int, step: int) -> RunOperations:
+        """``submit`` of one already validated metric, the training loop's call: the Metric entity is built by
+        the writer thread, so the caller only allocates a tuple and the handle."""
+        return self._enqueue(RunOperations(run_id, ((key, value, timestamp, step),), (), (), self))
+
+    def _enqueue(self, op: RunOperations) -> RunOperations:
         if self._broken is not None:
             self._write([op])  # the writer thread is gone: write in the caller's thread
             return op
@@ -175,9 +148,12 @@ class BatchingLogger:
                 return
             if self._broken is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
-                return
-        # the writer died after this entry was queued: write what is queued here, in the caller's thread
+                try:
+                    self._thread.start()
+                    return
+                except RuntimeError:  # no new threads at interpreter shutdown (Python 3.12+): write here
+                    self._thread = None
+        # no writer thread (it died, or none can start): write what is queued here, in the caller's thread
         items = []
         while True:
             try:
@@ -195,7 +171,8 @@ class BatchingLogger:
             self._thread = threading.current_thread()
             return False
 
-    def _wait_for(self, op: RunOperations, timeout: float | None) -> bool:
+    def wait_written(self, op: RunOperations, timeout: float | None) -> bool:
+        """Block until ``op`` is written or failed (False if ``timeout`` seconds passed first)."""
         with self._written:
             return self._written.wait_for(lambda: op._done, timeout)
 
@@ -314,9 +291,9 @@ class BatchingLogger:
     def _send(self, group: list[RunOperations]) -> None:
         run_id = group[0].run_id
         if len(group) == 1:
-            metrics, params, tags = list(group[0].metrics), list(group[0].params), list(group[0].tags)
+            metrics, params, tags = _metrics(group[0].metrics), list(group[0].params), list(group[0].tags)
         else:
-            metrics = [m for e in group for m in e.metrics]
+            metrics = _metrics([m for e in group for m in e.metrics])
             params = list({p.key: p for e in group for p in e.params}.values())
             tags = list({t.key: t for e in group for t in e.tags}.values())
         # a merged group fits one call (see _merge); one entry may itself exceed the limits: split, keeping order
@@ -351,6 +328,11 @@ class BatchingLogger:
             counts, self._unreported = self._unreported, {}
         for (run_id, kind), n in counts.items():
             _log.warning("%d more asynchronous logging calls to run %s failed with %s", n, run_id, kind)
+
+
+def _metrics(items) -> list[Metric]:
+    """Metric entities of an entry's metrics (``submit_metric`` queues plain tuples)."""
+    return [Metric(*m) if type(m) is tuple else m for m in items]
 
 
 def _merge(entries: list[RunOperations]) -> list[list[RunOperations]]:

@@ -12,7 +12,7 @@ import time
 from urllib.parse import quote, urlparse
 
 from tracklet.exceptions import InvalidParameterValue
-from tracklet.tracking import context as ctx
+from tracklet.tracking import system_tags
 from tracklet.tracking import validation as V
 from tracklet.tracking.batching import BatchingLogger, logger_for
 from tracklet.tracking.entities import (
@@ -30,15 +30,37 @@ from tracklet.tracking.uri import get_tracking_uri
 
 
 def _now_ms() -> int:
-    return int(time.time() * 1000)
+    return time.time_ns() // 1_000_000
 
 
 def _as_tags(tags) -> list[RunTag]:
     if tags is None:
         return []
     if isinstance(tags, dict):
-        return [RunTag(str(k), "" if v is None else str(v)) for k, v in tags.items()]
+        return [RunTag(k, "" if v is None else str(v)) for k, v in tags.items()]
     return [t if isinstance(t, RunTag) else RunTag(t.key, t.value) for t in tags]
+
+
+def _entities(items, cls, argument: str, fields: tuple[str, ...]) -> list:
+    """``items`` as a list of ``cls`` (objects with the same fields are converted); anything else is an error
+    naming the argument, e.g. ``log_batch(run_id, metrics={"a": 1.0})``."""
+    if items is None:
+        return []
+    if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
+        raise InvalidParameterValue(
+            f"log_batch: {argument} must be a list of {cls.__name__}, got {type(items).__name__} {items!r:.80}"
+        )
+    out = []
+    for item in items:
+        if type(item) is not cls:
+            if not all(hasattr(item, f) for f in fields):
+                raise InvalidParameterValue(
+                    f"log_batch: {argument} must be a list of {cls.__name__} (with {', '.join(fields)}); "
+                    f"got an item {item!r:.80}"
+                )
+            item = cls(*(getattr(item, f) for f in fields))
+        out.append(item)
+    return out
 
 
 class TrackletClient:
@@ -107,6 +129,7 @@ class TrackletClient:
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
+        filter_string, order_by, page_token = V.validate_search_args(filter_string, order_by, page_token)
         return self.store.search_experiments(
             ViewType.normalize(view_type),
             V.validate_max_results(max_results),
@@ -143,8 +166,8 @@ class TrackletClient:
         given = run_name
         tag_dict, run_name = V.resolve_run_name_and_tags(tag_list, run_name)
         if given is None and not run_name:
-            run_name = ctx.generate_run_name()
-        user = tag_dict.get(ctx.USER) or ctx.current_user()
+            run_name = system_tags.generate_run_name()
+        user = tag_dict.get(system_tags.USER) or system_tags.current_user()
         experiment_id = V.validate_experiment_id(experiment_id)
         return self.store.create_run(experiment_id, user, start_time or _now_ms(), tag_list, run_name)
 
@@ -152,7 +175,7 @@ class TrackletClient:
         return self.store.get_run(V.validate_run_id(run_id))
 
     def get_parent_run(self, run_id: str) -> Run | None:
-        parent = self.get_run(run_id).data.tags.get(ctx.PARENT_RUN_ID)
+        parent = self.get_run(run_id).data.tags.get(system_tags.PARENT_RUN_ID)
         return self.get_run(parent) if parent else None
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
@@ -185,6 +208,7 @@ class TrackletClient:
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [experiment_ids]
         ids = [V.validate_experiment_id(e) for e in (experiment_ids or [])]
+        filter_string, order_by, page_token = V.validate_search_args(filter_string, order_by, page_token)
         return self.store.search_runs(
             ids,
             filter_string,
@@ -207,45 +231,50 @@ class TrackletClient:
         key, value, timestamp, step = V.validate_metric(
             key, value, _now_ms() if timestamp is None else timestamp, step or 0
         )
-        metric = Metric(key, value, timestamp, step)
         if synchronous:
-            self.store.log_batch(V.validate_run_id(run_id), [metric], [], [])
+            self.store.log_batch(V.validate_run_id(run_id), [Metric(key, value, timestamp, step)], [], [])
             return None
-        return self.batching_logger.submit(run_id, metrics=[metric])
+        # the training loop's path: checks are cached or constant-time, and one tuple + one handle are allocated
+        return (self._batching or self.batching_logger).submit_metric(
+            V.validate_run_id(run_id), key, value, timestamp, step
+        )
 
     def log_param(self, run_id: str, key: str, value, synchronous: bool = True):
         key, value = V.validate_param(key, value)
         if synchronous:
             self.store.log_batch(V.validate_run_id(run_id), [], [Param(key, value)], [])
             return value
-        return self.batching_logger.submit(run_id, params=[Param(key, value)])
+        return self.batching_logger.submit(V.validate_run_id(run_id), params=[Param(key, value)])
 
     def set_tag(self, run_id: str, key: str, value, synchronous: bool = True):
         key, value = V.validate_tag(key, value)
         if synchronous:
             self.store.log_batch(V.validate_run_id(run_id), [], [], [RunTag(key, value)])
             return None
-        return self.batching_logger.submit(run_id, tags=[RunTag(key, value)])
+        return self.batching_logger.submit(V.validate_run_id(run_id), tags=[RunTag(key, value)])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.store.delete_tag(V.validate_run_id(run_id), key)
 
     def log_batch(self, run_id: str, metrics=(), params=(), tags=(), synchronous: bool = True):
         """Log many entities at once; with ``synchronous=True`` all or nothing is written."""
-        metrics = [m if isinstance(m, Metric) else Metric(m.key, m.value, m.timestamp, m.step) for m in metrics]
-        params = [p if isinstance(p, Param) else Param(p.key, str(p.value)) for p in params]
-        tags = _as_tags(tags)
+        metrics = _entities(metrics, Metric, "metrics", ("key", "value", "timestamp", "step"))
+        params = [
+            p if type(p.value) is str else Param(p.key, "" if p.value is None else str(p.value))
+            for p in _entities(params, Param, "params", ("key", "value"))
+        ]
+        tags = _as_tags(tags) if isinstance(tags, dict) else _entities(tags, RunTag, "tags", ("key", "value"))
         if synchronous:
             V.validate_batch(metrics, params, tags)
             self.store.log_batch(V.validate_run_id(run_id), metrics, params, tags)
             return None
-        for m in metrics:
-            V.validate_metric(m.key, m.value, m.timestamp, m.step)
+        # checked now, so a bad entity fails this call rather than the queued batch; stored as normalized
+        metrics = [Metric(*V.validate_metric(m.key, m.value, m.timestamp, m.step)) for m in metrics]
         for p in params:
             V.validate_param(p.key, p.value)
         for t in tags:
             V.validate_tag(t.key, t.value)
-        return self.batching_logger.submit(run_id, metrics, params, tags)
+        return self.batching_logger.submit(V.validate_run_id(run_id), metrics, params, tags)
 
     def log_inputs(self, run_id: str, datasets=None) -> None:
         self.store.log_inputs(V.validate_run_id(run_id), list(datasets or []))
@@ -331,7 +360,7 @@ class TrackletClient:
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
         uri = self.get_run(run_id).info.artifact_uri
         rel = V.validate_artifact_path(artifact_path)
-        if rel and len(urlparse(uri).scheme) > 1:  # a URI: percent-encode the path so it decodes to itself
+        if rel and urlparse(uri).scheme == "file":  # file URIs are percent-decoded: encode so it decodes to itself
             rel = quote(rel)
         return f"{uri.rstrip('/')}/{rel}" if rel else uri
 

@@ -25,11 +25,11 @@ def get_client() -> TrackletClient:
     return client
 
 
-def reset() -> None:
+def _reset_for_tests() -> None:
     """Forget the set URI and the cached clients (the stores are closed by the store registry)."""
     set_tracking_uri(None)
     with _lock:
         _clients.clear()
 
 
-__all__ = ["get_client", "get_tracking_uri", "is_tracking_uri_set", "reset", "set_tracking_uri"]
+__all__ = ["get_client", "get_tracking_uri", "is_tracking_uri_set", "set_tracking_uri"]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 
 
 class RunStatus:
@@ -178,9 +177,6 @@ class RunInfo:
     def run_uuid(self) -> str:
         return self.run_id
 
-    def _replace(self, **changes: Any) -> RunInfo:
-        return replace(self, **changes)
-
     def to_dict(self) -> dict:
         return {
             "run_id": self.run_id,
@@ -273,11 +269,8 @@ def make_run_data(metrics: list[Metric], params: dict[str, str], tags: dict[str,
     )
 
 
-def latest_metric_key(m: Metric) -> tuple:
-    """Ordering that picks the "latest" of several values of one key: max by (step, timestamp, value).
-
-    NaN sorts lowest so it never hides a real value on a tie.
-    """
-    value = m.value
+def latest_order(step: int, timestamp: int, value: float) -> tuple:
+    """Sort key of the "latest" value of a metric key, the one every store reports: max by (step, timestamp,
+    value), NaN lowest on a tie so it never hides a real value."""
     nan = value != value
-    return (m.step, m.timestamp, not nan, value if not nan else 0.0)
+    return (step, timestamp, not nan, 0.0 if nan else value)

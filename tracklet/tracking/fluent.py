@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextvars
 import os
+from collections.abc import Mapping
 
 from tracklet import env
 from tracklet.exceptions import InvalidParameterValue, TrackletException
-from tracklet.tracking import context as ctx
-from tracklet.tracking import current
+from tracklet.tracking import current, system_tags
 from tracklet.tracking.current import (  # noqa: F401 - the URI functions are re-exported (old import path)
     get_client,
     get_tracking_uri,
@@ -128,6 +128,7 @@ class ActiveRun:
 
     def __init__(self, run: Run):
         self._run = run
+        self._run_id = run.info.run_id  # read on every logging call: an attribute, not a property chain
 
     @property
     def info(self):
@@ -170,7 +171,6 @@ def start_run(
 
     Use as a context manager: the run ends FINISHED, or FAILED when the block raises.
     """
-    global _last_run_id_global
     stack = _run_stack.get()
     if stack and not nested:
         raise TrackletException(
@@ -194,25 +194,32 @@ def start_run(
         if tags:
             client.log_batch(resume_id, tags=tags)
         if description:
-            client.set_tag(resume_id, ctx.NOTE, description)
+            client.set_tag(resume_id, system_tags.NOTE, description)
         run = client.get_run(resume_id)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
-        all_tags = ctx.context_tags()
-        all_tags.update({str(k): v for k, v in (tags or {}).items()})
+        all_tags = system_tags.context_tags()
+        all_tags.update(_items(tags, "tags"))
         if parent:
-            all_tags[ctx.PARENT_RUN_ID] = parent
+            all_tags[system_tags.PARENT_RUN_ID] = parent
         if description:
-            if ctx.NOTE in all_tags and all_tags[ctx.NOTE] != description:
-                raise InvalidParameterValue(f"Both description and the tag {ctx.NOTE} were given; give one")
-            all_tags[ctx.NOTE] = description
+            if system_tags.NOTE in all_tags and all_tags[system_tags.NOTE] != description:
+                raise InvalidParameterValue(f"Both description and the tag {system_tags.NOTE} were given; give one")
+            all_tags[system_tags.NOTE] = description
         exp_id = str(experiment_id) if experiment_id is not None else _resolve_experiment_id()
         run = client.create_run(exp_id, tags=all_tags, run_name=run_name)
     active = ActiveRun(run)
     _run_stack.set(stack + (active,))
-    _last_run_id.set(run.info.run_id)
-    _last_run_id_global = run.info.run_id
+    _remember_last(run.info.run_id)
     return active
+
+
+def _remember_last(run_id: str) -> None:
+    """Record the run last started or ended, for :func:`last_active_run` (a parent that ends after its
+    child is the last one, as in MLflow)."""
+    global _last_run_id_global
+    _last_run_id.set(run_id)
+    _last_run_id_global = run_id
 
 
 def _end_run_by_id(run_id: str, status: str) -> None:
@@ -224,6 +231,7 @@ def _end_run_by_id(run_id: str, status: str) -> None:
             get_client().set_terminated(inner.info.run_id, status)
         _run_stack.set(stack[:idx])
     get_client().set_terminated(run_id, status)
+    _remember_last(run_id)
 
 
 def end_run(status: str = RunStatus.FINISHED) -> None:
@@ -235,6 +243,7 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
     run = stack[-1]
     _run_stack.set(stack[:-1])
     get_client().set_terminated(run.info.run_id, status)
+    _remember_last(run.info.run_id)
 
 
 def active_run() -> ActiveRun | None:
@@ -244,7 +253,8 @@ def active_run() -> ActiveRun | None:
 
 
 def last_active_run() -> Run | None:
-    """The active run, else the most recently started run (fetched fresh, so it shows what was logged)."""
+    """The active run, else the run that was started or ended last (fetched fresh, so it shows what was
+    logged): after a nested run inside a parent, the parent."""
     run = active_run()
     run_id = run.info.run_id if run else (_last_run_id.get() or _last_run_id_global)
     if run_id is None:
@@ -267,10 +277,8 @@ def restore_run(run_id: str) -> None:
 
 
 def _run_id_for_logging() -> str:
-    run = active_run()
-    if run is None:
-        run = start_run()
-    return run.info.run_id
+    stack = _run_stack.get()
+    return stack[-1]._run_id if stack else start_run()._run_id
 
 
 def _now() -> int:
@@ -297,9 +305,18 @@ def log_param(key: str, value, synchronous: bool = True):
 def log_params(params: dict, synchronous: bool = True):
     return get_client().log_batch(
         _run_id_for_logging(),
-        params=[Param(str(k), _str(v)) for k, v in params.items()],
+        params=[Param(k, _str(v)) for k, v in _items(params, "params")],
         synchronous=synchronous,
     )
+
+
+def _items(mapping, argument: str):
+    """The (key, value) pairs of a dict argument; keys are validated as given (``None`` is not ``"None"``)."""
+    if mapping is None:
+        return ()
+    if not isinstance(mapping, Mapping):
+        raise InvalidParameterValue(f"{argument} must be a dict of names to values, got {type(mapping).__name__}")
+    return mapping.items()
 
 
 def _str(v) -> str:
@@ -328,7 +345,7 @@ def log_metrics(
     run_id: str | None = None,
 ):
     ts = _now() if timestamp is None else timestamp
-    batch = [Metric(str(k), v, ts, step or 0) for k, v in metrics.items()]
+    batch = [Metric(k, v, ts, step or 0) for k, v in _items(metrics, "metrics")]
     return get_client().log_batch(run_id or _run_id_for_logging(), metrics=batch, synchronous=synchronous)
 
 
@@ -339,7 +356,7 @@ def set_tag(key: str, value, synchronous: bool = True):
 def set_tags(tags: dict, synchronous: bool = True):
     return get_client().log_batch(
         _run_id_for_logging(),
-        tags=[RunTag(str(k), _str(v)) for k, v in tags.items()],
+        tags=[RunTag(k, _str(v)) for k, v in _items(tags, "tags")],
         synchronous=synchronous,
     )
 
@@ -425,50 +442,9 @@ def search_runs(
             break
     if output_format == "list":
         return runs
-    return _runs_to_pandas(runs)
+    from tracklet.tracking.run_frame import runs_to_pandas
 
-
-def _runs_to_pandas(runs: list[Run]):
-    import pandas as pd
-
-    info_cols = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
-    rows = []
-    metric_keys, param_keys, tag_keys = {}, {}, {}
-    for r in runs:
-        for k in r.data.metrics:
-            metric_keys.setdefault(k, None)
-        for k in r.data.params:
-            param_keys.setdefault(k, None)
-        for k in r.data.tags:
-            tag_keys.setdefault(k, None)
-    for r in runs:
-        row = {
-            "run_id": r.info.run_id,
-            "experiment_id": r.info.experiment_id,
-            "status": r.info.status,
-            "artifact_uri": r.info.artifact_uri,
-            "start_time": r.info.start_time,
-            "end_time": r.info.end_time,
-        }
-        for k in metric_keys:
-            row["metrics." + k] = r.data.metrics.get(k)
-        for k in param_keys:
-            row["params." + k] = r.data.params.get(k)
-        for k in tag_keys:
-            row["tags." + k] = r.data.tags.get(k)
-        rows.append(row)
-    columns = (
-        info_cols
-        + ["metrics." + k for k in metric_keys]
-        + ["params." + k for k in param_keys]
-        + ["tags." + k for k in tag_keys]
-    )
-    df = pd.DataFrame(rows, columns=columns)
-    for col in ("start_time", "end_time"):
-        df[col] = pd.to_datetime(df[col], unit="ms", utc=True)
-    for k in metric_keys:
-        df["metrics." + k] = df["metrics." + k].astype("float64")
-    return df
+    return runs_to_pandas(runs)
 
 
 def _reset_for_tests() -> None:
@@ -477,7 +453,7 @@ def _reset_for_tests() -> None:
     from tracklet.tracking.stores.registry import clear_cache
 
     flush_async_logging()
-    current.reset()
+    current._reset_for_tests()
     _active_experiment_id = None
     _last_run_id_global = None
     _run_stack.set(())

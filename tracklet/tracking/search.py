@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from tracklet.exceptions import InvalidParameterValue
+from tracklet.tracking.system_tags import DATASET_CONTEXT
 
 METRIC, PARAM, TAG, ATTRIBUTE, DATASET = "metric", "param", "tag", "attribute", "dataset"
 
@@ -274,12 +275,29 @@ def parse_filter(filter_string: str | None) -> tuple[Comparison, ...]:
     return tuple(_Parser(filter_string, RUN_ATTRIBUTES, None).parse())
 
 
+_EXPERIMENT_KINDS = (ATTRIBUTE, TAG)
+
+
+def _experiment_fields_only(kind: str, key: str, what: str) -> None:
+    if kind not in _EXPERIMENT_KINDS:
+        raise InvalidParameterValue(
+            f"Invalid experiment {what} on {kind} '{key}': experiments can be searched by tags.<key> and the "
+            f"attributes {sorted(set(EXPERIMENT_ATTRIBUTES.values()))} only"
+        )
+
+
 @lru_cache(maxsize=64)
 def parse_experiment_filter(filter_string: str | None) -> tuple[Comparison, ...]:
-    """Parse an experiment filter: ``name LIKE 'x%'``, ``tags.team = 'a'``, ``creation_time > 0``."""
+    """Parse an experiment filter: ``name LIKE 'x%'``, ``tags.team = 'a'``, ``creation_time > 0``.
+    Metrics, params and datasets belong to runs: filtering experiments on them is an error in every store."""
     if filter_string is None or not str(filter_string).strip():
         return ()
-    return tuple(_Parser(filter_string, EXPERIMENT_ATTRIBUTES, None).parse())
+    if not isinstance(filter_string, str):
+        raise InvalidParameterValue(f"filter_string must be a string, got {type(filter_string).__name__}")
+    comparisons = tuple(_Parser(filter_string, EXPERIMENT_ATTRIBUTES, None).parse())
+    for c in comparisons:
+        _experiment_fields_only(c.kind, c.key, "filter")
+    return comparisons
 
 
 def parse_order_by(order_by: list[str] | tuple[str, ...] | None, experiments: bool = False) -> list[OrderBy]:
@@ -304,6 +322,8 @@ def parse_order_by(order_by: list[str] | tuple[str, ...] | None, experiments: bo
             ) from None
         if p.peek()[0] is not None:
             raise InvalidParameterValue(f"Invalid order_by clause {clause!r}: unexpected {p.peek()[1]!r}")
+        if experiments:
+            _experiment_fields_only(kind, key, "order_by")
         out.append(OrderBy(kind, key, ascending))
     return out
 
@@ -363,7 +383,7 @@ def run_value(run, kind: str, key: str):
 def _dataset_value(dataset_input, key: str):
     """``datasets.name``/``digest``/... from the dataset; ``datasets.context`` from the input's context tag."""
     if key == "context":
-        return next((t.value for t in dataset_input.tags if t.key == "mlflow.data.context"), None)
+        return next((t.value for t in dataset_input.tags if t.key == DATASET_CONTEXT), None)
     return getattr(dataset_input.dataset, key, None)
 
 

@@ -10,6 +10,7 @@ import re
 from functools import lru_cache
 
 from tracklet.exceptions import InvalidParameterValue
+from tracklet.tracking import system_tags
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -23,9 +24,12 @@ MAX_ENTITIES_PER_BATCH = 1000
 MAX_RESULTS_DEFAULT = 1000
 MAX_RESULTS_LIMIT = 50000
 
-_KEY_RE = re.compile(r"^[/\w.\- :]*$")
-_RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
-_EXPERIMENT_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # steps and timestamps are stored as signed 64-bit integers
+
+# matched with fullmatch: "$" would also match before a final newline ("loss\n")
+_KEY_RE = re.compile(r"[/\w.\- :]*")
+RUN_ID_RE = re.compile(r"[a-zA-Z0-9][\w\-]{0,255}")
+EXPERIMENT_ID_RE = re.compile(r"[a-zA-Z0-9][\w\-]{0,63}")
 
 
 def validate_key(key, kind: str = "key") -> str:
@@ -49,7 +53,7 @@ def _check_key(key, kind: str) -> str:
         raise InvalidParameterValue(
             f"Invalid {kind} name '{key[:40]}...': length {len(key)} exceeds the limit of {MAX_KEY_LENGTH}"
         )
-    if not _KEY_RE.match(key):
+    if not _KEY_RE.fullmatch(key):
         raise InvalidParameterValue(
             f"Invalid {kind} name {key!r}: names may only contain alphanumerics, underscores (_), dashes (-), "
             "periods (.), spaces ( ), colons (:) and slashes (/)"
@@ -85,11 +89,17 @@ def validate_experiment_tag(key, value) -> tuple[str, str]:
 
 
 def validate_metric(key, value, timestamp, step) -> tuple[str, float, int, int]:
-    """Metric values are numbers (NaN and +/-inf allowed; bool rejected); timestamp a non-negative int."""
+    """Metric values are numbers (NaN and +/-inf allowed; bool rejected); timestamp a non-negative and step any
+    integer, both within the signed 64-bit range the stores keep. Returns (key, float value, timestamp, step)."""
     validate_key(key, "metric")
-    tv = type(value)
-    if tv is float and type(timestamp) is int and timestamp >= 0 and (step is None or type(step) is int):
-        return key, value, timestamp, step or 0  # fast path for the common case
+    if (
+        type(value) is float
+        and type(timestamp) is int
+        and type(step) is int
+        and 0 <= timestamp <= INT64_MAX
+        and INT64_MIN <= step <= INT64_MAX
+    ):
+        return key, value, timestamp, step  # fast path: the common case costs four type checks
     if isinstance(value, bool) or not isinstance(value, numbers.Number):
         # numpy scalars are numbers.Number; strings and None are not
         raise InvalidParameterValue(
@@ -101,19 +111,32 @@ def validate_metric(key, value, timestamp, step) -> tuple[str, float, int, int]:
         fvalue = float(value)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidParameterValue(f"Got invalid value {value!r} for metric '{key}': {exc}") from None
-    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Integral) or timestamp < 0:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Integral):
         raise InvalidParameterValue(
             f"Got invalid timestamp {timestamp!r} for metric '{key}': must be a non-negative integer (ms)"
         )
-    if step is None:
-        step = 0
-    if (
-        isinstance(step, bool)
-        or not isinstance(step, numbers.Number)
-        or (isinstance(step, float) and (math.isnan(step) or step != int(step)))
-    ):
-        raise InvalidParameterValue(f"Got invalid step {step!r} for metric '{key}': must be an integer")
-    return key, fvalue, int(timestamp), int(step)
+    timestamp = _int64(timestamp, "timestamp", key, 0)
+    return key, fvalue, timestamp, _int64(0 if step is None else step, "step", key, INT64_MIN)
+
+
+def _int64(x, field: str, key, minimum: int) -> int:
+    """``x`` as an int in [minimum, INT64_MAX]; floats only when integral (3.0 -> 3)."""
+    rule = f"must be an integer between {minimum} and {INT64_MAX}"
+    if isinstance(x, bool) or not isinstance(x, numbers.Number):
+        raise InvalidParameterValue(f"Got invalid {field} {x!r} for metric '{key}': {rule}")
+    if isinstance(x, numbers.Integral):
+        n = int(x)
+    else:
+        try:
+            f = float(x)
+        except (TypeError, ValueError, OverflowError):
+            f = math.nan
+        if not math.isfinite(f) or f != int(f):
+            raise InvalidParameterValue(f"Got invalid {field} {x!r} for metric '{key}': {rule}")
+        n = int(f)
+    if not minimum <= n <= INT64_MAX:
+        raise InvalidParameterValue(f"Got invalid {field} {x!r} for metric '{key}': {rule} (signed 64-bit)")
+    return n
 
 
 def validate_batch_limits(metrics, params, tags) -> None:
@@ -155,16 +178,28 @@ def validate_batch(metrics, params, tags) -> None:
 
 
 def validate_run_id(run_id) -> str:
-    if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
-        raise InvalidParameterValue(f"Invalid run ID {run_id!r}: must match {_RUN_ID_RE.pattern}")
+    """A run id: 1-256 characters of ``[a-zA-Z0-9_-]``, not starting with ``_`` or ``-``."""
+    if type(run_id) is str:
+        return _validate_str_run_id(run_id)  # cached: a training loop logs to the same run over and over
+    return _check_run_id(run_id)
+
+
+@lru_cache(maxsize=1024)
+def _validate_str_run_id(run_id: str) -> str:
+    return _check_run_id(run_id)
+
+
+def _check_run_id(run_id) -> str:
+    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
+        raise InvalidParameterValue(f"Invalid run ID {run_id!r}: must match {RUN_ID_RE.pattern}")
     return run_id
 
 
 def validate_experiment_id(experiment_id) -> str:
     if isinstance(experiment_id, int) and not isinstance(experiment_id, bool):
         experiment_id = str(experiment_id)
-    if not isinstance(experiment_id, str) or not _EXPERIMENT_ID_RE.match(experiment_id):
-        raise InvalidParameterValue(f"Invalid experiment ID {experiment_id!r}: must match {_EXPERIMENT_ID_RE.pattern}")
+    if not isinstance(experiment_id, str) or not EXPERIMENT_ID_RE.fullmatch(experiment_id):
+        raise InvalidParameterValue(f"Invalid experiment ID {experiment_id!r}: must match {EXPERIMENT_ID_RE.pattern}")
     return experiment_id
 
 
@@ -186,6 +221,27 @@ def validate_max_results(max_results, limit: int = MAX_RESULTS_LIMIT) -> int:
     if max_results > limit:
         raise InvalidParameterValue(f"Invalid max_results {max_results}: must be at most {limit}")
     return int(max_results)
+
+
+def validate_search_args(filter_string, order_by, page_token) -> tuple[str | None, list[str] | None, str | None]:
+    """A search's ``filter_string`` (a string), ``order_by`` (a list of strings) and ``page_token`` (a string),
+    each optional."""
+    if filter_string is not None and not isinstance(filter_string, str):
+        raise InvalidParameterValue(
+            f'Invalid filter_string {filter_string!r}: must be a string such as "metrics.loss < 0.1"'
+        )
+    if order_by is not None:
+        if isinstance(order_by, str) or not isinstance(order_by, (list, tuple)):
+            raise InvalidParameterValue(
+                f'Invalid order_by {order_by!r}: must be a list of strings such as ["metrics.loss ASC"]'
+            )
+        bad = [o for o in order_by if not isinstance(o, str)]
+        if bad:
+            raise InvalidParameterValue(f"Invalid order_by entry {bad[0]!r}: must be a string")
+        order_by = list(order_by)
+    if page_token is not None and not isinstance(page_token, str):
+        raise InvalidParameterValue(f"Invalid page_token {page_token!r}: must be the string a previous page returned")
+    return filter_string, order_by, page_token
 
 
 def validate_artifact_path(path: str | None) -> str:
@@ -218,7 +274,7 @@ DATASET_LIMITS = {
     "schema": 1048576,
     "profile": 16777216,
 }
-DATASET_CONTEXT_TAG = "mlflow.data.context"
+DATASET_CONTEXT_TAG = system_tags.DATASET_CONTEXT
 MAX_INPUT_TAG_KEY_LENGTH, MAX_INPUT_TAG_VALUE_LENGTH = 255, 500
 
 
@@ -263,7 +319,7 @@ def validate_dataset_inputs(inputs) -> list:
     return list(out.values())
 
 
-RUN_NAME_TAG = "mlflow.runName"
+RUN_NAME_TAG = system_tags.RUN_NAME
 
 
 def resolve_run_name_and_tags(tags, run_name: str | None) -> tuple[dict[str, str], str]:

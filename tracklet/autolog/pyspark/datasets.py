@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from tracklet.autolog import spark_plan
-from tracklet.tracking import context as ctx
+from tracklet.tracking import system_tags as ctx
 from tracklet.tracking.entities import Dataset, DatasetInput, RunTag
 
 DATASET_CONTEXT_TAG = "mlflow.data.context"
@@ -51,8 +51,8 @@ def dataset_input(df, context: str, name: str = "dataset") -> DatasetInput | Non
 
 def log_dataframe(run_id: str, df, context: str) -> None:
     """Record ``df`` as a dataset input of ``run_id``."""
-    from tracklet.tracking import fluent
+    from tracklet.tracking import current
 
     entry = dataset_input(df, context)
     if entry is not None:
-        fluent._client().log_inputs(run_id, [entry])
+        current.get_client().log_inputs(run_id, [entry])

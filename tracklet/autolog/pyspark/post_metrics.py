@@ -150,7 +150,7 @@ class _EvaluateHooks(LightHooks):
 
 
 def _log_metric(run_id: str, evaluator, dataset: str, value: float) -> None:
-    from tracklet.tracking import fluent
+    from tracklet.tracking import current
     from tracklet.tracking.entities import Metric
 
     metric = evaluator.getMetricName()
@@ -161,7 +161,7 @@ def _log_metric(run_id: str, evaluator, dataset: str, value: float) -> None:
         key = f"{metric}_{dataset}" if n == 1 else f"{metric}-{n}_{dataset}"
         state["info"][key] = {"evaluator_class": class_name(evaluator), "params": jsonable(params)}
         info = dict(sorted(state["info"].items()))
-    client = fluent._client()  # written at once: the user's script may read the run right after
+    client = current.get_client()  # written at once: the user's script may read the run right after
     client.log_batch(run_id, metrics=[Metric(key, value, int(time.time() * 1000), 0)])
     client.log_dict(run_id, info, "metric_info.json")
 

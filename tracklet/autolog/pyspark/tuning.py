@@ -18,7 +18,7 @@ import time
 from tracklet.autolog import session
 from tracklet.autolog.pyspark import params as P
 from tracklet.autolog.pyspark.common import INTEGRATION, jsonable
-from tracklet.tracking import context as ctx
+from tracklet.tracking import system_tags as ctx
 from tracklet.tracking.entities import RunStatus
 
 

@@ -146,25 +146,39 @@ def _run_state(run_id: str) -> dict:
         return _runs.setdefault(run_id, {"datasets": {}, "counts": {}, "info": {}})
 
 
-def dataset_name(run_id: str, X) -> str:
-    """``X``'s variable name; a different object already seen under that name in this run becomes
-    ``<name>-2``, ``<name>-3``..."""
+def dataset_name(run_id: str, X) -> tuple[str, bool]:
+    """``X``'s variable name, and whether ``X`` is new to this run; a different object already seen under
+    that name in this run becomes ``<name>-2``, ``<name>-3``..."""
     base = variable_name(X) or "unknown_dataset"
     seen = _run_state(run_id)["datasets"].setdefault(base, [])
     with _lock:
         for i, ref in enumerate(seen):
             if ref() is X:
-                return base if i == 0 else f"{base}-{i + 1}"
+                return (base if i == 0 else f"{base}-{i + 1}"), False
         try:
             seen.append(weakref.ref(X))
         except TypeError:
             seen.append(lambda: None)
         i = len(seen) - 1
-    return base if i == 0 else f"{base}-{i + 1}"
+    return (base if i == 0 else f"{base}-{i + 1}"), True
+
+
+def log_eval_dataset(run_id: str, X, y, name: str) -> None:
+    """Record ``X`` (and ``y``) as an input of the model's run, context ``eval``, under its variable name --
+    once per object and run, when ``log_datasets`` is on (what the reference records for post-training data)."""
+    from tracklet.autolog.config import get_config
+    from tracklet.autolog.datasets import dataset_input
+    from tracklet.tracking import current
+
+    if not get_config(INTEGRATION).log_datasets:
+        return
+    entry = dataset_input(X, y, "eval", name)
+    if entry is not None:
+        current.get_client().log_inputs(run_id, [entry])
 
 
 def _log_metric(run_id: str, metric: str, dataset: str, value, call_text: str) -> None:
-    from tracklet.tracking import fluent
+    from tracklet.tracking import current
     from tracklet.tracking.entities import Metric
 
     if not finite(value):
@@ -175,7 +189,7 @@ def _log_metric(run_id: str, metric: str, dataset: str, value, call_text: str) -
         key = f"{metric}_{dataset}" if n == 1 else f"{metric}-{n}_{dataset}"
         state["info"][key] = call_text
         info = dict(state["info"])
-    client = fluent._client()  # written at once: the user's script may read the run right after
+    client = current.get_client()  # written at once: the user's script may read the run right after
     client.log_batch(run_id, metrics=[Metric(key, float(value), int(time.time() * 1000), 0)])
     client.log_dict(run_id, info, "metric_info.json")
 
@@ -201,21 +215,34 @@ def _busy() -> bool:
     return _in_metric.get() or session.current() is not None or session.suppressed()
 
 
+def _model_call(instance, args, kwargs):
+    """``(run_id, dataset name, guard token, (X, y) if X is new to the run else None)`` for a call on an
+    autologged model's data (``predict(X)``, ``score(X, y)``), or None when it is not tracked. The guard
+    keeps nested inference (Pipeline steps) and metrics called inside from being tracked separately."""
+    if _busy() or not _models:
+        return None
+    run_id = run_of(instance)
+    if run_id is None:
+        return None
+    X = args[0] if args else next(iter(kwargs.values()), None)
+    y = args[1] if len(args) > 1 else kwargs.get("y")
+    name, new = dataset_name(run_id, X)
+    return run_id, name, _in_metric.set(True), ((X, y) if new else None)
+
+
 class _PredictHooks(LightHooks):
     """Remember the result of an autologged model's inference, with its run and dataset name."""
 
     def before(self, instance, args, kwargs):
-        if _busy() or not _models:
-            return None
-        run_id = run_of(instance)
-        if run_id is None:
-            return None
-        X = args[0] if args else next(iter(kwargs.values()), None)
-        token = _in_metric.set(True)  # nested inference (Pipeline steps) is not tracked separately
-        return run_id, dataset_name(run_id, X), token
+        state = _model_call(instance, args, kwargs)
+        if state is not None and state[3] is not None:
+            state = (*state[:3], (state[3][0], None))  # predict's second argument is not a target
+        return state
 
     def after(self, state, instance, args, kwargs, result) -> None:
         _remember(_predictions, result, state[0], state[1])
+        if state[3] is not None:
+            log_eval_dataset(state[0], *state[3], state[1])
 
     def cleanup(self, state) -> None:
         _in_metric.reset(state[2])
@@ -225,15 +252,11 @@ class _ScoreHooks(LightHooks):
     """``model.score(X, y)`` of an autologged model -> ``<Class>_score_<dataset>``."""
 
     def before(self, instance, args, kwargs):
-        if _busy() or not _models:
-            return None
-        run_id = run_of(instance)
-        if run_id is None:
-            return None
-        X = args[0] if args else next(iter(kwargs.values()), None)
-        return run_id, dataset_name(run_id, X), _in_metric.set(True)
+        return _model_call(instance, args, kwargs)
 
     def after(self, state, instance, args, kwargs, result) -> None:
+        if state[3] is not None:
+            log_eval_dataset(state[0], *state[3], state[1])
         name = type(instance).__name__
         try:
             signature = inspect.signature(instance.score)

@@ -15,7 +15,7 @@ import numbers
 from tracklet._logging import get_logger
 from tracklet.autolog import session
 from tracklet.autolog.sklearn._common import INTEGRATION, finite, log_model, options
-from tracklet.tracking import context as ctx
+from tracklet.tracking import system_tags as ctx
 from tracklet.tracking.entities import RunStatus
 
 _log = get_logger("tracklet.autolog")

@@ -149,35 +149,56 @@ def _regressor_metrics(est, X, y, sw, out: _Collector) -> None:
 
 
 def _log_classifier_plots(call, y, y_pred, proba, classes, pos_label, sw) -> None:
-    """training_confusion_matrix.png; for binary problems also the ROC and precision-recall curves.
-    Figures are drawn on a bare ``Figure`` (Agg canvas): pyplot's state and backend are left alone."""
-    from matplotlib.figure import Figure
-    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
+    """training_confusion_matrix.png; for binary problems also the ROC and precision-recall curves -- what
+    scikit-learn's displays show, drawn with Pillow (:mod:`tracklet.autolog._charts`): no matplotlib import
+    and no figure rendering in the training thread."""
+    from sklearn import metrics as M
 
-    def draw(name: str, plot) -> None:
-        fig = Figure(figsize=(6, 5))
+    from tracklet.autolog import _charts
+
+    def draw(name: str, render) -> None:
         try:
-            plot(fig.subplots())
-            call.logger.log_figure(fig, name)
+            png = render()
+        except ImportError:  # no Pillow: the metrics are there
+            return
         except (ValueError, TypeError, IndexError) as exc:
             session.warn_once(
                 (INTEGRATION, "plot", name), f"tracklet: could not plot {name}: {exc}", call.config.silent
             )
+            return
+        call.logger.log_bytes(png, name)
 
-    draw(
-        "training_confusion_matrix.png",
-        lambda ax: ConfusionMatrixDisplay.from_predictions(
-            y, y_pred, labels=classes, normalize="true", ax=ax, colorbar=True, **sw
-        ),
-    )
+    def confusion():
+        labels = classes if classes is not None else sorted(set(y) | set(y_pred))
+        matrix = M.confusion_matrix(y, y_pred, labels=labels, normalize="true", **sw)
+        return _charts.confusion_matrix_png(matrix.tolist(), list(labels))
+
+    draw("training_confusion_matrix.png", confusion)
     if proba is not None and getattr(proba, "ndim", 0) == 2 and proba.shape[1] == 2 and classes is not None:
         label = classes[1] if pos_label is None else pos_label
-        col = list(classes).index(label)
-        draw(
-            "training_roc_curve.png",
-            lambda ax: RocCurveDisplay.from_predictions(y, proba[:, col], pos_label=label, ax=ax, **sw),
-        )
-        draw(
-            "training_precision_recall_curve.png",
-            lambda ax: PrecisionRecallDisplay.from_predictions(y, proba[:, col], pos_label=label, ax=ax, **sw),
-        )
+        score = proba[:, list(classes).index(label)]
+        suffix = f" (Positive label: {label})"
+
+        def roc():
+            fpr, tpr, _ = M.roc_curve(y, score, pos_label=label, **sw)
+            legend = f"AUC = {M.auc(fpr, tpr):.2f}"
+            return _charts.curve_png(
+                fpr, tpr, "False Positive Rate" + suffix, "True Positive Rate" + suffix, legend, "ROC curve"
+            )
+
+        def pr():
+            precision, recall, _ = M.precision_recall_curve(y, score, pos_label=label, **sw)
+            ap = M.average_precision_score(y, score, pos_label=label, **sw)
+            # the curve from recall 0 to 1, as scikit-learn's display draws it
+            return _charts.curve_png(
+                recall[::-1],
+                precision[::-1],
+                "Recall" + suffix,
+                "Precision" + suffix,
+                f"AP = {ap:.2f}",
+                "Precision-recall curve",
+                step=True,
+            )
+
+        draw("training_roc_curve.png", roc)
+        draw("training_precision_recall_curve.png", pr)

@@ -14,11 +14,12 @@ _STILL_ENCODED = re.compile(r"%(2e|2f|5c|25|00)", re.IGNORECASE)
 
 
 def get_artifact_repository(artifact_uri: str, tracking_uri: str | None = None) -> ArtifactRepository:
-    """Repository for ``artifact_uri``: ``file://``/plain paths are local; ``mlflow-artifacts:/`` (and
+    """Repository for ``artifact_uri``, chosen by scheme: ``file://``/plain paths (NFS is a path), ``s3://``
+    (extra ``s3``), ``ftp://`` (extra ``ftp``), ``sftp://`` (extra ``sftp``); ``mlflow-artifacts:/`` (and
     ``http(s)://`` proxy URLs) go through the tracking server at ``tracking_uri`` (default: the current one)."""
     from urllib.parse import urlparse
 
-    scheme = urlparse(artifact_uri).scheme
+    scheme = urlparse(artifact_uri).scheme.lower()
     if scheme in ("mlflow-artifacts", "http", "https"):
         from tracklet.tracking.artifacts.http import HttpArtifactRepository
 
@@ -27,9 +28,17 @@ def get_artifact_repository(artifact_uri: str, tracking_uri: str | None = None) 
         from tracklet.tracking.artifacts.local import LocalArtifactRepository
 
         return LocalArtifactRepository(artifact_uri)
+    if scheme == "s3":
+        from tracklet.tracking.artifacts.s3 import S3ArtifactRepository
+
+        return S3ArtifactRepository(artifact_uri)
+    if scheme in ("ftp", "sftp"):
+        from tracklet.tracking.artifacts.fsspec_repo import FsspecArtifactRepository
+
+        return FsspecArtifactRepository(artifact_uri)
     raise InvalidParameterValue(
         f"Unsupported artifact URI {artifact_uri!r}: scheme {scheme!r} has no artifact repository "
-        "(supported: file://, local paths)"
+        "(supported: file:// and local paths, s3://, ftp://, sftp://, mlflow-artifacts:/, http(s)://)"
     )
 
 

@@ -168,3 +168,49 @@ def remove(dir_fd: int, name: str) -> None:
     finally:
         os.close(sub)
     os.rmdir(name, dir_fd=dir_fd)
+
+
+def scan_source_dir(local_dir: str) -> tuple[list[tuple[str, ...]], list[tuple[tuple[str, ...], str]]]:
+    """Every directory and regular file under ``local_dir`` (links followed), or an error before anything is
+    written: a link loop, a dangling link, a FIFO/socket/device, an unreadable directory."""
+    dirs: list[tuple[str, ...]] = []
+    files: list[tuple[tuple[str, ...], str]] = []
+
+    def walk(path: str, parts: tuple[str, ...], ancestors: frozenset[str]) -> None:
+        try:
+            with os.scandir(path) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            raise InvalidParameterValue(f"log_artifacts: cannot read directory {path!r}: {exc.strerror}") from None
+        for entry in entries:
+            sub = (*parts, entry.name)
+            if entry.name.startswith(TMP_PREFIX):
+                raise InvalidParameterValue(
+                    f"log_artifacts: {entry.path!r}: names starting with {TMP_PREFIX!r} are reserved"
+                )
+            try:
+                st = os.stat(entry.path)
+            except OSError as exc:
+                if entry.is_symlink():
+                    raise InvalidParameterValue(
+                        f"log_artifacts: {entry.path!r} is a dangling or looping symbolic link; nothing was logged"
+                    ) from None
+                raise InvalidParameterValue(f"log_artifacts: cannot read {entry.path!r}: {exc.strerror}") from None
+            if stat.S_ISDIR(st.st_mode):
+                real = os.path.realpath(entry.path)
+                if real in ancestors:
+                    raise InvalidParameterValue(
+                        f"log_artifacts: {entry.path!r} is a symbolic link loop (it leads back to {real!r}); "
+                        "nothing was logged"
+                    )
+                dirs.append(sub)
+                walk(entry.path, sub, ancestors | {real})
+            elif stat.S_ISREG(st.st_mode):
+                files.append((sub, entry.path))
+            else:
+                raise InvalidParameterValue(
+                    f"log_artifacts: {entry.path!r} is not a regular file or directory; nothing was logged"
+                )
+
+    walk(local_dir, (), frozenset({os.path.realpath(local_dir)}))
+    return dirs, files

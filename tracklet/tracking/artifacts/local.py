@@ -10,7 +10,6 @@ links, special files), staged inside the root, then renamed into place.
 from __future__ import annotations
 
 import os
-import stat
 import tempfile
 import uuid
 import warnings
@@ -45,52 +44,6 @@ def _os_error(action: str, path: str, exc: OSError) -> TrackletException:
     return InvalidParameterValue(f"{action}: {path!r}: {exc.strerror or exc}")
 
 
-def _scan_source(local_dir: str) -> tuple[list[tuple[str, ...]], list[tuple[tuple[str, ...], str]]]:
-    """Every directory and regular file under ``local_dir`` (links followed), or an error before anything is
-    written: a link loop, a dangling link, a FIFO/socket/device, an unreadable directory."""
-    dirs: list[tuple[str, ...]] = []
-    files: list[tuple[tuple[str, ...], str]] = []
-
-    def walk(path: str, parts: tuple[str, ...], ancestors: frozenset[str]) -> None:
-        try:
-            with os.scandir(path) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError as exc:
-            raise _os_error("log_artifacts: cannot read directory", path, exc) from None
-        for entry in entries:
-            sub = (*parts, entry.name)
-            if entry.name.startswith(_fs.TMP_PREFIX):
-                raise InvalidParameterValue(
-                    f"log_artifacts: {entry.path!r}: names starting with {_fs.TMP_PREFIX!r} are reserved"
-                )
-            try:
-                st = os.stat(entry.path)
-            except OSError as exc:
-                if entry.is_symlink():
-                    raise InvalidParameterValue(
-                        f"log_artifacts: {entry.path!r} is a dangling or looping symbolic link; nothing was logged"
-                    ) from None
-                raise _os_error("log_artifacts: cannot read", entry.path, exc) from None
-            if stat.S_ISDIR(st.st_mode):
-                real = os.path.realpath(entry.path)
-                if real in ancestors:
-                    raise InvalidParameterValue(
-                        f"log_artifacts: {entry.path!r} is a symbolic link loop (it leads back to {real!r}); "
-                        "nothing was logged"
-                    )
-                dirs.append(sub)
-                walk(entry.path, sub, ancestors | {real})
-            elif stat.S_ISREG(st.st_mode):
-                files.append((sub, entry.path))
-            else:
-                raise InvalidParameterValue(
-                    f"log_artifacts: {entry.path!r} is not a regular file or directory; nothing was logged"
-                )
-
-    walk(local_dir, (), frozenset({os.path.realpath(local_dir)}))
-    return dirs, files
-
-
 class LocalArtifactRepository(ArtifactRepository):
     """Artifacts under a local directory; see the module docstring for the containment rules."""
 
@@ -120,7 +73,7 @@ class LocalArtifactRepository(ArtifactRepository):
         """Copy a directory's contents into ``artifact_path``: everything, or nothing when any entry fails."""
         if not os.path.isdir(local_dir):
             raise InvalidParameterValue(f"log_artifacts: local_dir {local_dir!r} is not an existing directory")
-        dirs, files = _scan_source(local_dir)
+        dirs, files = _fs.scan_source_dir(local_dir)
         rel, parts = _split(artifact_path)
         root_fd = _fs.open_root(self.root, create=True)
         stage = _fs.TMP_PREFIX + uuid.uuid4().hex

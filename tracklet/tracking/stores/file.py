@@ -22,8 +22,8 @@ need, and load fully only the runs of the returned page.
 The parts, each given the shared :class:`~.file_layout.RunLayout` explicitly: :mod:`.file_experiments`
 (experiments), :mod:`.file_runs` (run lifecycle), :mod:`.file_logging` (batches, tags, history),
 :mod:`.file_inputs` (datasets), :mod:`.file_search` (search_runs); below them :mod:`.file_layout` (paths,
-lookup, locks, corruption reports), :mod:`.file_journal` (crash safety), :mod:`.file_io` (YAML, atomic
-writes, key files, locks) and :mod:`.file_cache` (metric lines, stat-validated caches).
+lookup, locks, corruption reports), :mod:`.file_journal` (crash safety), :mod:`.file_lock` (the lock),
+:mod:`.file_io` (YAML, atomic writes, key files) and :mod:`.file_cache` (metric lines, stat-validated caches).
 """
 
 from __future__ import annotations

@@ -104,6 +104,10 @@ class LatestMetricCache:
             self._entries[path] = (ino, offset, best)
         return best
 
+    def forget(self, path: str) -> None:
+        """Drop ``path`` (its file was cut back: rows read from it may be gone)."""
+        self._entries.pop(path, None)
+
     def clear(self) -> None:
         self._entries.clear()
 
@@ -132,6 +136,11 @@ class StatCache:
                 self._entries.clear()
             self._entries[path] = (sig, value)
         return value
+
+    def prime(self, path: str, st: os.stat_result, value) -> None:
+        """Cache ``value`` for the file this process has just written, ``st`` being the stat it took of it
+        while writing (no re-read of what it wrote): the racy-file rule is waived only for that identity."""
+        self._entries[path] = ((st.st_mtime_ns, st.st_size, st.st_ino), value)
 
     def forget(self, path: str) -> None:
         self._entries.pop(path, None)

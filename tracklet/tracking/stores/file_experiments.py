@@ -118,6 +118,7 @@ class ExperimentStore:
         """Experiment deletion/restore (under the root lock): flip one run's stage if it is ``only_if``."""
         layout = self.layout
         with layout.run_lock(run_dir):
+            layout.recover(run_dir)  # a batch accepted before the deletion lands with the run
             info = layout.run_info_at(run_dir)
             if info is None or info.lifecycle_stage != only_if:
                 return

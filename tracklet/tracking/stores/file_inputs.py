@@ -17,7 +17,7 @@ import os
 from tracklet.tracking import validation
 from tracklet.tracking.entities import Dataset, DatasetInput, RunInputs, RunTag
 from tracklet.tracking.stores import file_io as fio
-from tracklet.tracking.stores.file_layout import check_active
+from tracklet.tracking.stores.file_layout import CorruptFile, check_active, load_meta
 
 DATASETS, INPUTS = "datasets", "inputs"
 _CONTEXT = validation.DATASET_CONTEXT_TAG
@@ -42,11 +42,20 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
-def _load_dataset(path: str) -> Dataset | None:
+def _read_meta(path: str, report) -> dict | None:
+    """A dataset or input meta.yaml; None when missing or unreadable (then told to ``report(path, why)``)."""
     try:
-        meta = fio.load_yaml(path)
+        return load_meta(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except CorruptFile as exc:
+        if report is not None:
+            report(exc.path, exc.why)
+        return None
+
+
+def _load_dataset(path: str, report) -> Dataset | None:
+    meta = _read_meta(path, report)
     if not meta or meta.get("name") is None:
         return None
     optional = {k: None if meta.get(k) is None else str(meta[k]) for k in ("schema", "profile")}
@@ -59,8 +68,9 @@ def _load_dataset(path: str) -> Dataset | None:
     )
 
 
-def load_run_inputs(run_dir: str) -> RunInputs:
-    """The dataset inputs of the run in ``run_dir`` (unreadable or dangling links are skipped)."""
+def load_run_inputs(run_dir: str, report=None) -> RunInputs:
+    """The dataset inputs of the run in ``run_dir``; dangling links are skipped, and unreadable files too
+    after telling ``report(path, why)``."""
     inputs_dir = os.path.join(run_dir, INPUTS)
     try:
         names = sorted(os.listdir(inputs_dir))
@@ -71,10 +81,7 @@ def load_run_inputs(run_dir: str) -> RunInputs:
     for name in names:
         if name.startswith("."):
             continue
-        try:
-            meta = fio.load_yaml(os.path.join(inputs_dir, name, fio.META))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
+        meta = _read_meta(os.path.join(inputs_dir, name, fio.META), report)
         if not meta or meta.get("source_type") != "DATASET" or not meta.get("source_id"):
             continue
         tags = meta.get("tags") if isinstance(meta.get("tags"), dict) else {}
@@ -82,7 +89,7 @@ def load_run_inputs(run_dir: str) -> RunInputs:
         key = (str(meta["source_id"]), tags.get(_CONTEXT, ""))
         if key in seen:
             continue
-        dataset = _load_dataset(os.path.join(datasets_dir, key[0], fio.META))
+        dataset = _load_dataset(os.path.join(datasets_dir, key[0], fio.META), report)
         if dataset is None:
             continue
         seen.add(key)

@@ -1,12 +1,12 @@
-"""Low-level file helpers of the file store: YAML (with a fast path for flat meta.yaml files), atomic
-writes, one-file-per-key folders, and the lock that serializes writers across threads and processes."""
+"""Low-level file helpers of the file store: YAML (with fast paths for flat meta.yaml files), atomic
+writes, one-file-per-key folders, and what the file system can store (UTF-8, 255-byte file names)."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
-import threading
 import uuid
 
 import yaml
@@ -20,14 +20,8 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
     _Dumper = yaml.SafeDumper
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: threads are still serialized, processes are not
-    fcntl = None
-
 META = "meta.yaml"
 TMP_PREFIX = ".tmp-"
-LOCK_FILE = ".lock"
 _CHUNK = 65536
 
 
@@ -175,6 +169,8 @@ def check_text(field: str, value) -> None:
 def check_key_name(kind: str, key: str) -> None:
     """A (validated) key becomes file names: valid UTF-8, and each '/'-separated part at most 255 bytes."""
     check_text(f"{kind} key", key)
+    if len(key) * 4 <= MAX_NAME_BYTES:
+        return  # no character takes more than 4 bytes
     for part in key.split("/"):
         size = len(part.encode("utf-8"))
         if size > MAX_NAME_BYTES:
@@ -190,21 +186,30 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def atomic_write(path: str, data: str | bytes, tmp_dir: str) -> None:
+def _new_tmp_prefix() -> None:
+    """Temp names are a random prefix per process plus a counter (no random draw per write); O_EXCL makes
+    a clash an error, never a shared file."""
+    global _tmp_prefix, _tmp_counter
+    _tmp_prefix, _tmp_counter = f"{uuid.uuid4().hex[:16]}-", itertools.count()
+
+
+_new_tmp_prefix()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_tmp_prefix)
+
+
+def atomic_write(path: str, data: str | bytes, tmp_dir: str, want_stat: bool = False) -> os.stat_result | None:
     """Write ``path`` so readers see the old or the new content, never a partial file.
 
     The temp file lives in ``tmp_dir`` (the run or experiment directory: same filesystem, and a place
     MLflow's reader never looks for metrics/params/tags). Missing parent directories are created.
+    ``want_stat``: return the stat of the file written (what ``path`` is unless someone replaced it since).
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
-    tmp = os.path.join(tmp_dir, f"{TMP_PREFIX}{uuid.uuid4().hex}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    tmp = os.path.join(tmp_dir, f"{TMP_PREFIX}{_tmp_prefix}{next(_tmp_counter)}")
+    st = write_new(tmp, data, want_stat)
     try:
-        try:
-            write_all(fd, data)
-        finally:
-            os.close(fd)
         try:
             os.replace(tmp, path)
         except FileNotFoundError:
@@ -216,17 +221,20 @@ def atomic_write(path: str, data: str | bytes, tmp_dir: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return st
 
 
 _SMALL = 4096  # written in one call within one page: a concurrent reader sees the file empty or whole
 
 
-def write_new(path: str, data: bytes) -> None:
-    """Create ``path`` holding ``data`` (FileExistsError if it exists; removed again if writing fails)."""
+def write_new(path: str, data: bytes, want_stat: bool = False) -> os.stat_result | None:
+    """Create ``path`` holding ``data`` (FileExistsError if it exists; removed again if writing fails).
+    ``want_stat``: return the written file's stat (its identity, which a rename keeps)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         try:
             write_all(fd, data)
+            return os.fstat(fd) if want_stat else None
         finally:
             os.close(fd)
     except BaseException:
@@ -298,7 +306,12 @@ def _walk_keys(directory: str, prefix: str, out: dict, read: bool) -> None:
 
 def key_path(base: str, key: str) -> str:
     """Path of a (validated) key's file: '/' in the key becomes subdirectories."""
-    return os.path.join(base, *key.split("/")) if "/" in key else os.path.join(base, key)
+    if _SLASH_SEP:
+        return f"{base}/{key}"
+    return os.path.join(base, *key.split("/"))
+
+
+_SLASH_SEP = os.sep == "/"
 
 
 def key_path_conflict(base: str, key: str) -> str | None:
@@ -348,59 +361,3 @@ def remove_key_file(base: str, key: str) -> bool:
             break
         parent = os.path.dirname(parent)
     return True
-
-
-# --------------------------------------------------------------------------- locks
-
-_N_STRIPES = 256
-_stripes = [threading.RLock() for _ in range(_N_STRIPES)]
-
-
-def _reinit_locks() -> None:  # a forked child must not inherit locks held by its parent's other threads
-    global _stripes
-    _stripes = [threading.RLock() for _ in range(_N_STRIPES)]
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reinit_locks)
-
-
-def acquire(lock_path: str) -> tuple:
-    """Take the exclusive lock on ``lock_path`` across threads (a striped lock) and processes (``flock``);
-    returns the handle for :func:`release`. FileNotFoundError when the lock file's folder is gone.
-
-    Never nest two acquisitions of the same path in one thread: ``flock`` through a second descriptor
-    would wait for the first.
-    """
-    stripe = _stripes[hash(lock_path) % _N_STRIPES]
-    stripe.acquire()
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except BaseException:
-                os.close(fd)
-                raise
-    except BaseException:
-        stripe.release()
-        raise
-    return stripe, fd
-
-
-def release(handle: tuple) -> None:
-    stripe, fd = handle
-    try:
-        os.close(fd)  # closing the descriptor releases the flock
-    finally:
-        stripe.release()
-
-
-@contextlib.contextmanager
-def locked(lock_path: str):
-    """``with locked(path):`` -- :func:`acquire` and :func:`release` around a block."""
-    handle = acquire(lock_path)
-    try:
-        yield
-    finally:
-        release(handle)

@@ -76,6 +76,11 @@ def commit(layout, run_dir: str, batch: Batch) -> None:
         try:
             _roll_back(run_dir, undo)
         finally:
+            for action, path, *_ in undo:  # a reader may have cached what is now gone
+                if action == "appended":
+                    layout.latest.forget(path)
+                elif action == "created":
+                    layout.params.forget_prefix(path)
             os.unlink(journal)
         raise
     os.unlink(journal)

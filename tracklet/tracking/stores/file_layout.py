@@ -27,6 +27,7 @@ from tracklet.tracking.entities import LifecycleStage, RunInfo, RunStatus
 from tracklet.tracking.stores import file_cache as fc
 from tracklet.tracking.stores import file_io as fio
 from tracklet.tracking.stores import file_journal as journal
+from tracklet.tracking.stores import file_lock as flock
 
 METRICS, PARAMS, TAGS, ARTIFACTS = "metrics", "params", "tags", "artifacts"
 RUN_NAME_TAG = validation.RUN_NAME_TAG
@@ -81,6 +82,18 @@ def load_meta(path: str) -> dict:
     return meta
 
 
+def load_experiment_meta(meta_path: str) -> dict:
+    """An experiment's meta.yaml; CorruptFile when it cannot be read or a field has the wrong type."""
+    meta = load_meta(meta_path)
+    for key in ("creation_time", "last_update_time"):
+        value = meta.get(key)
+        if value is not None and (type(value) is not int):
+            raise CorruptFile(meta_path, f"has a field of the wrong type ({key}: {value!r} is not an integer)")
+    if meta.get("lifecycle_stage") not in (None, *_STAGES):
+        raise CorruptFile(meta_path, f"has an unknown lifecycle_stage {meta['lifecycle_stage']!r}")
+    return meta
+
+
 def parse_run_meta(meta_path: str) -> RunInfo:
     """RunInfo from a run's meta.yaml (MLflow 1.x-3.x files); CorruptFile when it cannot be read."""
     meta = load_meta(meta_path)
@@ -116,7 +129,7 @@ class RunLayout:
         self.trash = os.path.join(root_directory, ".trash")
         self.artifact_root_uri = artifact_root_uri
         self.run_infos = fc.StatCache(parse_run_meta)
-        self.experiment_metas = fc.StatCache(load_meta)
+        self.experiment_metas = fc.StatCache(load_experiment_meta)
         self.latest = fc.LatestMetricCache(self.report)
         self.params = fc.ImmutableFileCache()
         self.run_experiment: dict[str, str] = {}  # run_id -> experiment id: no scan per call
@@ -138,7 +151,7 @@ class RunLayout:
     # ------------------------------------------------------------------ experiments
     def root_lock(self):
         """Held by every experiment write (ids, names, moves to and from .trash)."""
-        return fio.locked(os.path.join(self.root, fio.LOCK_FILE))
+        return flock.locked(os.path.join(self.root, flock.LOCK_FILE))
 
     def experiment_path(self, experiment_id) -> tuple[str, bool] | None:
         """(directory, is_deleted_folder) of an experiment, or None (also for ids that are not ids)."""
@@ -169,13 +182,16 @@ class RunLayout:
     def experiment_meta(self, path: str, strict: bool = False) -> dict | None:
         """The experiment folder's meta.yaml (None when missing; when corrupted: reported and None, or the
         TrackletException naming it with ``strict``)."""
+        return self._read(self.experiment_metas, path, "experiment metadata", strict)
+
+    def _read(self, cache: fc.StatCache, folder: str, what: str, strict: bool):
         try:
-            return self.experiment_metas.get(os.path.join(path, fio.META))
+            return cache.get(os.path.join(folder, fio.META))
         except (FileNotFoundError, NotADirectoryError):
             return None
         except CorruptFile as exc:
             if strict:
-                raise exc.to_tracklet("experiment metadata") from None
+                raise exc.to_tracklet(what) from None
             self.report(exc.path, exc.why)
             return None
 
@@ -198,15 +214,7 @@ class RunLayout:
 
     def run_info_at(self, run_dir: str, strict: bool = False) -> RunInfo | None:
         """The RunInfo of ``run_dir`` (None when it has no meta.yaml; corruption as in experiment_meta)."""
-        try:
-            return self.run_infos.get(os.path.join(run_dir, fio.META))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except CorruptFile as exc:
-            if strict:
-                raise exc.to_tracklet("run metadata") from None
-            self.report(exc.path, exc.why)
-            return None
+        return self._read(self.run_infos, run_dir, "run metadata", strict)
 
     def locate(self, run_id: str) -> tuple[str, RunInfo]:
         """(run folder, RunInfo) of ``run_id``: the cached experiment first, a scan on a miss."""
@@ -243,7 +251,7 @@ class RunLayout:
         return replace(info, run_name=name) if name else info
 
     def run_lock(self, run_dir: str):
-        return fio.locked(os.path.join(run_dir, fio.LOCK_FILE))
+        return flock.locked(os.path.join(run_dir, flock.LOCK_FILE))
 
     @contextlib.contextmanager
     def locked_run(self, run_id: str):
@@ -253,20 +261,19 @@ class RunLayout:
         for _ in range(10):
             run_dir = self._guess_dir(run_id)
             try:
-                handle = fio.acquire(os.path.join(run_dir, fio.LOCK_FILE))
+                handle = flock.acquire(os.path.join(run_dir, flock.LOCK_FILE))
             except FileNotFoundError:
                 continue
             try:
                 here, info = self.locate(run_id)
                 if here != run_dir:
                     continue
-                if os.path.exists(journal.path_of(run_dir)):
-                    journal.recover(self, run_dir)
+                if self.recover(run_dir):
                     info = self.run_info_at(run_dir, strict=True) or info
                 yield run_dir, info
                 return
             finally:
-                fio.release(handle)
+                flock.release(handle)
         raise InvalidState(f"Run {run_id} kept moving while waiting for its lock")
 
     def _guess_dir(self, run_id: str) -> str:
@@ -279,12 +286,19 @@ class RunLayout:
                     return run_dir
         return self.locate(run_id)[0]
 
+    def recover(self, run_dir: str) -> bool:
+        """With the run's lock held: complete the batch a crashed writer left, if any (True if there was one)."""
+        if not os.path.exists(journal.path_of(run_dir)):
+            return False
+        journal.recover(self, run_dir)
+        return True
+
     def settle(self, run_dir: str) -> None:
         """Readers: complete a batch that a crashed writer left half-applied (waits while a live writer is
         still applying it: it holds the run's lock). Never call with this run's lock held."""
         if os.path.exists(journal.path_of(run_dir)):
             with self.run_lock(run_dir):
-                journal.recover(self, run_dir)
+                self.recover(run_dir)
 
     def rewrite_run_meta(self, run_dir: str, **changes) -> RunInfo:
         """Read-modify-write meta.yaml atomically; call with the run lock held. Unknown keys are kept;

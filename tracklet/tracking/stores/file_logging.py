@@ -24,9 +24,16 @@ LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 
 def check_storable(kind: str, values: dict) -> None:
     """Keys (file names) and values (UTF-8 file contents) of one kind that the file system can store."""
-    for key, value in values.items():
-        fio.check_key_name(kind, key)
-        fio.check_text(f"{kind} value of '{key}'", value)
+    try:  # one call each for the common case, where there is nothing to report
+        "".join(values).encode("utf-8")
+        "".join(values.values()).encode("utf-8")
+    except UnicodeEncodeError:
+        for key, value in values.items():
+            fio.check_text(f"{kind} key", key)
+            fio.check_text(f"{kind} value of '{key}'", value)
+    for key in values:
+        if len(key) * 4 > fio.MAX_NAME_BYTES:  # else short enough whatever its characters
+            fio.check_key_name(kind, key)
     if any("/" in k for k in values):
         conflict = fio.batch_key_conflict(values)
         if conflict:

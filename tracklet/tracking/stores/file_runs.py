@@ -46,7 +46,7 @@ def load_run(layout: RunLayout, run_dir: str, info: RunInfo) -> Run:
     tags = fio.read_key_files(os.path.join(run_dir, TAGS))
     if not info.run_name and tags.get(RUN_NAME_TAG):
         info = replace(info, run_name=tags[RUN_NAME_TAG])
-    return Run(info=info, data=make_run_data(metrics, params, tags), inputs=load_run_inputs(run_dir))
+    return Run(info=info, data=make_run_data(metrics, params, tags), inputs=load_run_inputs(run_dir, layout.report))
 
 
 class RunStore:
@@ -101,7 +101,8 @@ class RunStore:
                 "tags": [],
                 "user_id": user_id or "",
             }
-            fio.atomic_write(f"{run_dir}{sep}{fio.META}", fio.dump_meta(meta), run_dir)  # last
+            meta_path = f"{run_dir}{sep}{fio.META}"
+            written = fio.atomic_write(meta_path, fio.dump_meta(meta), run_dir, want_stat=True)  # last
         self.layout.run_experiment[run_id] = exp.experiment_id
         info = RunInfo(
             run_id=run_id,
@@ -114,6 +115,7 @@ class RunStore:
             lifecycle_stage=_ACTIVE,
             run_name=run_name,
         )
+        self.layout.run_infos.prime(meta_path, written, info)  # the first log_batch need not read it back
         return Run(info=info, data=make_run_data([], {}, tag_map))
 
     def get_run(self, run_id: str) -> Run:

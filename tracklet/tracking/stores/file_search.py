@@ -95,7 +95,7 @@ class _Reader:
         for c in comparisons:
             if c.kind == search.DATASET:
                 if cand.inputs is None:
-                    cand.inputs = load_run_inputs(cand.run_dir)
+                    cand.inputs = load_run_inputs(cand.run_dir, self.layout.report)
                 if not search.run_matches(cand, (c,)):
                     return False
                 continue

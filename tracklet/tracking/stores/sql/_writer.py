@@ -20,6 +20,7 @@ from tracklet.tracking.stores.sql.schema import latest_metrics, metrics, params,
 RUN_NAME_TAG = "mlflow.runName"
 _METRIC_COLS = ("run_uuid", "key", "value", "special", "timestamp", "step")
 _KV_COLS = ("run_uuid", "key", "value")
+_WITH_EXPERIMENT = ("latest_metrics", "params")  # tables that carry the run's experiment id (search indexes)
 
 _b = sa.bindparam
 _q_latest = sa.select(
@@ -47,9 +48,11 @@ class CoreWriter:
     def __init__(self, conn, lock_run_stmt):
         self.conn = conn
         self.lock_stmt = lock_run_stmt
+        self.experiment_id = None  # set by check_active
 
-    def run_stage(self, run_id: str) -> str | None:
-        return self.conn.execute(self.lock_stmt, {"r": run_id}).scalar()
+    def run_stage(self, run_id: str) -> tuple | None:
+        """(lifecycle_stage, experiment_id) of the run, locking it; None if unknown."""
+        return self.conn.execute(self.lock_stmt, {"r": run_id}).first()
 
     def existing_params(self, run_id: str, keys: list[str]) -> dict[str, str]:
         return dict(self.conn.execute(_q_params, {"r": run_id, "keys": keys}).all())
@@ -63,7 +66,8 @@ class CoreWriter:
     def insert(self, table: str, rows: list[tuple]) -> None:
         cols = _METRIC_COLS if table in ("metrics", "latest_metrics") else _KV_COLS
         target = {"metrics": metrics, "latest_metrics": latest_metrics, "params": params, "tags": tags}[table]
-        self.conn.execute(sa.insert(target), [dict(zip(cols, row, strict=True)) for row in rows])
+        extra = {"experiment_id": self.experiment_id} if table in _WITH_EXPERIMENT else {}
+        self.conn.execute(sa.insert(target), [{**dict(zip(cols, row, strict=True)), **extra} for row in rows])
 
     def update_tags(self, rows: list[tuple]) -> None:
         self.conn.execute(_upd_tag, [{"b_run": r, "b_key": k, "b_value": v} for r, k, v in rows])
@@ -90,10 +94,12 @@ class SqliteWriter:
 
     def __init__(self, cursor):
         self.cur = cursor
+        self.experiment_id = None  # set by check_active
 
-    def run_stage(self, run_id: str) -> str | None:
-        row = self.cur.execute("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
-        return row[0] if row else None
+    def run_stage(self, run_id: str) -> tuple | None:
+        return self.cur.execute(
+            "SELECT lifecycle_stage, experiment_id FROM runs WHERE run_uuid = ?", (run_id,)
+        ).fetchone()
 
     def existing_params(self, run_id: str, keys: list[str]) -> dict[str, str]:
         sql = f'SELECT "key", value FROM params WHERE run_uuid = ? AND "key" IN ({_in(len(keys))})'
@@ -111,8 +117,17 @@ class SqliteWriter:
         return self.cur.execute(sql, (run_id, *keys)).fetchall()
 
     def insert(self, table: str, rows: list[tuple]) -> None:
-        if table in ("metrics", "latest_metrics"):
-            sql = f'INSERT INTO {table} (run_uuid, "key", value, special, timestamp, step) VALUES (?, ?, ?, ?, ?, ?)'
+        if table == "metrics":
+            sql = 'INSERT INTO metrics (run_uuid, "key", value, special, timestamp, step) VALUES (?, ?, ?, ?, ?, ?)'
+        elif table == "latest_metrics":
+            sql = (
+                'INSERT INTO latest_metrics (run_uuid, "key", value, special, timestamp, step, experiment_id) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)"
+            )
+            rows = [(*row, self.experiment_id) for row in rows]
+        elif table == "params":
+            sql = 'INSERT INTO params (run_uuid, "key", value, experiment_id) VALUES (?, ?, ?, ?)'
+            rows = [(*row, self.experiment_id) for row in rows]
         else:
             sql = f'INSERT INTO {table} (run_uuid, "key", value) VALUES (?, ?, ?)'
         if len(rows) == 1:
@@ -141,9 +156,10 @@ class SqliteWriter:
 
 def check_active(writer, run_id: str) -> None:
     """Lock the run (the caller's transaction already holds the database/row lock) and check it is active."""
-    stage = writer.run_stage(run_id)
-    if stage is None:
+    found = writer.run_stage(run_id)
+    if found is None:
         raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+    stage, writer.experiment_id = found
     if stage != LifecycleStage.ACTIVE:
         raise InvalidState(f"The run {run_id} must be in the 'active' state. Current state is {stage}.")
 

@@ -48,6 +48,15 @@ _EXPERIMENT_COLUMNS = {
 _DATASET_COLUMNS = ("name", "digest")
 _NULLABLE_ATTRIBUTES = {"end_time", "creation_time", "last_update_time"}
 _BINARY_COLLATION = {"postgresql": "C", "mysql": "utf8mb4_bin"}
+_EXACT_INT = 2**53
+# SQLite parses "a AND b AND c ..." into a tree as deep as the number of clauses and refuses trees deeper
+# than 1,000; conjunctions are nested in groups of this size to keep the depth logarithmic
+_AND_GROUP = 64
+_JOINED_FILTERS = 4
+# SQLite joins at most 64 tables in one SELECT, and 3.40 crashes on more than 64 ORDER BY terms next to an
+# index that covers some of them: an order_by with more run keys than this is sorted in Python (as the file
+# store sorts) over the runs the SQL filter selected
+MAX_SQL_ORDER_KEYS = 16
 
 
 class _Compiler:
@@ -85,7 +94,10 @@ class _Compiler:
     # ---- numbers
     @staticmethod
     def number(value: float):
-        return int(value) if float(value).is_integer() else value
+        # an integral value binds as an exact integer while one exists in 64 bits; beyond that it stays a
+        # double (SQLite cannot bind a larger integer, and a double compares correctly with any stored value)
+        value = float(value)
+        return int(value) if value.is_integer() and abs(value) < _EXACT_INT else value
 
     def numeric_condition(self, col, op: str, value):
         value = self.number(value)
@@ -133,12 +145,26 @@ class _Compiler:
             )
         raise InvalidParameterValue(f"Invalid filter on {c.kind!r}")
 
+    def indexed_runs(self, c: Comparison, experiment_ids: list[int]):
+        """The run ids of the experiments whose metric/param passes ``c``, read from the (experiment, key,
+        value) index alone: a search driven by it visits only the runs that pass."""
+        table = (latest_metrics if c.kind == METRIC else params).alias()
+        cond = (
+            self.metric_condition(table, c.op, c.value)
+            if c.kind == METRIC
+            else self.string_condition(table.c.value, c.op, c.value)
+        )
+        return (
+            sa.select(table.c.run_uuid)
+            .where(table.c.experiment_id.in_(experiment_ids), table.c.key == c.key, cond)
+            .subquery("driver")
+        )
+
     # ---- run ordering
-    def run_order(self, orders: list[OrderBy]):
-        """(from-clause, order_by clauses) for the run search."""
-        source = runs
+    def run_order(self, orders: list[OrderBy], source=runs):
+        """(from-clause, order_by clauses) for the run search, joining the sort keys onto ``source``."""
         clauses = []
-        for ob in [*orders, *search.DEFAULT_RUN_ORDER]:
+        for ob in _distinct_keys([*orders, *search.DEFAULT_RUN_ORDER]):
             direction = sa.asc if ob.ascending else sa.desc
             if ob.kind == ATTRIBUTE:
                 col = _RUN_COLUMNS.get(ob.key)
@@ -184,7 +210,7 @@ class _Compiler:
     def experiment_order(self, orders: list[OrderBy]):
         source = experiments
         clauses = []
-        for ob in [*orders, *search.DEFAULT_EXPERIMENT_ORDER]:
+        for ob in _distinct_keys([*orders, *search.DEFAULT_EXPERIMENT_ORDER]):
             direction = sa.asc if ob.ascending else sa.desc
             if ob.kind == ATTRIBUTE:
                 if ob.key == "experiment_id":
@@ -208,6 +234,26 @@ class _Compiler:
         return source, clauses
 
 
+def _distinct_keys(orders: list[OrderBy]) -> list[OrderBy]:
+    """Drop repeated sort keys: a key sorted on again only orders ties that it already separated."""
+    seen, out = set(), []
+    for ob in orders:
+        if (ob.kind, ob.key) not in seen:
+            seen.add((ob.kind, ob.key))
+            out.append(ob)
+    return out
+
+
+def conjunction(conditions: list):
+    """AND of ``conditions``, nested in groups so the expression tree stays shallow for any count."""
+    if len(conditions) <= _AND_GROUP:
+        return sa.and_(*conditions)
+    groups = [conditions[i : i + _AND_GROUP] for i in range(0, len(conditions), _AND_GROUP)]
+    # coalesce(x, false) is x in a WHERE clause; as a function call it makes the database parse the group
+    # as one node (SQLAlchemy flattens nested and_() and parentheses)
+    return conjunction([sa.func.coalesce(sa.and_(*group), sa.false()) for group in groups])
+
+
 def _like_to_glob(pattern: str) -> str:
     out = []
     for ch in pattern:
@@ -222,6 +268,11 @@ def _like_to_glob(pattern: str) -> str:
     return "".join(out)
 
 
+def sorts_in_sql(orders: list[OrderBy]) -> bool:
+    """Whether :func:`run_search_statement` can sort by ``orders`` in the database."""
+    return len([ob for ob in _distinct_keys(orders) if ob.kind != ATTRIBUTE]) <= MAX_SQL_ORDER_KEYS
+
+
 def run_search_statement(
     dialect: str,
     experiment_ids: list[int],
@@ -229,12 +280,36 @@ def run_search_statement(
     comparisons: tuple[Comparison, ...],
     orders: list[OrderBy],
 ) -> sa.Select:
-    """SELECT the runs' columns matching every comparison, sorted; the caller adds LIMIT/OFFSET."""
+    """SELECT the runs' columns matching every comparison, sorted when :func:`sorts_in_sql` (else unsorted,
+    for the caller to sort); the caller adds LIMIT/OFFSET."""
     comp = _Compiler(dialect)
-    source, order_clauses = comp.run_order(orders)
+    comparisons = list(dict.fromkeys(comparisons))  # a repeated clause filters nothing more
+    source = runs
+    driver = min((c for c in comparisons if c.kind in (METRIC, PARAM)), key=_selectivity_rank, default=None)
+    if driver is not None:
+        # start from the runs that pass the most selective metric/param filter (an index range), so the
+        # cost grows with the runs that pass, not with the runs of the experiment; the other clauses are
+        # then checked per passing run through the (run, key) primary keys
+        found = comp.indexed_runs(driver, experiment_ids)
+        source = found.join(runs, runs.c.run_uuid == found.c.run_uuid)
+        comparisons.remove(driver)
+    source, order_clauses = comp.run_order(orders, source) if sorts_in_sql(orders) else (source, [])
     where = [runs.c.experiment_id.in_(experiment_ids), runs.c.lifecycle_stage.in_(list(stages))]
-    where += [comp.run_condition(c) for c in comparisons]
-    return sa.select(*runs.c).select_from(source).where(*where).order_by(*order_clauses)
+    for n, c in enumerate(comparisons):
+        condition = comp.run_condition(c)
+        # PostgreSQL turns each top-level EXISTS into a join and plans all their orders: past a few, keep
+        # them as per-row checks (a function argument is not pulled up)
+        where.append(condition if n < _JOINED_FILTERS else sa.func.coalesce(condition, sa.false()))
+    return sa.select(*runs.c).select_from(source).where(conjunction(where)).order_by(*order_clauses)
+
+
+def _selectivity_rank(c: Comparison) -> int:
+    """Lower = likely to pass fewer runs: equality on a param, equality on a metric, ranges, the rest."""
+    if c.op in ("=", "IN"):
+        return 0 if c.kind == PARAM else 1
+    if c.op in ("<", "<=", ">", ">=", "LIKE"):
+        return 2
+    return 3
 
 
 def experiment_search_statement(
@@ -243,5 +318,5 @@ def experiment_search_statement(
     comp = _Compiler(dialect)
     source, order_clauses = comp.experiment_order(orders)
     where = [experiments.c.lifecycle_stage.in_(list(stages))]
-    where += [comp.experiment_condition(c) for c in comparisons]
-    return sa.select(*experiments.c).select_from(source).where(*where).order_by(*order_clauses)
+    where += [comp.experiment_condition(c) for c in dict.fromkeys(comparisons)]
+    return sa.select(*experiments.c).select_from(source).where(conjunction(where)).order_by(*order_clauses)

@@ -81,6 +81,8 @@ metrics = sa.Table(
 )
 
 # One row per (run, key): the value get_run and search_runs use, max by (step, timestamp, value).
+# ``experiment_id`` (the run's, since version 3) lets a search find the runs of an experiment whose
+# metric/param passes a filter from one index range, without visiting every run of the experiment.
 latest_metrics = sa.Table(
     "latest_metrics",
     metadata,
@@ -90,6 +92,7 @@ latest_metrics = sa.Table(
     sa.Column("special", sa.SmallInteger, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("experiment_id", sa.Integer),
 )
 
 params = sa.Table(
@@ -98,6 +101,7 @@ params = sa.Table(
     sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+    sa.Column("experiment_id", sa.Integer),
 )
 
 tags = sa.Table(
@@ -144,9 +148,34 @@ DATA_TABLES = (*V1_TABLES, datasets, inputs)
 # --------------------------------------------------------------------------- migrations
 
 
+def _v1_tables() -> list[sa.Table]:
+    """The version 1 tables: today's definitions, except the tables later versions changed, as they were."""
+    v1 = sa.MetaData()
+    tables = {t.name: t.to_metadata(v1) for t in V1_TABLES if t.name not in ("latest_metrics", "params")}
+    latest = sa.Table(
+        "latest_metrics",
+        v1,
+        sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
+        sa.Column("key", sa.String(250), primary_key=True),
+        sa.Column("value", sa.Double, nullable=False),
+        sa.Column("special", sa.SmallInteger, nullable=False),
+        sa.Column("timestamp", sa.BigInteger, nullable=False),
+        sa.Column("step", sa.BigInteger, nullable=False),
+    )
+    v1_params = sa.Table(
+        "params",
+        v1,
+        sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
+        sa.Column("key", sa.String(250), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    return [*tables.values(), latest, v1_params]
+
+
 def _create_v1(conn: Connection) -> None:
     """Version 1: the initial schema."""
-    metadata.create_all(conn, tables=list(V1_TABLES), checkfirst=True)
+    tables = _v1_tables()
+    tables[0].metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
 def _create_v2(conn: Connection) -> None:
@@ -154,7 +183,30 @@ def _create_v2(conn: Connection) -> None:
     metadata.create_all(conn, tables=[datasets, inputs], checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _create_v2]
+def _search_indexes_v3(conn: Connection) -> None:
+    """Version 3: the run's experiment id on latest_metrics and params, and indexes on
+    (experiment, key, value) that let a search read only the runs passing a metric or param filter."""
+    for table in (latest_metrics, params):
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN experiment_id INTEGER")
+        conn.execute(
+            sa.update(table).values(
+                experiment_id=sa.select(runs.c.experiment_id)
+                .where(runs.c.run_uuid == table.c.run_uuid)
+                .scalar_subquery()
+            )
+        )
+    m = latest_metrics.c
+    sa.Index("ix_latest_metrics_experiment_key_value", m.experiment_id, m.key, m.value, m.special, m.run_uuid).create(
+        conn
+    )
+    p = params.c
+    # a B-tree entry has a size limit on PostgreSQL/MySQL (a 6,000-character value exceeds it): there the
+    # index stops at the key and the value is checked on the row
+    value = (p.value,) if conn.dialect.name == "sqlite" else ()
+    sa.Index("ix_params_experiment_key_value", p.experiment_id, p.key, *value, p.run_uuid).create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _create_v2, _search_indexes_v3]
 LATEST_VERSION = len(MIGRATIONS)
 
 

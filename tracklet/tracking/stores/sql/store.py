@@ -32,7 +32,7 @@ from tracklet.tracking.entities import (
 )
 from tracklet.tracking.stores.base import Store, now_ms
 from tracklet.tracking.stores.sql import _engine, _rows, _writer, schema
-from tracklet.tracking.stores.sql.compile import run_search_statement
+from tracklet.tracking.stores.sql.compile import run_search_statement, sorts_in_sql
 from tracklet.tracking.stores.sql.experiments import ExperimentMethods
 from tracklet.tracking.stores.sql.schema import experiments, latest_metrics, metrics, params, runs, tags
 
@@ -69,7 +69,8 @@ class SqlStore(ExperimentMethods, Store):
         # databases without IEEE infinities (MySQL) store +/-inf as the largest double (see ``special``)
         self._inf_stand_in = math.inf if self._dialect in ("sqlite", "postgresql") else sys.float_info.max
         sqlite = self._dialect == "sqlite"
-        self._q_lock_run = sa.select(runs.c.lifecycle_stage).where(runs.c.run_uuid == _b("r"))
+        # (lifecycle_stage, experiment_id); callers that need only the stage take .scalar()
+        self._q_lock_run = sa.select(runs.c.lifecycle_stage, runs.c.experiment_id).where(runs.c.run_uuid == _b("r"))
         self._q_lock_experiment = sa.select(*experiments.c).where(experiments.c.experiment_id == _b("e"))
         if not sqlite:
             self._q_lock_run = self._q_lock_run.with_for_update()
@@ -371,8 +372,12 @@ class SqlStore(ExperimentMethods, Store):
         if not ids:
             return PagedList([], None)
         stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders)
-        stmt = stmt.limit(max_results + 1).offset(offset)
         with self._read() as conn:
-            rows = conn.execute(stmt).all()
+            if not sorts_in_sql(orders):  # dozens of sort keys: sort the selected runs as the file store does
+                page, token = search.paginate(
+                    search.sort_runs(_rows.load_runs(conn, conn.execute(stmt).all()), orders), max_results, page_token
+                )
+                return PagedList(page, token)
+            rows = conn.execute(stmt.limit(max_results + 1).offset(offset)).all()
             token = search.encode_page_token(offset + max_results) if len(rows) > max_results else None
             return PagedList(_rows.load_runs(conn, rows[:max_results]), token)

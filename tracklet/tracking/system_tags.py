@@ -1,4 +1,5 @@
-"""System tags describing where a run comes from: user, source script, git commit, run name.
+"""The ``mlflow.*`` system tag names (one definition each) and the tags describing where a run comes from:
+user, source script, git commit, a generated run name.
 
 Git facts are read from the ``.git`` directory's files (no subprocess, no GitPython) so starting a run
 stays fast.
@@ -25,6 +26,7 @@ PARENT_RUN_ID = "mlflow.parentRunId"
 NOTE = "mlflow.note.content"
 AUTOLOGGING = "mlflow.autologging"
 LOG_MODEL_HISTORY = "mlflow.log-model.history"
+DATASET_CONTEXT = "mlflow.data.context"  # a tag of a dataset input (train / eval ...), not of the run
 
 
 def current_user() -> str:

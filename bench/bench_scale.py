@@ -1,0 +1,214 @@
+"""How tracking-store cost grows with the number of runs and metric points (issue 15), tracklet vs MLflow.
+
+    python bench/bench_scale.py                                # SQLite, 1k/10k/30k/100k runs, 1M points
+    python bench/bench_scale.py --sizes 1000 10000 --points 100000   # quick
+    python bench/bench_scale.py --store postgres --postgres-uri postgresql://...   # or $TRACKLET_TEST_POSTGRES_URI
+    python bench/bench_scale.py --lib both --mlflow-max-runs 10000 --mlflow-points 100000
+
+Prints one JSON line per figure: ``{"lib", "store", "figure", "runs"|"points", "value", "unit", ...}``.
+
+Runs: one experiment grown to each size in turn through the store API (``create_run`` + one ``log_batch`` of
+10 params ``p0..p9`` with values a-d, 10 metrics ``m0..m9`` uniform in [0, 1), 5 tags). At each size:
+
+* ``create_runs``    -- runs/s of that growth step (create_run + log_batch)
+* ``search_filtered`` -- ``metrics.m1 > 0.5 and params.p1 = 'a'`` ordered by ``metrics.m2 DESC``, first page of
+  100, median of 5 (s)
+* ``search_newest``  -- no filter, newest first, first page of 100, median of 5 (s)
+
+History: one metric of ``--points`` points written with ``log_batch`` (1,000 per call), then read whole
+(``get_metric_history``) and downsampled to 1,000 points (``get_metric_history_bulk_interval``; MLflow: its
+store's ``get_metric_history_bulk_interval_from_steps`` with the steps its REST handler picks).
+
+MLflow stops growing at ``--mlflow-max-runs`` runs and writes ``--mlflow-points`` points: it is 10-50x
+slower, so its full sizes would take hours. The machine is shared: figures are medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+FILTER = "metrics.m1 > 0.5 and params.p1 = 'a'"
+ORDER_BY = ["metrics.m2 DESC"]
+PAGE = 100
+
+
+def _entities(lib: str):
+    if lib == "mlflow":
+        from mlflow.entities import Metric, Param, RunTag
+    else:
+        from tracklet.tracking.entities import Metric, Param, RunTag
+    return Metric, Param, RunTag
+
+
+def make_store(lib: str, kind: str, workdir: str, postgres_uri: str | None):
+    artifacts = "file://" + os.path.join(workdir, "artifacts")
+    if kind == "postgres":
+        uri = postgres_uri
+    else:
+        uri = f"sqlite:///{workdir}/{lib}.db"
+    if lib == "mlflow":
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        return SqlAlchemyStore(uri, artifacts)
+    from tracklet.tracking.stores.sql import SqlStore
+
+    return SqlStore(uri, artifacts)
+
+
+def _median_time(fn, repeats: int = 5) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def grow(lib: str, store, experiment_id: str, start: int, stop: int, rng: random.Random) -> float:
+    """Add runs ``start..stop-1``; returns runs/s."""
+    Metric, Param, RunTag = _entities(lib)
+    now = int(time.time() * 1000)
+    began = time.perf_counter()
+    for i in range(start, stop):
+        run_id = store.create_run(experiment_id, "bench", now + i, [], f"run-{i}").info.run_id
+        store.log_batch(
+            run_id,
+            [Metric(f"m{j}", rng.random(), now + i, 0) for j in range(10)],
+            [Param(f"p{j}", rng.choice("abcd")) for j in range(10)],
+            [RunTag(f"t{j}", f"v{i % (j + 2)}") for j in range(5)],
+        )
+    return (stop - start) / (time.perf_counter() - began)
+
+
+def search_figures(lib: str, store, experiment_id: str, runs: int) -> list[dict]:
+    if lib == "mlflow":
+        from mlflow.entities import ViewType
+
+        active = ViewType.ACTIVE_ONLY
+    else:
+        active = 1
+
+    def filtered():
+        return store.search_runs([experiment_id], FILTER, active, PAGE, ORDER_BY, None)
+
+    def newest():
+        return store.search_runs([experiment_id], None, active, PAGE, None, None)
+
+    out = []
+    for name, fn in (("search_filtered", filtered), ("search_newest", newest)):
+        seconds, page = _median_time(fn)
+        out.append({"figure": name, "runs": runs, "value": round(seconds, 4), "unit": "s", "page": len(page)})
+    return out
+
+
+def history_figures(lib: str, store, experiment_id: str, points: int) -> list[dict]:
+    Metric, _, _ = _entities(lib)
+    run_id = store.create_run(experiment_id, "bench", int(time.time() * 1000), [], "history").info.run_id
+    now = int(time.time() * 1000)
+    start = time.perf_counter()
+    for b in range(0, points, 1000):
+        store.log_batch(run_id, [Metric("loss", 1.0 / (s + 1), now + s, s) for s in range(b, b + 1000)], [], [])
+    write = time.perf_counter() - start
+    read, hist = _median_time(lambda: store.get_metric_history(run_id, "loss"), repeats=3)
+    if lib == "mlflow":
+        # the steps MLflow's get-history-bulk-interval handler asks its store for: 1,000 evenly spaced steps
+        steps = sorted({round(i * (points - 1) / 999) for i in range(1000)})
+
+        def sampled():
+            return store.get_metric_history_bulk_interval_from_steps(run_id, "loss", steps, 1000)
+    else:
+
+        def sampled():
+            return store.get_metric_history_bulk_interval([run_id], "loss", 1000)
+
+    downsampled, sample = _median_time(sampled)
+    return [
+        {"figure": "history_write", "points": points, "value": round(write, 3), "unit": "s"},
+        {"figure": "history_read", "points": len(hist), "value": round(read, 3), "unit": "s"},
+        {"figure": "history_downsampled", "points": points, "value": round(downsampled, 4), "unit": "s"},
+    ][: 3 if sample is not None else 2]
+
+
+def run_lib(lib: str, kind: str, args) -> None:
+    sizes = sorted(args.sizes)
+    points = args.points
+    if lib == "mlflow":
+        sizes = [s for s in sizes if s <= args.mlflow_max_runs]
+        points = min(points, args.mlflow_points)
+    with tempfile.TemporaryDirectory(prefix=f"bench-scale-{lib}-") as workdir:
+        if kind == "postgres":
+            _reset_postgres(args.postgres_uri)
+        store = make_store(lib, kind, workdir, args.postgres_uri)
+        rng = random.Random(15)
+        experiment_id = store.create_experiment(f"scale-{time.time_ns()}")
+        have = 0
+        for size in sizes:
+            rate = grow(lib, store, experiment_id, have, size, rng)
+            have = size
+            _emit(
+                {
+                    "lib": lib,
+                    "store": kind,
+                    "figure": "create_runs",
+                    "runs": size,
+                    "value": round(rate),
+                    "unit": "runs/s",
+                }
+            )
+            for record in search_figures(lib, store, experiment_id, size):
+                _emit({"lib": lib, "store": kind, **record})
+        if points:
+            for record in history_figures(lib, store, experiment_id, points):
+                _emit({"lib": lib, "store": kind, **record})
+        store_close = getattr(store, "close", None) or getattr(getattr(store, "engine", None), "dispose", None)
+        if store_close:
+            store_close()
+
+
+def _reset_postgres(uri: str) -> None:
+    """Empty the benchmark database (it must be a throwaway one)."""
+    import sqlalchemy as sa
+
+    from tracklet.tracking.stores.sql._engine import resolve_url
+
+    engine = sa.create_engine(resolve_url(uri))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    engine.dispose()
+
+
+def _emit(record: dict) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lib", choices=["tracklet", "mlflow", "both"], default="tracklet")
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--postgres-uri", default=os.environ.get("TRACKLET_TEST_POSTGRES_URI"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 30_000, 100_000])
+    parser.add_argument("--points", type=int, default=1_000_000, help="points of the history metric (0: skip)")
+    parser.add_argument("--mlflow-max-runs", type=int, default=10_000)
+    parser.add_argument("--mlflow-points", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    if args.store == "postgres" and not args.postgres_uri:
+        parser.error("--store postgres needs --postgres-uri or $TRACKLET_TEST_POSTGRES_URI (a throwaway database)")
+    logging.disable(logging.WARNING)
+    warnings.filterwarnings("ignore")
+    for lib in ["tracklet", "mlflow"] if args.lib == "both" else [args.lib]:
+        run_lib(lib, args.store, args)
+
+
+if __name__ == "__main__":
+    main()

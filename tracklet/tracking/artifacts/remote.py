@@ -1,0 +1,182 @@
+"""Artifact repositories on remote stores (S3, FTP, SFTP): one tree logic over a few primitives.
+
+Containment for keys: every artifact path is validated like a local one (``validate_artifact_path``) before it
+becomes a key under the run's prefix, so ``..``, absolute keys and NUL never reach the store. Every key or name
+the store lists back is checked the same way before it becomes a ``FileInfo`` or a local path: an object
+literally named ``artifacts/../../x`` (S3 allows that) is skipped with a warning, never written outside the
+download's destination. Prefixes are matched with a trailing ``/``, so ``.../artifacts`` never reaches
+``.../artifacts-old``. Every file is uploaded whole (multipart or temp-name-then-rename): a failed upload
+leaves no half-visible artifact; downloads go to a temp name renamed into place.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import tempfile
+import uuid
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist, TrackletException
+from tracklet.tracking.artifacts import _fs
+from tracklet.tracking.artifacts.base import ArtifactRepository
+from tracklet.tracking.entities import FileInfo
+from tracklet.tracking.validation import validate_artifact_path
+
+
+def missing_extra(scheme: str, extra: str, module: str) -> InvalidParameterValue:
+    """The error for a scheme whose optional dependency is not installed, naming the extra to install."""
+    return InvalidParameterValue(
+        f"Artifact URIs with scheme {scheme!r} need the {module!r} package: pip install 'tracklet[{extra}]'"
+    )
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\x00")
+
+
+def _relative_key(sub: str) -> str | None:
+    """``sub`` if it is a normalized relative artifact path, else None (a hostile or odd key)."""
+    try:
+        norm = validate_artifact_path(sub)
+    except InvalidParameterValue:
+        return None
+    return norm if norm and norm == sub and "\\" not in sub else None
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p.strip("/"))
+
+
+class RemoteArtifactRepository(ArtifactRepository):
+    """The artifact tree over ``_put``/``_get``/``_children``/``_files_under``/``_is_file``/``_delete_tree``.
+
+    ``root`` is the run's location inside the store (a key prefix or a server path), without trailing '/'."""
+
+    max_workers = 8  # concurrent transfers of a directory's small files
+    large_file = 8 * 1024 * 1024  # files this big go one at a time (each in parts, as the store does it)
+
+    def __init__(self, artifact_uri: str, root: str):
+        super().__init__(artifact_uri)
+        self.root = root.rstrip("/")
+
+    def _path(self, rel: str) -> str:
+        if not rel:
+            return self.root
+        return f"{self.root}/{rel}" if self.root else rel
+
+    # ------------------------------------------------------------------ primitives
+    @abc.abstractmethod
+    def _put(self, local_file: str, path: str) -> None:
+        """Upload one file whole (never half-visible)."""
+
+    @abc.abstractmethod
+    def _get(self, path: str, local_file: str, size: int | None = None) -> None:
+        """Download one file (of ``size`` bytes, when the listing said) to ``local_file``."""
+
+    @abc.abstractmethod
+    def _children(self, path: str) -> list[tuple[str, bool, int | None]]:
+        """Direct children of ``path`` as (name, is_dir, size); [] when there are none."""
+
+    @abc.abstractmethod
+    def _files_under(self, path: str) -> list[tuple[str, int | None]]:
+        """Every regular file strictly under ``path`` (full paths), recursively."""
+
+    @abc.abstractmethod
+    def _is_file(self, path: str) -> bool: ...
+
+    @abc.abstractmethod
+    def _delete_tree(self, path: str) -> None:
+        """Remove the file ``path`` and everything under ``path/``."""
+
+    def _transfer(self, jobs: list[tuple[int, object]]) -> None:
+        """Run (size, job) transfers: small files concurrently, large ones one at a time (each already goes in
+        concurrent parts), so memory stays bounded however many large files a directory holds."""
+        small = [job for size, job in jobs if size < self.large_file]
+        if len(small) > 1 and self.max_workers > 1:
+            with ThreadPoolExecutor(min(self.max_workers, len(small))) as pool:
+                for future in [pool.submit(job) for job in small]:
+                    future.result()
+        else:
+            for job in small:
+                job()
+        for size, job in jobs:
+            if size >= self.large_file:
+                job()
+
+    # ------------------------------------------------------------------ the interface
+    def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
+        if not os.path.isfile(local_file):
+            raise InvalidParameterValue(f"log_artifact: local_file {local_file!r} is not an existing file")
+        rel = validate_artifact_path(artifact_path)
+        self._put(local_file, self._path(_join(rel, os.path.basename(local_file))))
+
+    def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
+        """Upload a directory's regular files (checked first: loops, dangling links, FIFOs), concurrently."""
+        if not os.path.isdir(local_dir):
+            raise InvalidParameterValue(f"log_artifacts: local_dir {local_dir!r} is not an existing directory")
+        _, files = _fs.scan_source_dir(local_dir)
+        rel = validate_artifact_path(artifact_path)
+        keys = [(src, self._path(_join(rel, *sub))) for sub, src in files]
+        self._transfer([(os.path.getsize(src), lambda s=src, k=key: self._put(s, k)) for src, key in keys])
+
+    def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
+        rel = validate_artifact_path(path)
+        out, odd = [], []
+        for name, is_dir, size in self._children(self._path(rel)):
+            if not _plain_name(name):
+                odd.append(name)
+                continue
+            out.append(FileInfo(_join(rel, name), is_dir, None if is_dir else size))
+        if odd:
+            warnings.warn(f"list_artifacts left out {len(odd)} entries with unsafe names: {odd[:10]}", stacklevel=2)
+        return sorted(out, key=lambda f: f.path)
+
+    def download_artifacts(self, artifact_path: str, dst_path: str | None = None) -> str:
+        rel = validate_artifact_path(artifact_path)
+        base = self._path(rel)
+        dst_root = os.path.abspath(dst_path) if dst_path else tempfile.mkdtemp(prefix="tracklet-artifacts-")
+        dest = os.path.join(dst_root, *rel.split("/")) if rel else dst_root
+        if rel and self._is_file(base):
+            self._get_atomic(base, dest)
+            return dest
+        prefix = f"{base}/" if base else ""
+        jobs, odd = [], []
+        for path, size in self._files_under(base):
+            sub = _relative_key(path[len(prefix) :]) if path.startswith(prefix) else None
+            if sub is None:
+                odd.append(path)
+                continue
+            local = os.path.join(dest, *sub.split("/"))
+            jobs.append((size or 0, lambda p=path, loc=local, n=size: self._get_atomic(p, loc, n)))
+        if not jobs and rel:
+            raise ResourceDoesNotExist(f"Artifact {artifact_path!r} does not exist under {self.artifact_uri}")
+        os.makedirs(dest, exist_ok=True)
+        self._transfer(jobs)
+        if odd:
+            warnings.warn(
+                f"download_artifacts skipped {len(odd)} object(s) whose keys are not plain relative paths under "
+                f"{self.artifact_uri}: {odd[:10]}",
+                stacklevel=2,
+            )
+        return dest
+
+    def _get_atomic(self, path: str, local_file: str, size: int | None = None) -> None:
+        tmp = os.path.join(os.path.dirname(local_file), _fs.TMP_PREFIX + uuid.uuid4().hex)
+        try:
+            os.makedirs(os.path.dirname(local_file), exist_ok=True)
+            self._get(path, tmp, size)
+            os.replace(tmp, local_file)
+        except OSError as exc:  # e.g. the store holds both "a" and "a/b": one of them cannot be a local file
+            raise TrackletException(f"download of {path!r} to {local_file!r}: {exc.strerror or exc}") from None
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    def delete_artifacts(self, artifact_path: str | None = None) -> None:
+        """Remove a file or a directory (the run's whole prefix when None); nothing outside it."""
+        path = self._path(validate_artifact_path(artifact_path))
+        if not path.strip("/"):
+            raise InvalidParameterValue(f"Refusing to delete the whole store behind {self.artifact_uri!r}")
+        self._delete_tree(path)
