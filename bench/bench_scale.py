@@ -136,8 +136,14 @@ def history_figures(lib: str, store, experiment_id: str, points: int) -> list[di
     return [
         {"figure": "history_write", "points": points, "value": round(write, 3), "unit": "s"},
         {"figure": "history_read", "points": len(hist), "value": round(read, 3), "unit": "s"},
-        {"figure": "history_downsampled", "points": points, "value": round(downsampled, 4), "unit": "s"},
-    ][: 3 if sample is not None else 2]
+        {
+            "figure": "history_downsampled",
+            "points": points,
+            "value": round(downsampled, 4),
+            "unit": "s",
+            "returned": len(sample),
+        },
+    ]
 
 
 def run_lib(lib: str, kind: str, args) -> None:

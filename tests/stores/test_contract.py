@@ -842,3 +842,108 @@ def test_search_experiments_on_run_fields_is_an_error(store, filter_string):
 def test_search_experiments_ordered_by_run_fields_is_an_error(store, order_by):
     with pytest.raises(InvalidParameterValue, match="experiments can be searched by tags"):
         store.search_experiments(order_by=[order_by])
+
+
+def _expected_downsample(history, max_results, start=None, end=None):
+    """Brute force of the documented rule: all points if few; else per bucket of ``width`` steps (the smallest
+    power of two giving <= max_results // 2 buckets) the earliest smallest and earliest largest non-NaN value."""
+    points = [m for m in history if (start is None or m.step >= start) and (end is None or m.step <= end)]
+    if len(points) <= max_results:
+        return [(m.step, m.timestamp, _nan_safe(m.value)) for m in points]
+    low, high = min(m.step for m in points), max(m.step for m in points)
+    width = 1
+    while high // width - low // width + 1 > max(2, max_results // 2):
+        width *= 2
+    kept = set()
+    for bucket in {m.step // width for m in points}:
+        inside = [m for m in points if m.step // width == bucket and not math.isnan(m.value)]
+        if inside:
+            kept.add(min(inside, key=lambda m: (m.value, m.step, m.timestamp)))
+            kept.add(min(inside, key=lambda m: (-m.value, m.step, m.timestamp)))
+    return sorted(((m.step, m.timestamp, m.value) for m in kept), key=lambda p: (p[0], p[1]))
+
+
+def _nan_safe(value):
+    return "nan" if math.isnan(value) else value  # NaN != NaN would fail an equal comparison
+
+
+def _as_points(metrics, run_id):
+    assert all(m.run_id == run_id for m in metrics)
+    return [(m.step, m.timestamp, _nan_safe(m.value)) for m in metrics]
+
+
+def test_metric_history_bulk_interval_keeps_every_buckets_min_and_max(store):
+    import random
+
+    rng = random.Random(7)
+    rid = new_run(store).info.run_id
+    other = new_run(store).info.run_id
+    values = [math.sin(i / 50) + rng.random() / 10 for i in range(3000)]
+    values[1234] = 50.0  # a spike a fixed-stride sample would miss
+    values[2345] = -50.0
+    values[100] = math.nan
+    values[200], values[201] = math.inf, -math.inf
+    points = [Metric("loss", v, T0 + i, i - 300) for i, v in enumerate(values)]  # negative steps too
+    points += [Metric("loss", 0.25, T0 + 5, 10), Metric("loss", 0.25, T0 + 1, 10)]  # repeated step
+    rng.shuffle(points)  # summaries must not depend on the logging order
+    for i in range(0, len(points), 700):
+        store.log_batch(rid, points[i : i + 700], [], [])
+    store.log_batch(other, [Metric("loss", float(i), T0, i) for i in range(5)], [], [])
+    history = store.get_metric_history(rid, "loss")
+
+    for max_results, start, end in [
+        (100, None, None),
+        (4, None, None),
+        (5, 0, None),
+        (1000, None, None),
+        (64, 10, 2000),
+        (300, -300, -1),
+        (50, 1230, 1240),
+        (10_000, None, None),
+        (7, 0, 130),
+    ]:
+        got = store.get_metric_history_bulk_interval([rid], "loss", max_results, start, end)
+        assert len(got) <= max_results
+        assert _as_points(got, rid) == _expected_downsample(history, max_results, start, end)
+    got = _as_points(store.get_metric_history_bulk_interval([rid], "loss", 100), rid)
+    assert (1234 - 300, T0 + 1234, 50.0) in got and (2345 - 300, T0 + 2345, -50.0) in got
+    assert (200 - 300, T0 + 200, math.inf) in got
+
+    both = store.get_metric_history_bulk_interval([other, rid], "loss", 10)
+    assert [m.run_id for m in both[:5]] == [other] * 5 and {m.run_id for m in both[5:]} == {rid}
+    assert [m.value for m in both[:5]] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert both[0].to_dict() == {"key": "loss", "value": 0.0, "timestamp": T0, "step": 0, "run_id": other}
+    assert store.get_metric_history_bulk_interval([rid], "missing", 10) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ([], 10),
+        ("abc", 10),
+        (["../x"], 10),
+        (["a" * 32] * 101, 10),
+        (None, 10),
+        ("R", 3),
+        ("R", 0),
+        ("R", 25_001),
+        ("R", 2.5),
+        ("R", True),
+    ],
+)
+def test_metric_history_bulk_interval_validates(store, args):
+    rid = new_run(store).info.run_id
+    run_ids, max_results = args
+    run_ids = [rid] if run_ids == "R" else run_ids
+    with pytest.raises(InvalidParameterValue):
+        store.get_metric_history_bulk_interval(run_ids, "loss", max_results)
+
+
+def test_metric_history_bulk_interval_bad_range_and_unknown_run(store):
+    rid = new_run(store).info.run_id
+    with pytest.raises(InvalidParameterValue, match="start_step"):
+        store.get_metric_history_bulk_interval([rid], "loss", 10, start_step=5, end_step=1)
+    with pytest.raises(InvalidParameterValue, match="end_step"):
+        store.get_metric_history_bulk_interval([rid], "loss", 10, end_step=1.5)
+    with pytest.raises(ResourceDoesNotExist):
+        store.get_metric_history_bulk_interval([rid, "0123456789abcdef0123456789abcdef"], "loss", 10)

@@ -371,3 +371,11 @@ def test_s3_file_and_folder_of_the_same_name_is_a_clear_error(s3, tmp_path):
     with pytest.raises(TrackletException, match="download of"):
         repo.download_artifacts("", str(tmp_path / "dl"))
     assert open(repo.download_artifacts("a", str(tmp_path / "one"))).read() == "file"
+
+
+def test_messages_never_show_a_password(root_uri, tmp_path):
+    uri, _ = root_uri
+    repo = get_artifact_repository(uri)
+    with pytest.raises(ResourceDoesNotExist) as info:
+        repo.download_artifacts("nope", str(tmp_path / "dl"))
+    assert "word" not in str(info.value) and "p%40ss" not in str(info.value)

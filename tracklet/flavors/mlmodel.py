@@ -228,7 +228,8 @@ def _download_run_model(uri: str, dst_path: str | None) -> str:
     from tracklet.tracking.current import get_client
 
     run_id, rel = parse_runs_uri(uri)
-    repo = get_artifact_repository(get_client().get_run(run_id).info.artifact_uri)
+    client = get_client()
+    repo = get_artifact_repository(client.get_run(run_id).info.artifact_uri, client.tracking_uri)
     if dst_path is None and hasattr(repo, "local_model_path"):
         local = repo.local_model_path(rel)  # used in place unless a link or special file lies under it
         if local is not None:

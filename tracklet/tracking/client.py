@@ -98,8 +98,6 @@ class TrackletClient:
             lg = self._batching = logger_for(self.store)
         return lg
 
-    _logger = batching_logger  # old private name, kept until autolog uses batching_logger
-
     def flush_async_logging(self) -> None:
         """Block until this store's queued asynchronous logging is written."""
         lg = self._batching or logger_for(self.store, create=False)
@@ -282,6 +280,14 @@ class TrackletClient:
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         self.flush_async_logging()
         return self.store.get_metric_history(V.validate_run_id(run_id), key)
+
+    def get_metric_history_bulk_interval(
+        self, run_ids: list[str], metric_key: str, max_results: int, start_step=None, end_step=None
+    ) -> list:
+        """At most ``max_results`` points of ``metric_key`` per run (``MetricWithRunId``), keeping every step
+        bucket's min and max; ``start_step``/``end_step`` bound the steps (inclusive)."""
+        self.flush_async_logging()
+        return self.store.get_metric_history_bulk_interval(run_ids, metric_key, max_results, start_step, end_step)
 
     def _record_logged_model(self, run_id: str, model_dict: dict) -> None:
         """Append one entry to the run's ``mlflow.log-model.history`` tag."""

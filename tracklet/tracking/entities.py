@@ -119,6 +119,16 @@ class Metric:
 
 
 @dataclass(frozen=True)
+class MetricWithRunId(Metric):
+    """A metric point and the run it belongs to (``get_metric_history_bulk_interval``)."""
+
+    run_id: str = ""
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "run_id": self.run_id}
+
+
+@dataclass(frozen=True)
 class Param:
     key: str
     value: str

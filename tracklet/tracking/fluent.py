@@ -26,9 +26,6 @@ _last_run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("track
 _last_run_id_global: str | None = None
 
 
-_client = get_client  # old private name, kept until autolog/flavors use current.get_client
-
-
 # ---------------------------------------------------------------------- experiments
 
 

@@ -446,22 +446,31 @@ def sort_experiments(exps, order_bys: list[OrderBy]):
 # --------------------------------------------------------------------------- paging
 
 
-def encode_page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+def encode_page_token(offset: int, after: list | None = None) -> str:
+    """A token for the page at ``offset``; ``after`` (the sort values of the last row served) lets a store
+    that can seek by them start after that row instead of counting rows, which stays right under inserts."""
+    state = {"offset": offset} if after is None else {"offset": offset, "after": after}
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
 
 
-def decode_page_token(token: str | None) -> int:
+def decode_page_state(token: str | None) -> tuple[int, list | None]:
+    """(offset, sort values of the last row served or None) of a page token."""
     if not token:
-        return 0
+        return 0, None
     try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()).decode())["offset"]
-        if not isinstance(offset, int) or offset < 0:
+        state = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+        offset, after = state["offset"], state.get("after")
+        if not isinstance(offset, int) or offset < 0 or not (after is None or isinstance(after, list)):
             raise ValueError
-        return offset
+        return offset, after
     except Exception:
         raise InvalidParameterValue(
             f"Invalid page_token {token!r}: not a token returned by a previous search"
         ) from None
+
+
+def decode_page_token(token: str | None) -> int:
+    return decode_page_state(token)[0]
 
 
 def paginate(items: list, max_results: int, page_token: str | None):

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlparse
 from tracklet import env
 from tracklet.exceptions import InvalidParameterValue, TrackletException
 from tracklet.tracking.artifacts import _fs
-from tracklet.tracking.artifacts.remote import RemoteArtifactRepository, missing_extra
+from tracklet.tracking.artifacts.remote import RemoteArtifactRepository, missing_extra, redact
 
 _EXTRAS = {"ftp": ("ftp", "fsspec"), "sftp": ("sftp", "paramiko")}
 
@@ -62,7 +62,7 @@ class FsspecArtifactRepository(RemoteArtifactRepository):
         except ImportError:
             raise missing_extra(scheme, extra, module) from None
         if not parsed.hostname:
-            raise InvalidParameterValue(f"Invalid artifact URI {artifact_uri!r}: expected {scheme}://host/path")
+            raise InvalidParameterValue(f"Invalid artifact URI {redact(artifact_uri)!r}: expected {scheme}://host/path")
         super().__init__(artifact_uri, unquote(parsed.path))
         kwargs = {"port": parsed.port or (21 if scheme == "ftp" else 22)}
         if parsed.username:
@@ -82,7 +82,7 @@ class FsspecArtifactRepository(RemoteArtifactRepository):
         except TrackletException:
             raise
         except Exception as exc:
-            raise TrackletException(f"{action} {path!r} on {self.artifact_uri}: {exc}") from None
+            raise TrackletException(f"{action} {path!r} on {self.shown_uri}: {exc}") from None
 
     def _put(self, local_file: str, path: str) -> None:
         parent = posixpath.dirname(path)
@@ -127,7 +127,7 @@ class FsspecArtifactRepository(RemoteArtifactRepository):
         except FileNotFoundError:
             return []
         except Exception as exc:
-            raise TrackletException(f"listing of {path!r} on {self.artifact_uri}: {exc}") from None
+            raise TrackletException(f"listing of {path!r} on {self.shown_uri}: {exc}") from None
         out = []
         for e in entries:
             name = posixpath.basename(str(e["name"]).rstrip("/"))

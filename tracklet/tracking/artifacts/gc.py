@@ -60,8 +60,11 @@ def artifact_location_problem(run, experiment) -> str | None:
     got_local, want_local = _local(uri), _local(expected)
     same = got_local == want_local if (got_local and want_local) else uri.rstrip("/") == expected
     if not same:
+        from tracklet.tracking.artifacts.remote import redact
+
         return (
-            f"its artifact location {uri!r} is not {expected!r}, where this store keeps the run's artifacts; "
+            f"its artifact location {redact(uri)!r} is not {redact(expected)!r}, where this store keeps the run's "
+            "artifacts; "
             "nothing was deleted (remove the run's files by hand if that location is really its own)"
         )
     return None
@@ -115,7 +118,7 @@ def collect_garbage(client, run_ids=None, experiment_ids=None) -> GcResult:
             result.skipped[run.info.run_id] = problem
             continue
         try:
-            get_artifact_repository(run.info.artifact_uri).delete_artifacts()
+            get_artifact_repository(run.info.artifact_uri, client.tracking_uri).delete_artifacts()
         except ResourceDoesNotExist:
             pass
         local = _local(run.info.artifact_uri)

@@ -17,6 +17,7 @@ import tempfile
 import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
 
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist, TrackletException
 from tracklet.tracking.artifacts import _fs
@@ -30,6 +31,15 @@ def missing_extra(scheme: str, extra: str, module: str) -> InvalidParameterValue
     return InvalidParameterValue(
         f"Artifact URIs with scheme {scheme!r} need the {module!r} package: pip install 'tracklet[{extra}]'"
     )
+
+
+def redact(uri: str) -> str:
+    """``uri`` with the password of its ``user:password@`` part replaced, for messages and logs."""
+    parsed = urlparse(uri)
+    if not parsed.password:
+        return uri
+    user = f"{parsed.username}:***@" if parsed.username else "***@"
+    return parsed._replace(netloc=user + parsed.netloc.rpartition("@")[2]).geturl()
 
 
 def _plain_name(name: str) -> bool:
@@ -60,6 +70,7 @@ class RemoteArtifactRepository(ArtifactRepository):
     def __init__(self, artifact_uri: str, root: str):
         super().__init__(artifact_uri)
         self.root = root.rstrip("/")
+        self.shown_uri = redact(artifact_uri)  # what messages say: never a password
 
     def _path(self, rel: str) -> str:
         if not rel:
@@ -151,13 +162,13 @@ class RemoteArtifactRepository(ArtifactRepository):
             local = os.path.join(dest, *sub.split("/"))
             jobs.append((size or 0, lambda p=path, loc=local, n=size: self._get_atomic(p, loc, n)))
         if not jobs and rel:
-            raise ResourceDoesNotExist(f"Artifact {artifact_path!r} does not exist under {self.artifact_uri}")
+            raise ResourceDoesNotExist(f"Artifact {artifact_path!r} does not exist under {self.shown_uri}")
         os.makedirs(dest, exist_ok=True)
         self._transfer(jobs)
         if odd:
             warnings.warn(
                 f"download_artifacts skipped {len(odd)} object(s) whose keys are not plain relative paths under "
-                f"{self.artifact_uri}: {odd[:10]}",
+                f"{self.shown_uri}: {odd[:10]}",
                 stacklevel=2,
             )
         return dest
@@ -178,5 +189,5 @@ class RemoteArtifactRepository(ArtifactRepository):
         """Remove a file or a directory (the run's whole prefix when None); nothing outside it."""
         path = self._path(validate_artifact_path(artifact_path))
         if not path.strip("/"):
-            raise InvalidParameterValue(f"Refusing to delete the whole store behind {self.artifact_uri!r}")
+            raise InvalidParameterValue(f"Refusing to delete the whole store behind {self.shown_uri!r}")
         self._delete_tree(path)

@@ -15,13 +15,47 @@ Rules every implementation follows (the contract suite in tests/stores checks th
 from __future__ import annotations
 
 import abc
+import numbers
 import time
 
-from tracklet.tracking.entities import Experiment, Metric, PagedList, Param, Run, RunInfo, RunTag
+from tracklet.exceptions import InvalidParameterValue
+from tracklet.tracking import validation
+from tracklet.tracking.entities import Experiment, Metric, MetricWithRunId, PagedList, Param, Run, RunInfo, RunTag
+from tracklet.tracking.stores import downsample
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _step_bound(name: str, value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidParameterValue(f"Invalid {name} {value!r}: must be an integer step or None")
+    return int(value)
+
+
+def validate_bulk_interval(run_ids, max_results, start_step, end_step) -> tuple[list[str], int, int | None, int | None]:
+    """Check the arguments of ``get_metric_history_bulk_interval`` (run ids deduplicated, in order)."""
+    if isinstance(run_ids, str) or not isinstance(run_ids, (list, tuple)) or not run_ids:
+        raise InvalidParameterValue(f"Invalid run_ids {run_ids!r}: must be a non-empty list of run IDs")
+    if len(run_ids) > downsample.MAX_RUN_IDS:
+        raise InvalidParameterValue(f"Invalid run_ids: {len(run_ids)} given, at most {downsample.MAX_RUN_IDS}")
+    run_ids = list(dict.fromkeys(validation.validate_run_id(r) for r in run_ids))
+    if isinstance(max_results, bool) or not isinstance(max_results, numbers.Integral):
+        raise InvalidParameterValue(f"Invalid max_results {max_results!r}: must be an integer")
+    if max_results < downsample.MIN_POINTS:
+        raise InvalidParameterValue(
+            f"Invalid max_results {max_results}: must be at least {downsample.MIN_POINTS} "
+            "(each bucket keeps its min and max, and a range across step 0 has two buckets)"
+        )
+    if max_results > downsample.MAX_POINTS:
+        raise InvalidParameterValue(f"Invalid max_results {max_results}: must be at most {downsample.MAX_POINTS}")
+    start, end = _step_bound("start_step", start_step), _step_bound("end_step", end_step)
+    if start is not None and end is not None and start > end:
+        raise InvalidParameterValue(f"Invalid step range: start_step {start} is after end_step {end}")
+    return run_ids, int(max_results), start, end
 
 
 class Store(abc.ABC):
@@ -111,6 +145,33 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every logged value of ``key``, ordered by (step, timestamp)."""
+
+    def get_metric_history_bulk_interval(
+        self,
+        run_ids: list[str],
+        metric_key: str,
+        max_results: int,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> list[MetricWithRunId]:
+        """At most ``max_results`` points of ``metric_key`` per run, with steps in ``[start_step, end_step]``
+        (None: unbounded), ordered by run (as given), step and timestamp. A run with more points keeps each
+        step bucket's min and max (see :mod:`tracklet.tracking.stores.downsample`), so no spike is lost.
+
+        This generic version reads each whole history; stores override it with something faster."""
+        run_ids, max_results, start_step, end_step = validate_bulk_interval(run_ids, max_results, start_step, end_step)
+        out = []
+        for run_id in run_ids:
+            points = [
+                (m.value, m.step, m.timestamp)
+                for m in self.get_metric_history(run_id, metric_key)
+                if (start_step is None or m.step >= start_step) and (end_step is None or m.step <= end_step)
+            ]
+            out += [
+                MetricWithRunId(metric_key, v, ts, step, run_id)
+                for v, step, ts in downsample.downsample(points, max_results)
+            ]
+        return out
 
     @abc.abstractmethod
     def search_runs(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 
+from tracklet.tracking.entities import latest_order
 from tracklet.tracking.stores.file_io import read_bytes, read_text
 
 RACY_NS = 1_000_000_000  # files changed less than 1 s before they were read are re-read next time
@@ -53,15 +54,10 @@ def parse_metric_lines(data: bytes) -> tuple[list[tuple[int, float, int]], int]:
 
 
 def latest_row(rows, best=None):
-    """The latest of ``rows`` (and ``best``): max by (step, timestamp, value), NaN lowest on a tie."""
-    best_rank = None
-    if best is not None:
-        ts, value, step = best
-        best_rank = (step, ts, value == value, value if value == value else 0.0)
+    """The latest of ``(timestamp, value, step)`` ``rows`` (and ``best``), by :func:`entities.latest_order`."""
+    best_rank = None if best is None else latest_order(best[2], best[0], best[1])
     for row in rows:
-        ts, value, step = row
-        real = value == value
-        rank = (step, ts, real, value if real else 0.0)
+        rank = latest_order(row[2], row[0], row[1])
         if best_rank is None or rank > best_rank:
             best, best_rank = row, rank
     return best

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import threading
 import warnings
 from dataclasses import replace
@@ -34,8 +33,8 @@ RUN_NAME_TAG = validation.RUN_NAME_TAG
 # folders of the mlruns root / of an experiment folder that are not experiments / runs
 RESERVED_ROOT = frozenset({"models"})
 RESERVED_EXPERIMENT = frozenset({"tags", "datasets", "traces", "models"})
-_EXPERIMENT_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
-_RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
+_EXPERIMENT_ID_RE = validation.EXPERIMENT_ID_RE  # matched with fullmatch
+_RUN_ID_RE = validation.RUN_ID_RE
 _ACTIVE = LifecycleStage.ACTIVE
 _STAGES = frozenset({LifecycleStage.ACTIVE, LifecycleStage.DELETED})
 
@@ -156,7 +155,7 @@ class RunLayout:
     def experiment_path(self, experiment_id) -> tuple[str, bool] | None:
         """(directory, is_deleted_folder) of an experiment, or None (also for ids that are not ids)."""
         eid = str(experiment_id)
-        if not _EXPERIMENT_ID_RE.match(eid):
+        if not _EXPERIMENT_ID_RE.fullmatch(eid):
             return None
         for base, trashed in ((self.root, False), (self.trash, True)):
             path = os.path.join(base, eid)
@@ -218,7 +217,7 @@ class RunLayout:
 
     def locate(self, run_id: str) -> tuple[str, RunInfo]:
         """(run folder, RunInfo) of ``run_id``: the cached experiment first, a scan on a miss."""
-        if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
+        if not isinstance(run_id, str) or not _RUN_ID_RE.fullmatch(run_id):
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         bases = (self.root, self.trash)
         eid = self.run_experiment.get(run_id)

@@ -12,14 +12,14 @@ import os
 import stat
 
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
-from tracklet.tracking import validation
+from tracklet.tracking import system_tags, validation
 from tracklet.tracking.entities import Metric, Param, RunInfo, RunTag
 from tracklet.tracking.stores import file_cache as fc
 from tracklet.tracking.stores import file_io as fio
 from tracklet.tracking.stores import file_journal as journal
 from tracklet.tracking.stores.file_layout import METRICS, PARAMS, RUN_NAME_TAG, TAGS, RunLayout, check_active
 
-LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+LOG_MODEL_HISTORY_TAG = system_tags.LOG_MODEL_HISTORY
 
 
 def check_storable(kind: str, values: dict) -> None:

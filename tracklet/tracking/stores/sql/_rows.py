@@ -84,12 +84,6 @@ def decode_value(value: float, special: int) -> float:
     return _INF if special == POS_INF else -_INF
 
 
-def latest_order(step: int, timestamp: int, value: float) -> tuple:
-    """Which of two values of a key is the latest: max by (step, timestamp, value), NaN lowest on a tie."""
-    nan = value != value
-    return (step, timestamp, not nan, 0.0 if nan else value)
-
-
 def _chunks(items: list, size: int = _CHUNK):
     for i in range(0, len(items), size):
         yield items[i : i + size]

@@ -13,11 +13,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tracklet.exceptions import InvalidParameterValue, InvalidState, ResourceDoesNotExist
-from tracklet.tracking.entities import LifecycleStage
-from tracklet.tracking.stores.sql import _rows
-from tracklet.tracking.stores.sql.schema import latest_metrics, metrics, params, runs, tags
+from tracklet.tracking import system_tags
+from tracklet.tracking.entities import LifecycleStage, latest_order
+from tracklet.tracking.stores import downsample
+from tracklet.tracking.stores.sql import _rows, schema
+from tracklet.tracking.stores.sql.schema import latest_metrics, metric_buckets, metrics, params, runs, tags
 
-RUN_NAME_TAG = "mlflow.runName"
+RUN_NAME_TAG = system_tags.RUN_NAME
 _METRIC_COLS = ("run_uuid", "key", "value", "special", "timestamp", "step")
 _KV_COLS = ("run_uuid", "key", "value")
 _WITH_EXPERIMENT = ("latest_metrics", "params")  # tables that carry the run's experiment id (search indexes)
@@ -40,6 +42,23 @@ _q_params = sa.select(params.c.key, params.c.value).where(
 )
 _q_tags = sa.select(tags.c.key).where(tags.c.run_uuid == _b("r"), tags.c.key.in_(_b("keys", expanding=True)))
 _upd_tag = sa.update(tags).where(tags.c.run_uuid == _b("b_run"), tags.c.key == _b("b_key")).values(value=_b("b_value"))
+
+
+_BUCKET_COLS = tuple(c.name for c in metric_buckets.c)  # run_uuid, key, bucket, min_*, max_*
+_q_buckets = sa.select(*list(metric_buckets.c)[1:]).where(
+    metric_buckets.c.run_uuid == _b("r"),
+    metric_buckets.c.key.in_(_b("keys", expanding=True)),
+    metric_buckets.c.bucket.in_(_b("buckets", expanding=True)),
+)
+_upd_bucket = (
+    sa.update(metric_buckets)
+    .where(
+        metric_buckets.c.run_uuid == _b("b_run_uuid"),
+        metric_buckets.c.key == _b("b_key"),
+        metric_buckets.c.bucket == _b("b_bucket"),
+    )
+    .values({c: _b(f"b_{c}") for c in _BUCKET_COLS[3:]})
+)
 
 
 class CoreWriter:
@@ -83,6 +102,19 @@ class CoreWriter:
 
     def rename_run(self, run_id: str, name: str) -> None:
         self.conn.execute(sa.update(runs).where(runs.c.run_uuid == run_id).values(name=name))
+
+    def buckets(self, run_id: str, keys: list[str], numbers: list[int]) -> list[tuple]:
+        return self.conn.execute(_q_buckets, {"r": run_id, "keys": keys, "buckets": numbers}).all()
+
+    def write_buckets(self, inserts: list[dict], updates: list[dict]) -> None:
+        if inserts:
+            self.conn.execute(sa.insert(metric_buckets), inserts)
+        if updates:
+            self.conn.execute(_upd_bucket, [{f"b_{k}": v for k, v in row.items()} for row in updates])
+
+
+def _quoted(columns) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
 
 
 def _in(n: int) -> str:
@@ -150,6 +182,26 @@ class SqliteWriter:
     def rename_run(self, run_id: str, name: str) -> None:
         self.cur.execute("UPDATE runs SET name = ? WHERE run_uuid = ?", (name, run_id))
 
+    def buckets(self, run_id: str, keys: list[str], numbers: list[int]) -> list[tuple]:
+        sql = (
+            f"SELECT {_quoted(_BUCKET_COLS[1:])} FROM metric_buckets WHERE run_uuid = ? "
+            f'AND "key" IN ({_in(len(keys))}) AND bucket IN ({_in(len(numbers))})'
+        )
+        return self.cur.execute(sql, (run_id, *keys, *numbers)).fetchall()
+
+    def write_buckets(self, inserts: list[dict], updates: list[dict]) -> None:
+        if inserts:
+            self.cur.executemany(
+                f"INSERT INTO metric_buckets ({_quoted(_BUCKET_COLS)}) VALUES ({_in(len(_BUCKET_COLS))})",
+                [tuple(row[c] for c in _BUCKET_COLS) for row in inserts],
+            )
+        if updates:
+            values = ", ".join(f"{c} = ?" for c in _BUCKET_COLS[3:])
+            self.cur.executemany(
+                f'UPDATE metric_buckets SET {values} WHERE run_uuid = ? AND "key" = ? AND bucket = ?',
+                [tuple(row[c] for c in (*_BUCKET_COLS[3:], *_BUCKET_COLS[:3])) for row in updates],
+            )
+
 
 # ---------------------------------------------------------------------------- the logic
 
@@ -206,7 +258,7 @@ def write_tags(writer, run_id: str, tag_map: dict[str, str]) -> None:
 def write_metrics(writer, run_id: str, batch: list, inf_stand_in: float) -> None:
     """Append every point to the history and move each key's latest row forward where needed."""
     encode = _rows.encode_value
-    order = _rows.latest_order
+    order = latest_order
     rows = []
     best: dict[str, tuple] = {}  # key -> (rank, row) of this batch's latest point
     for m in batch:
@@ -236,3 +288,41 @@ def write_metrics(writer, run_id: str, batch: list, inf_stand_in: float) -> None
         writer.insert("latest_metrics", inserts)
     if updates:
         writer.update_latest(updates)
+    write_buckets(writer, run_id, rows)
+
+
+def write_buckets(writer, run_id: str, rows: list[tuple]) -> None:
+    """Fold the batch's points into the metric_buckets summaries (min and max per key and 64 steps)."""
+    width = schema.BUCKET_STEPS
+    by_key: dict[str, list] = {}
+    for _, key, stored, special, ts, step in rows:
+        by_key.setdefault(key, []).append((_rows.decode_value(stored, special), step, ts, stored, special))
+    batch = {key: downsample.extremes(points, width) for key, points in by_key.items()}
+    batch = {key: pairs for key, pairs in batch.items() if pairs}  # NaN-only keys summarise nothing
+    if not batch:
+        return
+    numbers = sorted({b for pairs in batch.values() for b in pairs})
+    stored_pairs = {
+        (key, bucket): [
+            (_rows.decode_value(v1, s1), st1, ts1, v1, s1),
+            (_rows.decode_value(v2, s2), st2, ts2, v2, s2),
+        ]
+        for key, bucket, v1, s1, st1, ts1, v2, s2, st2, ts2 in writer.buckets(run_id, list(batch), numbers)
+    }
+    inserts, updates = {}, {}
+    for key, pairs in batch.items():
+        for bucket, (low, high) in pairs.items():
+            current = stored_pairs.get((key, bucket))
+            if current is None:
+                inserts[key, bucket] = [low, high]
+                continue
+            merged = [
+                low if downsample.better_min(low, current[0]) else current[0],
+                high if downsample.better_max(high, current[1]) else current[1],
+            ]
+            if merged != current:
+                updates[key, bucket] = merged
+    writer.write_buckets(
+        [row for (key, b), pair in inserts.items() for row in schema.bucket_rows(run_id, key, {b: pair})],
+        [row for (key, b), pair in updates.items() for row in schema.bucket_rows(run_id, key, {b: pair})],
+    )

@@ -53,6 +53,8 @@ _EXACT_INT = 2**53
 # than 1,000; conjunctions are nested in groups of this size to keep the depth logarithmic
 _AND_GROUP = 64
 _JOINED_FILTERS = 4
+_KEYED = {METRIC: latest_metrics, PARAM: params, TAG: tags}
+_INDEXED = (METRIC, PARAM)  # tables with an (experiment_id, key, value) index
 # SQLite joins at most 64 tables in one SELECT, and 3.40 crashes on more than 64 ORDER BY terms next to an
 # index that covers some of them: an order_by with more run keys than this is sorted in Python (as the file
 # store sorts) over the runs the SQL filter selected
@@ -125,14 +127,8 @@ class _Compiler:
             if c.key in search.NUMERIC_ATTRIBUTES:
                 return self.numeric_condition(col, c.op, c.value)
             return self.string_condition(col, c.op, c.value)
-        if c.kind == METRIC:
-            lm = latest_metrics.alias()
-            cond = self.metric_condition(lm, c.op, c.value)
-            return sa.exists().where(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == c.key, cond)
-        if c.kind in (PARAM, TAG):
-            table = (params if c.kind == PARAM else tags).alias()
-            cond = self.string_condition(table.c.value, c.op, c.value)
-            return sa.exists().where(table.c.run_uuid == runs.c.run_uuid, table.c.key == c.key, cond)
+        if c.kind in _KEYED:
+            return self.key_exists(c.kind, c.key, [c])
         if c.kind == DATASET:
             if c.key not in _DATASET_COLUMNS and c.key != "context":
                 return sa.false()  # as search.run_matches: a dataset field no dataset has matches nothing
@@ -145,50 +141,64 @@ class _Compiler:
             )
         raise InvalidParameterValue(f"Invalid filter on {c.kind!r}")
 
-    def indexed_runs(self, c: Comparison, experiment_ids: list[int]):
-        """The run ids of the experiments whose metric/param passes ``c``, read from the (experiment, key,
-        value) index alone: a search driven by it visits only the runs that pass."""
-        table = (latest_metrics if c.kind == METRIC else params).alias()
-        cond = (
-            self.metric_condition(table, c.op, c.value)
-            if c.kind == METRIC
-            else self.string_condition(table.c.value, c.op, c.value)
+    def value_conditions(self, table, comparisons: list[Comparison]):
+        """Every comparison on one row of latest_metrics / params / tags (all of the same key)."""
+        if comparisons[0].kind == METRIC:
+            return conjunction([self.metric_condition(table, c.op, c.value) for c in comparisons])
+        return conjunction([self.string_condition(table.c.value, c.op, c.value) for c in comparisons])
+
+    def key_exists(self, kind: str, key: str, comparisons: list[Comparison]):
+        """EXISTS: the run's metric/param/tag ``key`` passes every comparison (one row per run and key, so
+        any number of comparisons on a key is one lookup)."""
+        table = _KEYED[kind].alias()
+        return sa.exists().where(
+            table.c.run_uuid == runs.c.run_uuid, table.c.key == key, self.value_conditions(table, comparisons)
         )
+
+    def indexed_runs(self, kind: str, key: str, comparisons: list[Comparison], experiment_ids: list[int]):
+        """The ids of the runs of the experiments whose metric/param ``key`` passes every comparison, read
+        from the (experiment, key, value) index: a search driven by it visits only the runs that pass."""
+        table = _KEYED[kind].alias()
         return (
             sa.select(table.c.run_uuid)
-            .where(table.c.experiment_id.in_(experiment_ids), table.c.key == c.key, cond)
+            .where(
+                table.c.experiment_id.in_(experiment_ids),
+                table.c.key == key,
+                self.value_conditions(table, comparisons),
+            )
             .subquery("driver")
         )
 
     # ---- run ordering
     def run_order(self, orders: list[OrderBy], source=runs):
-        """(from-clause, order_by clauses) for the run search, joining the sort keys onto ``source``."""
-        clauses = []
+        """(from-clause, sort terms ``[(expression, ascending)]``) for the run search, joining the sort keys
+        onto ``source``. Where an expression can be NULL (a missing key), the term before it puts every such
+        row in a group of its own, so NULLs never need ordering against values."""
+        terms = []
         for ob in _distinct_keys([*orders, *search.DEFAULT_RUN_ORDER]):
-            direction = sa.asc if ob.ascending else sa.desc
             if ob.kind == ATTRIBUTE:
                 col = _RUN_COLUMNS.get(ob.key)
                 if col is None:
                     raise InvalidParameterValue(f"Invalid order_by attribute {ob.key!r}")
                 if ob.key in _NULLABLE_ATTRIBUTES:
-                    clauses.append(sa.case((col.is_(None), 1), else_=0))
+                    terms.append((sa.case((col.is_(None), 1), else_=0), True))
                 if ob.key not in search.NUMERIC_ATTRIBUTES:
                     col = self.cs(col)
-                clauses.append(direction(col))
+                terms.append((col, ob.ascending))
             elif ob.kind == METRIC:
                 lm = latest_metrics.alias()
                 source = source.outerjoin(lm, sa.and_(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == ob.key))
-                clauses.append(sa.case((lm.c.run_uuid.is_(None), 1), else_=0))
-                clauses.append(direction(sa.case((lm.c.special == NAN, 1), else_=0)))
-                clauses.append(direction(lm.c.value))
+                terms.append((sa.case((lm.c.run_uuid.is_(None), 1), else_=0), True))
+                terms.append((sa.case((lm.c.special == NAN, 1), else_=0), ob.ascending))
+                terms.append((lm.c.value, ob.ascending))
             elif ob.kind in (PARAM, TAG):
                 table = (params if ob.kind == PARAM else tags).alias()
                 source = source.outerjoin(table, sa.and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == ob.key))
-                clauses.append(sa.case((table.c.run_uuid.is_(None), 1), else_=0))
-                clauses.append(direction(self.cs(table.c.value)))
+                terms.append((sa.case((table.c.run_uuid.is_(None), 1), else_=0), True))
+                terms.append((self.cs(table.c.value), ob.ascending))
             else:
                 raise InvalidParameterValue(f"Invalid order_by on {ob.kind!r}")
-        return source, clauses
+        return source, terms
 
     # ---- experiments
     def experiment_condition(self, c: Comparison):
@@ -279,28 +289,56 @@ def run_search_statement(
     stages: tuple[str, ...],
     comparisons: tuple[Comparison, ...],
     orders: list[OrderBy],
+    after: list | None = None,
 ) -> sa.Select:
-    """SELECT the runs' columns matching every comparison, sorted when :func:`sorts_in_sql` (else unsorted,
-    for the caller to sort); the caller adds LIMIT/OFFSET."""
+    """SELECT the runs' columns matching every comparison, then the values of their sort terms; sorted when
+    :func:`sorts_in_sql` (else unsorted, for the caller to sort), only the rows after the sort values
+    ``after`` when given; the caller adds LIMIT/OFFSET."""
     comp = _Compiler(dialect)
-    comparisons = list(dict.fromkeys(comparisons))  # a repeated clause filters nothing more
+    keyed: dict[tuple[str, str], list[Comparison]] = {}  # every comparison on one metric/param/tag together
+    others = []
+    for c in dict.fromkeys(comparisons):  # a repeated clause filters nothing more
+        if c.kind in _KEYED:
+            keyed.setdefault((c.kind, c.key), []).append(c)
+        else:
+            others.append(c)
     source = runs
-    driver = min((c for c in comparisons if c.kind in (METRIC, PARAM)), key=_selectivity_rank, default=None)
-    if driver is not None:
+    indexed = [group for group in keyed if group[0] in _INDEXED]
+    if indexed:
         # start from the runs that pass the most selective metric/param filter (an index range), so the
         # cost grows with the runs that pass, not with the runs of the experiment; the other clauses are
         # then checked per passing run through the (run, key) primary keys
-        found = comp.indexed_runs(driver, experiment_ids)
+        driver = min(indexed, key=lambda group: min(_selectivity_rank(c) for c in keyed[group]))
+        found = comp.indexed_runs(*driver, keyed.pop(driver), experiment_ids)
         source = found.join(runs, runs.c.run_uuid == found.c.run_uuid)
-        comparisons.remove(driver)
-    source, order_clauses = comp.run_order(orders, source) if sorts_in_sql(orders) else (source, [])
+    source, terms = comp.run_order(orders, source) if sorts_in_sql(orders) else (source, [])
     where = [runs.c.experiment_id.in_(experiment_ids), runs.c.lifecycle_stage.in_(list(stages))]
-    for n, c in enumerate(comparisons):
-        condition = comp.run_condition(c)
+    if after is not None:
+        where.append(_after(terms, after))
+    checks = [comp.key_exists(kind, key, group) for (kind, key), group in keyed.items()]
+    checks += [comp.run_condition(c) for c in others]
+    for n, condition in enumerate(checks):
         # PostgreSQL turns each top-level EXISTS into a join and plans all their orders: past a few, keep
         # them as per-row checks (a function argument is not pulled up)
         where.append(condition if n < _JOINED_FILTERS else sa.func.coalesce(condition, sa.false()))
-    return sa.select(*runs.c).select_from(source).where(conjunction(where)).order_by(*order_clauses)
+    keys = [expr.label(f"sort_key_{n}") for n, (expr, _) in enumerate(terms)]
+    order_clauses = [sa.asc(expr) if ascending else sa.desc(expr) for expr, ascending in terms]
+    return sa.select(*runs.c, *keys).select_from(source).where(conjunction(where)).order_by(*order_clauses)
+
+
+def _after(terms: list, values: list):
+    """Rows sorting strictly after the row whose sort terms were ``values`` (keyset paging: a page token
+    that stays right when runs are added or removed before it)."""
+    if len(values) != len(terms):
+        raise InvalidParameterValue("Invalid page_token: it belongs to a search with another order_by")
+    options = []
+    for k, (expr, ascending) in enumerate(terms):
+        equal = [terms[i][0].is_not_distinct_from(values[i]) for i in range(k)]
+        if values[k] is None:  # a group of missing values: nothing sorts beyond it within this term
+            continue
+        beyond = expr > values[k] if ascending else expr < values[k]
+        options.append(conjunction([*equal, beyond]))
+    return sa.or_(*options)
 
 
 def _selectivity_rank(c: Comparison) -> int:

@@ -10,6 +10,8 @@ update the table definitions below to match, and first copy today's definitions 
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -17,6 +19,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 
 from tracklet.exceptions import TrackletException
+from tracklet.tracking.stores import downsample
 
 metadata = sa.MetaData()
 
@@ -141,8 +144,28 @@ inputs = sa.Table(
     sa.Column("position", sa.Integer, nullable=False),  # logging order, for a stable get_run order
 )
 
+# Since version 4: per (run, key, step // BUCKET_STEPS) the smallest and the largest value of the history
+# with their steps and timestamps (NaN never counts), kept up to date by log_batch, so a downsampled
+# history (get_metric_history_bulk_interval) reads one row per 64 steps instead of every point.
+BUCKET_STEPS = 64
+metric_buckets = sa.Table(
+    "metric_buckets",
+    metadata,
+    sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("bucket", sa.BigInteger, primary_key=True),
+    sa.Column("min_value", sa.Double, nullable=False),
+    sa.Column("min_special", sa.SmallInteger, nullable=False),
+    sa.Column("min_step", sa.BigInteger, nullable=False),
+    sa.Column("min_timestamp", sa.BigInteger, nullable=False),
+    sa.Column("max_value", sa.Double, nullable=False),
+    sa.Column("max_special", sa.SmallInteger, nullable=False),
+    sa.Column("max_step", sa.BigInteger, nullable=False),
+    sa.Column("max_timestamp", sa.BigInteger, nullable=False),
+)
+
 V1_TABLES = (experiments, experiment_tags, runs, metrics, latest_metrics, params, tags)
-DATA_TABLES = (*V1_TABLES, datasets, inputs)
+DATA_TABLES = (*V1_TABLES, datasets, inputs, metric_buckets)
 
 
 # --------------------------------------------------------------------------- migrations
@@ -206,7 +229,47 @@ def _search_indexes_v3(conn: Connection) -> None:
     sa.Index("ix_params_experiment_key_value", p.experiment_id, p.key, *value, p.run_uuid).create(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _create_v2, _search_indexes_v3]
+def _decode(value: float, special: int) -> float:
+    # the special codes of metrics.special: 1 NaN, 2 +inf, 3 -inf
+    return {1: math.nan, 2: math.inf, 3: -math.inf}.get(special, value) if special else value
+
+
+def bucket_rows(run_id: str, key: str, pairs: dict) -> list[dict]:
+    """metric_buckets rows for ``{bucket: [min point, max point]}``, points (value, step, timestamp, stored
+    value, special)."""
+    return [
+        {
+            "run_uuid": run_id,
+            "key": key,
+            "bucket": bucket,
+            "min_value": low[3],
+            "min_special": low[4],
+            "min_step": low[1],
+            "min_timestamp": low[2],
+            "max_value": high[3],
+            "max_special": high[4],
+            "max_step": high[1],
+            "max_timestamp": high[2],
+        }
+        for bucket, (low, high) in pairs.items()
+    ]
+
+
+def _metric_buckets_v4(conn: Connection) -> None:
+    """Version 4: the metric_buckets summaries, computed for the histories already stored."""
+    metadata.create_all(conn, tables=[metric_buckets], checkfirst=True)
+    m = metrics.c
+    rows = conn.execute(
+        sa.select(m.run_uuid, m.key, m.value, m.special, m.step, m.timestamp).order_by(m.run_uuid, m.key)
+    )
+    for (run_id, key), group in itertools.groupby(rows, key=lambda r: (r[0], r[1])):
+        points = [(_decode(value, special), step, ts, value, special) for _, _, value, special, step, ts in group]
+        pairs = downsample.extremes(points, BUCKET_STEPS)
+        if pairs:
+            conn.execute(sa.insert(metric_buckets), bucket_rows(run_id, key, pairs))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _create_v2, _search_indexes_v3, _metric_buckets_v4]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -18,7 +18,7 @@ import uuid
 import sqlalchemy as sa
 
 from tracklet.exceptions import InvalidState, ResourceDoesNotExist, TrackletException
-from tracklet.tracking import search, validation
+from tracklet.tracking import search, system_tags, validation
 from tracklet.tracking.entities import (
     LifecycleStage,
     Metric,
@@ -34,23 +34,19 @@ from tracklet.tracking.stores.base import Store, now_ms
 from tracklet.tracking.stores.sql import _engine, _rows, _writer, schema
 from tracklet.tracking.stores.sql.compile import run_search_statement, sorts_in_sql
 from tracklet.tracking.stores.sql.experiments import ExperimentMethods
+from tracklet.tracking.stores.sql.history import HistoryMethods
 from tracklet.tracking.stores.sql.schema import experiments, latest_metrics, metrics, params, runs, tags
 
 RUN_NAME_TAG = _writer.RUN_NAME_TAG
-LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+LOG_MODEL_HISTORY_TAG = system_tags.LOG_MODEL_HISTORY
 _ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
 
 _b = sa.bindparam
 _q_run = sa.select(*runs.c).where(runs.c.run_uuid == _b("r"))
 _q_run_exists = sa.select(runs.c.run_uuid).where(runs.c.run_uuid == _b("r"))
-_q_history = (
-    sa.select(metrics.c.key, metrics.c.value, metrics.c.special, metrics.c.timestamp, metrics.c.step)
-    .where(metrics.c.run_uuid == _b("r"), metrics.c.key == _b("k"))
-    .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
-)
 
 
-class SqlStore(ExperimentMethods, Store):
+class SqlStore(ExperimentMethods, HistoryMethods, Store):
     """Tracking store backed by a SQL database.
 
     ``db_uri`` is any SQLAlchemy URL; ``default_artifact_root`` is where experiments created without an
@@ -222,7 +218,7 @@ class SqlStore(ExperimentMethods, Store):
         with self._write() as conn:
             if conn.execute(self._q_lock_run, {"r": run_id}).scalar() is None:
                 raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-            for table in (metrics, latest_metrics, params, tags, schema.inputs, runs):
+            for table in (metrics, latest_metrics, schema.metric_buckets, params, tags, schema.inputs, runs):
                 conn.execute(sa.delete(table).where(table.c.run_uuid == run_id))
 
     # ------------------------------------------------------------------ logging
@@ -263,16 +259,6 @@ class SqlStore(ExperimentMethods, Store):
             result = conn.execute(sa.delete(tags).where(tags.c.run_uuid == run_id, tags.c.key == key))
             if result.rowcount == 0:
                 raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}")
-
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every logged value of ``key``, ordered by (step, timestamp)."""
-        with self._read() as conn:
-            if conn.execute(_q_run_exists, {"r": run_id}).first() is None:
-                raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-            return [
-                Metric(k, _rows.decode_value(v, special), ts, step)
-                for k, v, special, ts, step in conn.execute(_q_history, {"r": run_id, "k": key}).all()
-            ]
 
     def record_logged_model(self, run_id: str, model_dict: dict) -> None:
         """Append ``model_dict`` to the ``mlflow.log-model.history`` tag inside the run's write lock."""
@@ -366,18 +352,23 @@ class SqlStore(ExperimentMethods, Store):
         max_results = validation.validate_max_results(max_results)
         comparisons = search.parse_filter(filter_string)
         orders = search.parse_order_by(order_by)
-        offset = search.decode_page_token(page_token)
+        offset, after = search.decode_page_state(page_token)
         stages = ViewType.stages(run_view_type)
         ids = [int(e) for e in (str(x) for x in experiment_ids or []) if e.isdigit()]
         if not ids:
             return PagedList([], None)
-        stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders)
         with self._read() as conn:
             if not sorts_in_sql(orders):  # dozens of sort keys: sort the selected runs as the file store does
+                stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders)
                 page, token = search.paginate(
                     search.sort_runs(_rows.load_runs(conn, conn.execute(stmt).all()), orders), max_results, page_token
                 )
                 return PagedList(page, token)
-            rows = conn.execute(stmt.limit(max_results + 1).offset(offset)).all()
-            token = search.encode_page_token(offset + max_results) if len(rows) > max_results else None
+            # the page after the last row served (keyset), so runs logged meanwhile shift nothing
+            stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders, after)
+            rows = conn.execute(stmt.limit(max_results + 1).offset(0 if after is not None else offset)).all()
+            token = None
+            if len(rows) > max_results:
+                last = rows[max_results - 1]
+                token = search.encode_page_token(offset + max_results, list(last[len(runs.c) :]))
             return PagedList(_rows.load_runs(conn, rows[:max_results]), token)
