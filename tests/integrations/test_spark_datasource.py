@@ -145,7 +145,7 @@ def test_a_failing_read_propagates_unchanged(tmp_path):
 
 
 def test_our_failures_never_fail_a_read(data, monkeypatch):
-    from tracklet.tracking.fluent import _client
+    from tracklet.tracking.current import get_client
 
     spark = get_spark()
     tracklet.spark.autolog()
@@ -156,7 +156,7 @@ def test_our_failures_never_fail_a_read(data, monkeypatch):
 
     with tracklet.start_run() as run, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        monkeypatch.setattr(_client().store, "log_batch", broken)  # the tag write fails (in the background)
+        monkeypatch.setattr(get_client().store, "log_batch", broken)  # the tag write fails (in the background)
         assert spark.read.parquet(data["parquet"]).columns == ["a", "b", "label"]
         monkeypatch.setattr(spark_plan, "sources", broken)  # tracing itself fails
         assert spark.read.json(data["json"]).columns == ["a", "b", "label"]
