@@ -1,7 +1,8 @@
 """The one local SparkSession every Spark test in a pytest process shares (starting the JVM takes seconds).
 
 ``get_spark()`` creates it on first use (``local[2]``, no UI, 2 shuffle partitions, its warehouse in a
-temporary directory, a JVM tuned for a fast start) and returns the same session afterwards; the JVM ends with the process.
+temporary directory, a JVM tuned for a fast start) and returns the same session afterwards; the JVM ends with
+the process.
 """
 
 from __future__ import annotations
