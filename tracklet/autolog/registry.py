@@ -41,5 +41,6 @@ INTEGRATIONS: dict[str, Integration] = {
             "3.99.99",
             ("tf_keras", "tensorboard.summary.v2"),
         ),
+        Integration("pyspark.ml", "pyspark.ml", "tracklet.autolog.pyspark:install", "pyspark", "4.3.0", "4.99.99"),
     )
 }
