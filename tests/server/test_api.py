@@ -295,3 +295,21 @@ def test_nan_metric_values_stay_valid_json(http):
     from tracklet.tracking import wire
 
     assert math.isnan(wire.float_from_json(history["metrics"][0]["value"]))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"filter": "metrics.a > 1" + "0" * 400},
+        {"filter": "metrics.a > 99999999999999999999"},
+        {"filter": "params.p = '" + "x" * 100000 + "'"},
+        {"filter": " and ".join(["metrics.a > 1"] * 3000)},
+        {"order_by": ["metrics.a"] * 500},
+    ],
+)
+def test_extreme_searches_are_answered(http, body):
+    new_run(http)
+    response = http.post(f"{API}/runs/search", json={"experiment_ids": ["0"], **body})
+    assert response.status_code in (200, 400), response.text[:300]
+    if response.status_code == 400:
+        assert_error(response, 400, "INVALID_PARAMETER_VALUE")

@@ -8,6 +8,7 @@ itself depends on, so it is there wherever matplotlib is) imports in ~50 ms and 
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 
@@ -26,6 +27,7 @@ PALETTE = [
 _WIDTH, _ROW, _TOP, _BOTTOM, _MAX_LABEL = 720, 20, 44, 48, 260
 
 
+@functools.lru_cache(maxsize=8)  # loading the scalable font costs milliseconds; charts ask for the same sizes
 def font(size: int):
     from PIL import ImageFont
 

@@ -101,12 +101,7 @@ def curve_png(x, y, xlabel: str, ylabel: str, legend: str, title: str, step: boo
         draw.line([(x0 - 4, gy), (x0, gy)], fill="black")
         draw.text((gx, y1 + 6), f"{t:g}", font=small, fill="black", anchor="mt")
         draw.text((x0 - 6, gy), f"{t:g}", font=small, fill="black", anchor="rm")
-    points = []
-    xs, ys = [float(v) for v in x], [float(v) for v in y]
-    for k, (u, v) in enumerate(zip(xs, ys, strict=True)):
-        if step and k:  # precision-recall: a post-step, as scikit-learn draws it (drawstyle="steps-post")
-            points.append(px(u, ys[k - 1]))
-        points.append(px(u, v))
+    points = _polyline(x, y, (x0, y0, x1, y1), pad, step)
     if len(points) > 1:
         draw.line(points, fill=PALETTE[0], width=2)
     draw.rectangle([(x0, y0), (x1, y1)], outline="black")
@@ -119,6 +114,23 @@ def curve_png(x, y, xlabel: str, ylabel: str, legend: str, title: str, step: boo
     draw.line([(lx + 8, ly + 12), (lx + 30, ly + 12)], fill=PALETTE[0], width=2)
     draw.text((lx + 36, ly + 12), legend, font=small, fill="black", anchor="lm")
     return png_bytes(img)
+
+
+def _polyline(x, y, box, pad: float, step: bool) -> list[tuple[float, float]]:
+    """Pixel coordinates of the curve through ``(x, y)`` (a post-step when ``step``), computed with numpy and
+    without consecutive points that fall on the same pixel (a 20,000-point curve is a few hundred segments)."""
+    import numpy as np
+
+    x0, y0, x1, y1 = box
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if step and len(xs) > 1:  # (x[k], y[k-1]) before each (x[k], y[k])
+        xs = np.repeat(xs, 2)[1:]
+        ys = np.repeat(ys, 2)[:-1]
+    px = np.round(x0 + (xs + pad) / (1 + 2 * pad) * (x1 - x0))
+    py = np.round(y1 - (ys + pad) / (1 + 2 * pad) * (y1 - y0))
+    keep = np.ones(len(px), dtype=bool)
+    keep[1:] = (np.diff(px) != 0) | (np.diff(py) != 0)
+    return list(zip(px[keep].tolist(), py[keep].tolist(), strict=True))
 
 
 def _vertical_text(img, center: tuple[float, float], text: str, face) -> None:

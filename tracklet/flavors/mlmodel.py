@@ -201,11 +201,11 @@ def download_model(model_uri: str, dst_path: str | None = None) -> str:
     uri = os.fspath(model_uri)
     if uri.startswith("runs:"):
         return _download_run_model(uri, dst_path)
-    if uri.startswith("models:"):
-        raise InvalidParameterValue(
-            f"Cannot load {uri!r}: models:/ URIs need a model registry, which tracklet does not have yet; "
-            "use runs:/<run_id>/<artifact path> or a local path"
-        )
+    if uri.startswith("models:"):  # a logged model (MLflow 3): wherever its store says its files are
+        from tracklet.tracking.current import get_client
+        from tracklet.tracking.stores.logged_models import model_uri_location
+
+        return download_model(model_uri_location(get_client(), uri), dst_path)
     scheme = urlparse(uri).scheme
     if scheme in ("", "file") or (len(scheme) == 1 and scheme.isalpha()):
         local = local_path_from_uri(uri) if scheme == "file" else os.path.abspath(uri)
@@ -237,6 +237,11 @@ def _download_run_model(uri: str, dst_path: str | None) -> str:
     try:
         return repo.download_artifacts(rel, dst_path)
     except ResourceDoesNotExist:
+        from tracklet.tracking.stores.logged_models import run_model_location
+
+        location = run_model_location(get_client(), run_id, rel)  # MLflow 3: the run's logged model of that name
+        if location is not None:
+            return download_model(location, dst_path)
         raise ResourceDoesNotExist(f"No model at {uri!r}: run {run_id} has no artifact {rel!r}") from None
 
 

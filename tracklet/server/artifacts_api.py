@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist, TrackletException
 from tracklet.server._args import Args
+from tracklet.server._endpoint import check_auth, error_response, json_response
 from tracklet.tracking.validation import validate_artifact_path
 
 PROXY_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
@@ -172,44 +173,40 @@ def _delete(ctx, rel: str) -> None:
 
 
 def proxy_routes(ctx) -> list[Route]:
-    from tracklet.server.app import check_auth, error_response, json_response
-
-    async def with_path(request: Request) -> Response:
-        denied = check_auth(ctx, request)
-        if denied is not None:
-            return denied
-        try:
-            if ctx.artifact_repo is None:
-                raise InvalidParameterValue("This server has no artifact destination configured")
-            raw = request.path_params.get("artifact_path")
-            rel = safe_relative_path(raw)
-            if request.method == "GET":
-                return await _download(ctx, rel)
-            if request.method == "PUT":
-                await _upload(ctx, request, rel)
-                return json_response({})
+    async def one_file(request: Request) -> Response:
+        rel = safe_relative_path(request.path_params.get("artifact_path"))
+        if request.method == "GET":
+            return await _download(ctx, rel)
+        if request.method == "PUT":
+            await _upload(ctx, request, rel)
+        else:
             await run_in_threadpool(_delete, ctx, rel)
-            return json_response({})
-        except TrackletException as exc:
-            return error_response(exc.error_code, exc.message, exc.http_status)
-        except OSError as exc:
-            return error_response("INVALID_PARAMETER_VALUE", f"Artifact operation failed: {exc.strerror}", 400)
+        return json_response({})
 
     async def listing(request: Request) -> Response:
-        denied = check_auth(ctx, request)
-        if denied is not None:
-            return denied
-        try:
-            if ctx.artifact_repo is None:
-                raise InvalidParameterValue("This server has no artifact destination configured")
-            path = request.query_params.get("path")
-            files = await run_in_threadpool(list_under, ctx, "mlflow-artifacts:/", path)
-            files = [dict(f, path=posixpath.basename(f["path"])) for f in files]
-            return json_response({"files": files} if files else {})
-        except TrackletException as exc:
-            return error_response(exc.error_code, exc.message, exc.http_status)
+        files = await run_in_threadpool(list_under, ctx, "mlflow-artifacts:/", request.query_params.get("path"))
+        files = [dict(f, path=posixpath.basename(f["path"])) for f in files]
+        return json_response({"files": files} if files else {})
+
+    def guarded(operation):
+        """Auth, a configured destination, and errors as JSON bodies (an OS error is the request's fault: 400)."""
+
+        async def endpoint(request: Request) -> Response:
+            denied = check_auth(ctx, request)
+            if denied is not None:
+                return denied
+            try:
+                if ctx.artifact_repo is None:
+                    raise InvalidParameterValue("This server has no artifact destination configured")
+                return await operation(request)
+            except TrackletException as exc:
+                return error_response(exc.error_code, exc.message, exc.http_status)
+            except OSError as exc:
+                return error_response("INVALID_PARAMETER_VALUE", f"Artifact operation failed: {exc.strerror}", 400)
+
+        return endpoint
 
     return [
-        Route(PROXY_PREFIX, listing, methods=["GET"]),
-        Route(PROXY_PREFIX + "/{artifact_path:path}", with_path, methods=["GET", "PUT", "DELETE"]),
+        Route(PROXY_PREFIX, guarded(listing), methods=["GET"]),
+        Route(PROXY_PREFIX + "/{artifact_path:path}", guarded(one_file), methods=["GET", "PUT", "DELETE"]),
     ]

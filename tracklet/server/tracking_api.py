@@ -5,14 +5,15 @@ Every handler is ``handler(ctx, args) -> dict`` and runs in a worker thread (the
 
 from __future__ import annotations
 
-import base64
 import json
 
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.server._args import Args
-from tracklet.tracking import wire
+from tracklet.tracking import search, wire
 from tracklet.tracking.entities import Metric, RunTag
 from tracklet.tracking.stores.base import now_ms
+from tracklet.tracking.system_tags import generate_run_name
+from tracklet.tracking.validation import RUN_NAME_TAG
 
 MAX_HISTORY_PAGE = 25000
 MAX_BULK_RUN_IDS = 100
@@ -97,18 +98,27 @@ def delete_experiment_tag(ctx, a: Args) -> dict:
 
 
 def create_run(ctx, a: Args) -> dict:
+    tags = wire.tags_from_json(a.raw("tags"))
+    run_name = a.str("run_name") or None
+    if run_name is None and not any(t.key == RUN_NAME_TAG for t in tags):
+        run_name = generate_run_name()  # as MLflow's server does: its clients leave naming to the server
     run = ctx.store.create_run(
         a.str("experiment_id") or "0",
         a.str("user_id", default=""),
         a.int("start_time") if a.has("start_time") else now_ms(),
-        wire.tags_from_json(a.raw("tags")),
-        a.str("run_name") or None,
+        tags,
+        run_name,
     )
     return {"run": wire.run_to_json(run)}
 
 
 def get_run(ctx, a: Args) -> dict:
-    return {"run": wire.run_to_json(ctx.store.get_run(_run_id(a)))}
+    run = ctx.store.get_run(_run_id(a))
+    out = wire.run_to_json(run)
+    models = getattr(ctx.store, "logged_models", None)
+    if models is not None:
+        out["outputs"] = wire.model_outputs_to_json(models.run_outputs(run.info.run_id))
+    return {"run": out}
 
 
 def update_run(ctx, a: Args) -> dict:
@@ -199,32 +209,16 @@ def search_runs(ctx, a: Args) -> dict:
 # ------------------------------------------------------------------ metrics
 
 
-def _offset_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _offset_from_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except Exception:
-        raise InvalidParameterValue(f"Invalid page token {token[:100]!r}") from None
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidParameterValue(f"Invalid page token {token[:100]!r}")
-    return offset
-
-
 def get_metric_history(ctx, a: Args) -> dict:
     max_results = a.int("max_results")
     if max_results is not None and not 0 < max_results <= MAX_HISTORY_PAGE:
         raise InvalidParameterValue(f"Invalid max_results {max_results}: must be between 1 and {MAX_HISTORY_PAGE}")
-    offset = _offset_from_token(a.str("page_token"))
+    offset = search.decode_page_token(a.str("page_token"))
     history = ctx.store.get_metric_history(_run_id(a), a.str("metric_key", required=True))
     if max_results is None and not offset:
         return {"metrics": [wire.metric_to_json(m) for m in history]}
     end = offset + (max_results or MAX_HISTORY_PAGE)
-    token = _offset_token(end) if end < len(history) else None
+    token = search.encode_page_token(end) if end < len(history) else None
     return _paged([wire.metric_to_json(m) for m in history[offset:end]], token, "metrics")
 
 

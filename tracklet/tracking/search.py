@@ -300,6 +300,15 @@ def parse_experiment_filter(filter_string: str | None) -> tuple[Comparison, ...]
     return comparisons
 
 
+def parse_entity_filter(filter_string: str | None, attributes: dict[str, str]) -> tuple[Comparison, ...]:
+    """Parse a filter over another entity (e.g. logged models) whose attribute names are ``attributes``."""
+    if filter_string is None or not str(filter_string).strip():
+        return ()
+    if not isinstance(filter_string, str):
+        raise InvalidParameterValue(f"filter_string must be a string, got {type(filter_string).__name__}")
+    return tuple(_Parser(filter_string, attributes, None).parse())
+
+
 def parse_order_by(order_by: list[str] | tuple[str, ...] | None, experiments: bool = False) -> list[OrderBy]:
     """Parse ``["metrics.rmse DESC", "attributes.start_time", "params.`a b` ASC"]``."""
     attributes = EXPERIMENT_ATTRIBUTES if experiments else RUN_ATTRIBUTES
@@ -433,6 +442,11 @@ DEFAULT_EXPERIMENT_ORDER = [
     OrderBy(ATTRIBUTE, "creation_time", False),
     OrderBy(ATTRIBUTE, "experiment_id", True),
 ]
+
+
+def sort_entities(items, order_bys: list[OrderBy], value_fn):
+    """Sort any entities by ``order_bys``, reading values with ``value_fn(item, kind, key)``."""
+    return _sort(items, order_bys, value_fn)
 
 
 def sort_runs(runs, order_bys: list[OrderBy]):

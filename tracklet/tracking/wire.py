@@ -256,3 +256,59 @@ def run_from_json(d: dict) -> Run:
     )
     inputs = RunInputs(tuple(dataset_inputs_from_json((d.get("inputs") or {}).get("dataset_inputs"))))
     return Run(run_info_from_json(d.get("info") or {}), run_data, inputs)
+
+
+# ------------------------------------------------------------------ logged models (MLflow 3)
+
+_MODEL_STATUS_TO_JSON = {
+    "PENDING": "LOGGED_MODEL_PENDING",
+    "READY": "LOGGED_MODEL_READY",
+    "FAILED": "LOGGED_MODEL_UPLOAD_FAILED",
+}
+
+
+def logged_model_to_json(model) -> dict:
+    info = _drop_none(
+        {
+            "experiment_id": model.experiment_id,
+            "model_id": model.model_id,
+            "name": model.name,
+            "artifact_uri": model.artifact_location,
+            "creation_timestamp_ms": model.creation_timestamp,
+            "last_updated_timestamp_ms": model.last_updated_timestamp,
+            "model_type": model.model_type,
+            "source_run_id": model.source_run_id,
+            "status": _MODEL_STATUS_TO_JSON.get(model.status, "LOGGED_MODEL_STATUS_UNSPECIFIED"),
+            "status_message": model.status_message,
+        }
+    )
+    if model.tags:
+        info["tags"] = [{"key": k, "value": v} for k, v in model.tags.items()]
+    data = {"params": [{"key": k, "value": v} for k, v in model.params.items()]} if model.params else {}
+    return {"info": info, "data": data}
+
+
+def logged_model_from_json(d: dict):
+    from tracklet.tracking.stores.logged_models import PENDING, LoggedModel, normalize_status
+
+    info, data = d.get("info") or {}, d.get("data") or {}
+    status = info.get("status")
+    return LoggedModel(
+        model_id=info.get("model_id", ""),
+        experiment_id=str(info.get("experiment_id", "")),
+        name=info.get("name", ""),
+        artifact_location=info.get("artifact_uri", ""),
+        creation_timestamp=_opt_int(info.get("creation_timestamp_ms"), "creation_timestamp_ms"),
+        last_updated_timestamp=_opt_int(info.get("last_updated_timestamp_ms"), "last_updated_timestamp_ms"),
+        status=normalize_status(status) if status and "UNSPECIFIED" not in str(status) else PENDING,
+        model_type=info.get("model_type"),
+        source_run_id=info.get("source_run_id"),
+        status_message=info.get("status_message"),
+        tags={t.key: t.value for t in tags_from_json(info.get("tags"))},
+        params={p.key: p.value for p in params_from_json(data.get("params"))},
+    )
+
+
+def model_outputs_to_json(outputs) -> dict:
+    """``[(model_id, step)]`` -> a Run's ``outputs`` object."""
+    return {"model_outputs": [{"model_id": m, "step": s} for m, s in outputs]} if outputs else {}

@@ -22,6 +22,14 @@ from tracklet import env
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+def env_number(name: str, default, cast):
+    """``TRACKLET_<name>`` (or ``MLFLOW_<name>``) as a number; ``default`` when unset or not a number."""
+    try:
+        return cast(env.get(name, str(default)))
+    except ValueError:
+        return default
+
+
 class TransportError(ConnectionError):
     """The request could not be delivered or answered (refused, reset, timed out, TLS failure).
     ``sent`` is False only when nothing reached the server, so even a non-idempotent call may be retried."""
@@ -75,7 +83,7 @@ class StdlibTransport(Transport):
     def __init__(self, base_url: str, timeout: float | None = None):
         parsed = urlparse(base_url)
         self.scheme, self.host, self.port = parsed.scheme, parsed.hostname or "localhost", parsed.port
-        self.timeout = timeout if timeout is not None else env.get_float("HTTP_REQUEST_TIMEOUT", 120.0)
+        self.timeout = timeout if timeout is not None else env_number("HTTP_REQUEST_TIMEOUT", 120.0, float)
         self._local = threading.local()
         self._context = _ssl_context() if self.scheme == "https" else None
 
@@ -136,10 +144,10 @@ class StdlibTransport(Transport):
 
 def auth_headers() -> dict[str, str]:
     """``Authorization`` from ``TRACKING_TOKEN`` (Bearer) or ``TRACKING_USERNAME``/``PASSWORD`` (Basic)."""
-    token = env.get(env.TRACKING_TOKEN)
+    token = env.get("TRACKING_TOKEN")
     if token:
         return {"Authorization": f"Bearer {token}"}
-    user, password = env.get(env.TRACKING_USERNAME), env.get(env.TRACKING_PASSWORD)
+    user, password = env.get("TRACKING_USERNAME"), env.get("TRACKING_PASSWORD")
     if user and password:
         return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
     return {}
@@ -151,8 +159,8 @@ def send_with_retries(transport: Transport, request: HttpRequest, idempotent: bo
     A call that is not idempotent is retried only when it provably was not processed (the connection was
     refused, or the server answered 429). Tuned by
     ``HTTP_REQUEST_MAX_RETRIES`` (default 5) and ``HTTP_REQUEST_BACKOFF_FACTOR`` (seconds, default 0.1)."""
-    retries = max(0, env.get_int("HTTP_REQUEST_MAX_RETRIES", 5))
-    factor = max(0.0, env.get_float("HTTP_REQUEST_BACKOFF_FACTOR", 0.1))
+    retries = max(0, env_number("HTTP_REQUEST_MAX_RETRIES", 5, int))
+    factor = max(0.0, env_number("HTTP_REQUEST_BACKOFF_FACTOR", 0.1, float))
     attempt = 0
     while True:
         if hasattr(request.body, "seek"):  # a streamed file body is re-read from the start on a retry

@@ -28,6 +28,7 @@ lookup, locks, corruption reports), :mod:`.file_journal` (crash safety), :mod:`.
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 from urllib.parse import unquote, urlparse
@@ -82,6 +83,13 @@ class FileStore(Store):
     def artifact_root_uri(self) -> str:
         """Where experiments created without an artifact location put their artifacts."""
         return self._layout.artifact_root_uri
+
+    @functools.cached_property
+    def logged_models(self):
+        """MLflow 3 logged models under ``<experiment>/models/`` (``stores/file_logged_models.py``)."""
+        from tracklet.tracking.stores.file_logged_models import FileLoggedModels
+
+        return FileLoggedModels(self)
 
     def close(self) -> None:
         """Drop the in-memory caches (nothing else is held open)."""

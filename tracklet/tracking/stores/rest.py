@@ -8,6 +8,7 @@ becomes the matching TrackletException.
 
 from __future__ import annotations
 
+import functools
 import json
 import numbers
 from urllib.parse import urlparse
@@ -57,6 +58,13 @@ class RestStore(Store):
         self._prefix = parsed.path.rstrip("/")
         self._transport = transport or StdlibTransport(f"{parsed.scheme}://{parsed.netloc}")
         self.artifact_root_uri = "mlflow-artifacts:/"
+
+    @functools.cached_property
+    def logged_models(self):
+        """The server's logged models (``stores/rest_logged_models.py``)."""
+        from tracklet.tracking.stores.rest_logged_models import RestLoggedModels
+
+        return RestLoggedModels(self)
 
     # ------------------------------------------------------------------ plumbing
     def call(self, endpoint: str, method: str = "POST", body: dict | None = None, idempotent: bool = True) -> dict:

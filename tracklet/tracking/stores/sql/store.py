@@ -9,6 +9,7 @@ Experiment methods live in :mod:`.experiments`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import sqlite3
@@ -114,6 +115,13 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
             raise TrackletException(
                 f"Cannot open the tracking database {self._where}{hint}: {reason}", exc.error_code
             ) from exc.__cause__
+
+    @functools.cached_property
+    def logged_models(self):
+        """MLflow 3 logged models kept in this database (``stores/sql/logged_models.py``)."""
+        from tracklet.tracking.stores.sql.logged_models import SqlLoggedModels
+
+        return SqlLoggedModels(self)
 
     def close(self) -> None:
         """Close every pooled connection."""

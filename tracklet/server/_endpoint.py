@@ -1,0 +1,111 @@
+"""Turning a synchronous handler into an ASGI endpoint: auth, request fields, JSON replies, error bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tracklet.exceptions import InvalidParameterValue, TrackletException
+from tracklet.server._args import Args
+
+_logger = logging.getLogger("tracklet.server")
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # room for a 16 MB dataset profile in log-inputs
+
+
+@dataclass
+class ServerContext:
+    """What the handlers share: the tracking store, the proxied artifact repository and the options."""
+
+    store: object
+    artifact_repo: object = None
+    auth: object = None
+    serve_artifacts: bool = True
+    artifacts_only: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+
+def json_response(data: dict, status: int = 200) -> Response:
+    body = json.dumps(data, allow_nan=False, separators=(",", ":"), check_circular=False)
+    return Response(body, status, media_type="application/json")
+
+
+def error_response(code: str, message: str, status: int) -> Response:
+    return json_response({"error_code": code, "message": message}, status)
+
+
+def check_auth(ctx: ServerContext, request: Request) -> Response | None:
+    """None when the request may proceed, else the 401 to send."""
+    if ctx.auth is None or ctx.auth.allows(request.headers.get("authorization")):
+        return None
+    response = error_response("UNAUTHENTICATED", "Missing or invalid credentials", 401)
+    response.headers["WWW-Authenticate"] = 'Basic realm="tracklet"'
+    return response
+
+
+async def read_json_body(request: Request, limit: int) -> dict:
+    """The request's JSON object ({} when empty); 400 for malformed JSON, a non-object or more than ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise InvalidParameterValue(f"Request body of {declared} bytes exceeds the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InvalidParameterValue(f"Request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidParameterValue(f"Malformed JSON request body: {str(exc)[:200]}") from None
+    if not isinstance(data, dict):
+        raise InvalidParameterValue(f"Request body must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def query_args(request: Request) -> dict:
+    out: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        out.setdefault(key, []).append(value)
+    return out
+
+
+async def call_handler(ctx: ServerContext, handler, request: Request, args: Args) -> Response:
+    """Run a synchronous handler in the thread pool and turn its result or error into a response."""
+    try:
+        return json_response(await run_in_threadpool(handler, ctx, args))
+    except TrackletException as exc:
+        return error_response(exc.error_code, exc.message, exc.http_status)
+    except Exception:
+        _logger.exception("Internal error in %s %s", request.method, request.url.path)
+        return error_response("INTERNAL_ERROR", "Internal server error (details are in the server log)", 500)
+
+
+def api_endpoint(ctx: ServerContext, handler, tracking: bool = True):
+    """An ASGI endpoint for ``handler``: auth, fields from the query (GET/DELETE) or JSON body, path params."""
+
+    async def endpoint(request: Request) -> Response:
+        denied = check_auth(ctx, request)
+        if denied is not None:
+            return denied
+        if tracking and ctx.artifacts_only:
+            return error_response("ENDPOINT_NOT_FOUND", "Tracking endpoints are disabled with --artifacts-only", 503)
+        try:
+            if request.method in ("GET", "DELETE"):
+                args = Args(query_args(request), from_query=True)
+            else:
+                args = Args(await read_json_body(request, ctx.max_body_bytes))
+        except TrackletException as exc:
+            return error_response(exc.error_code, exc.message, exc.http_status)
+        for key, value in request.path_params.items():
+            args.data[key] = [value] if args.from_query else value
+        return await call_handler(ctx, handler, request, args)
+
+    return endpoint
