@@ -286,6 +286,8 @@ def _spark_patched():
         (pyspark.ml.evaluation.Evaluator, "evaluate"),
         (pyspark.ml.tuning, "inheritable_thread_target"),
     ]
+
+
 # ---------------------------------------------------------------------- MXNet Gluon (its own environment: .ci/gluon.sh)
 
 

@@ -30,7 +30,9 @@ PINNED = {
         "wants_example",
         "warn",
     ],
-    **{f"tracklet.{fw}": _FLAVOR_NAMESPACE for fw in ("sklearn", "xgboost", "lightgbm", "keras", "tensorflow", "gluon")},
+    **{
+        f"tracklet.{fw}": _FLAVOR_NAMESPACE for fw in ("sklearn", "xgboost", "lightgbm", "keras", "tensorflow", "gluon")
+    },
 }
 INTERNALS = {"INTEGRATIONS", "Integration", "configure", "revert_all", "install", "session", "patching"}
 
