@@ -57,3 +57,4 @@ if autolog_run is not None:
     )
 print(f"Stored in: {tracklet.get_tracking_uri()}  (artifacts: {stored.info.artifact_uri})")
 print("See it with:  tracklet runs list   |   tracklet runs describe " + stored.info.run_id)
+print("Serve it:     tracklet ui   (the REST API on http://127.0.0.1:5000 for MLflow and tracklet clients)")
