@@ -1,24 +1,41 @@
-"""Autolog overhead on MXNet Gluon ``Estimator.fit`` (Gluon environment). Prints JSON lines.
+"""Gluon autolog overhead, side by side with MLflow 2.14.3's ``mlflow.gluon.autolog()``. Prints JSON lines.
 
-    PYTHONPATH=. venv-gluon/bin/python bench/bench_autolog_gluon.py [--reps 5] [--log-models]
+    PYTHONPATH=. /work/venv-gluon/bin/python bench/bench_autolog_gluon.py --lib tracklet   # tracklet only
+    PYTHONPATH=. /work/venv-gluon-mlflow/bin/python bench/bench_autolog_gluon.py           # both + key parity
+    ... --mode first|later|keys --lib plain|tracklet|mlflow [--log-models] [--reps 5]
 
-The reference system removed Gluon autologging (its last release with it needs old pins), so this compares
-tracklet's autolog with the plain fit only. Workload: a small MLP (2 x 64 hidden units) on 4,000 x 20
-(binary), 10 epochs of batch 64, train and validation accuracy, on a SQLite store in a temp dir. overhead =
-median over adjacent (plain, autolog) pairs of autolog / plain - 1 (wall clock), pairs interleaved so both
-sides see the same load; the first autologged fit (store creation, imports) is left out.
+MXNet 1.9.1 imports only with numpy < 1.24, and the reference removed Gluon autologging after 2.14.3, so the
+comparison needs a venv of its own, not used by CI: ``python -m venv /work/venv-gluon-mlflow`` then
+``/work/venv-gluon-mlflow/bin/pip install -c .ci/constraints-gluon-mlflow.txt -e ".[gluon]" mlflow==2.14.3``.
+
+Workload: a small MLP (2 x 64 hidden units) on 4,000 x 20 (binary), ``Estimator.fit`` for 10 epochs of batch 64
+with train and validation accuracy, SQLite store in a temp dir, each library with its defaults. Figures:
+
+* ``first``: the first fit in a fresh process (MXNet's graph build included on both sides); each round runs a
+  plain process and one per library / ``log_models`` setting; overhead = median over rounds of fit / plain - 1.
+* ``later``: in one process, after a warm-up fit and a first autologged fit, interleaved (plain, autolog) pairs
+  of fits of a freshly built net; overhead = median of the pairs' ratios - 1 (``cpu_*``: process CPU time).
+* ``keys``: the params, metric names and artifact paths of one autologged run (log_models on), per library.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
+import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
+
+
+def emit(**kw):
+    print(json.dumps(kw), flush=True)
 
 
 def make_fit():
@@ -49,60 +66,142 @@ def make_fit():
             context=mx.cpu(),
         )
         est.logger.setLevel(logging.ERROR)
+        t0, c0 = time.perf_counter(), time.process_time()
         est.fit(train, val_data=valid, epochs=10)
-        return est
+        return time.perf_counter() - t0, time.process_time() - c0
 
     return fit
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--log-models", action="store_true")
-    args = parser.parse_args()
+def setup(lib: str):
+    """Quiet, temp-dir SQLite store; returns ``(module, enable(on, log_models))`` for the library's autolog."""
     warnings.filterwarnings("ignore")
-    logging.getLogger("tracklet").setLevel(logging.WARNING)
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    tmp = tempfile.mkdtemp(prefix=f"bench-gluon-{lib}-")
+    atexit.register(shutil.rmtree, tmp, True)
+    os.chdir(tmp)
+    if lib == "plain":
+        return None, lambda on, log_models: None
+    for name in ("mlflow", "tracklet", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if lib == "mlflow":
+        import mlflow
+        import mlflow.gluon as namespace
+    else:
+        import tracklet as mlflow
+        import tracklet.gluon as namespace
+    mlflow.set_tracking_uri(f"sqlite:///{tmp}/{lib}.db")
+    return mlflow, lambda on, log_models: namespace.autolog(log_models=log_models, disable=not on, silent=True)
 
-    import tracklet
-    import tracklet.gluon
 
-    root = tempfile.mkdtemp()
-    try:
-        tracklet.set_tracking_uri(f"sqlite:///{root}/bench.db")
-        fit = make_fit()
-        fit()  # warm-up: MXNet's first graph build
-        tracklet.gluon.autolog(log_models=args.log_models, silent=True)
-        fit()  # first autologged fit: store creation
-        ratios, plain_s, auto_s = [], [], []
-        for _ in range(args.reps):
-            tracklet.gluon.autolog(disable=True)
-            t0 = time.perf_counter()
-            fit()
-            plain = time.perf_counter() - t0
-            tracklet.gluon.autolog(log_models=args.log_models, silent=True)
-            t0 = time.perf_counter()
-            fit()
-            auto = time.perf_counter() - t0
-            plain_s.append(plain)
-            auto_s.append(auto)
-            ratios.append(auto / plain - 1)
-        tracklet.flush_async_logging()
-        print(
-            json.dumps(
-                {
-                    "bench": "gluon Estimator.fit",
-                    "log_models": args.log_models,
-                    "reps": args.reps,
-                    "plain_s": round(statistics.median(plain_s), 4),
-                    "autolog_s": round(statistics.median(auto_s), 4),
-                    "overhead": round(statistics.median(ratios), 4),
-                    "ratios": [round(r, 3) for r in ratios],
-                }
-            ),
-            flush=True,
-        )
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+def run_first(lib: str, log_models: bool) -> None:
+    _, enable = setup(lib)
+    enable(True, log_models)
+    wall, cpu = make_fit()()
+    emit(mode="first", lib=lib, log_models=log_models, fit_s=round(wall, 4), cpu_s=round(cpu, 4))
+
+
+def run_later(lib: str, log_models: bool, reps: int) -> None:
+    mod, enable = setup(lib)
+    fit = make_fit()
+
+    def timed(on: bool) -> tuple[float, float]:
+        enable(on, log_models)
+        return fit()
+
+    timed(False)  # warm-up: MXNet's first graph build
+    timed(True)  # the store's first run
+    pairs = []
+    for i in range(reps):  # adjacent pairs see the same machine load; alternate which goes first
+        p, a = (timed(False), timed(True)) if i % 2 == 0 else reversed((timed(True), timed(False)))
+        pairs.append((p, a))
+    if lib == "tracklet":
+        mod.flush_async_logging()
+    emit(mode="later", lib=lib, log_models=log_models, reps=reps, **_figures(pairs))
+
+
+def run_keys(lib: str) -> None:
+    mod, enable = setup(lib)
+    enable(True, True)
+    make_fit()()
+    run = mod.last_active_run()
+    client = mod.MlflowClient()
+
+    def walk(path=None):
+        for f in client.list_artifacts(run.info.run_id, path):
+            yield from walk(f.path) if f.is_dir else [f.path]
+
+    data = run.data if run.data.params else client.get_run(run.info.run_id).data
+    tags = sorted(k for k in data.tags if not k.startswith("mlflow.source") and k != "mlflow.user")
+    emit(mode="keys", lib=lib, params=data.params, metrics=sorted(data.metrics), tags=tags, artifacts=sorted(walk()))
+
+
+def _figures(pairs: list) -> dict:
+    """Medians over (plain, autolog) pairs of (wall, cpu) seconds."""
+    med = statistics.median
+    return {
+        "plain_s": round(med(p[0] for p, _ in pairs), 4),
+        "autolog_s": round(med(a[0] for _, a in pairs), 4),
+        "added_s": round(med(a[0] - p[0] for p, a in pairs), 4),
+        "overhead": round(med(a[0] / p[0] - 1 for p, a in pairs), 4),
+        "cpu_added_s": round(med(a[1] - p[1] for p, a in pairs), 4),
+        "cpu_overhead": round(med(a[1] / p[1] - 1 for p, a in pairs), 4),
+    }
+
+
+def _child(args: list[str]) -> dict | None:
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), *args], capture_output=True, text=True)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode or not lines:
+        emit(args=args, error=out.stderr[-2000:])
+        return None
+    return json.loads(lines[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mode", choices=["first", "later", "keys"])
+    ap.add_argument("--lib", choices=["plain", "tracklet", "mlflow"])
+    ap.add_argument("--log-models", action="store_true")
+    ap.add_argument("--reps", type=int, default=5)
+    opts = ap.parse_args()
+    if opts.mode and opts.lib:
+        {"first": lambda: run_first(opts.lib, opts.log_models), "keys": lambda: run_keys(opts.lib)}.get(
+            opts.mode, lambda: run_later(opts.lib, opts.log_models, opts.reps)
+        )()
+        return
+    if opts.lib and opts.lib != "plain":
+        libs = [opts.lib]
+    else:
+        try:  # mlflow 2.14.3 lives in its own venv; elsewhere compare with the plain fit only
+            import mlflow.gluon  # noqa: F401
+
+            libs = ["tracklet", "mlflow"]
+        except ImportError:
+            libs = ["tracklet"]
+    models = [opts.log_models] if opts.log_models else [False, True]
+    settings = [(lib, m) for m in models for lib in libs]
+    if opts.mode in (None, "first"):
+        rounds: dict = {s: [] for s in settings}
+        for _ in range(opts.reps):  # one fresh plain process per round, then one per setting
+            plain = _child(["--mode", "first", "--lib", "plain"])
+            for lib, m in settings:
+                r = _child(["--mode", "first", "--lib", lib] + (["--log-models"] if m else []))
+                if plain and r:
+                    rounds[(lib, m)].append(((plain["fit_s"], plain["cpu_s"]), (r["fit_s"], r["cpu_s"])))
+        for (lib, m), pairs in rounds.items():
+            if pairs:
+                emit(mode="first", lib=lib, log_models=m, reps=len(pairs), **_figures(pairs))
+    if opts.mode in (None, "later"):
+        for lib, m in settings:
+            r = _child(["--mode", "later", "--lib", lib, "--reps", str(opts.reps)] + (["--log-models"] if m else []))
+            if r:
+                print(json.dumps(r), flush=True)
+    if opts.mode in (None, "keys"):
+        for lib in libs:
+            r = _child(["--mode", "keys", "--lib", lib])
+            if r:
+                print(json.dumps(r), flush=True)
 
 
 if __name__ == "__main__":
