@@ -447,12 +447,14 @@ def search_runs(
 def _reset_for_tests() -> None:
     """Forget the tracking URI, active experiment, run stacks and cached clients/stores."""
     global _active_experiment_id, _last_run_id_global
+    from tracklet.tracking import logged_model_api
     from tracklet.tracking.stores.registry import clear_cache
 
     flush_async_logging()
     current._reset_for_tests()
     _active_experiment_id = None
     _last_run_id_global = None
+    logged_model_api._last_model_id = None
     _run_stack.set(())
     _last_run_id.set(None)
     clear_cache()
