@@ -226,7 +226,7 @@ def test_metric_history_bulk_interval(http, backing_store):
     got = http.get(f"{API}/metrics/get-history-bulk-interval", params=params).json()["metrics"]
     for run_id in runs:
         steps = [m["step"] for m in got if m["run_id"] == run_id]
-        assert 4 <= len(steps) <= 10 and steps[0] == 10 and steps[-1] == 59
+        assert 4 <= len(steps) <= 10 and all(10 <= s <= 59 for s in steps) and steps == sorted(steps)
     # the server samples as the store does (each step bucket's min and max), point for point
     expected = backing_store.get_metric_history_bulk_interval(runs, "m", 10, 10, 59)
     assert [(m["run_id"], m["step"], m["value"]) for m in got] == [(m.run_id, m.step, m.value) for m in expected]
