@@ -72,6 +72,11 @@ class Model:
         extra.setdefault("tracklet_version", __version__)
         self.extra = extra
 
+    @property
+    def model_id(self) -> str | None:
+        """The logged model (MLflow 3, ``m-...``) this MLmodel belongs to, if any."""
+        return self.extra.get("model_id")
+
     # ------------------------------------------------------------------ flavors and schemas
     def add_flavor(self, name: str, **params: Any) -> Model:
         self.flavors[name] = params
