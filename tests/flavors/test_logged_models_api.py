@@ -10,7 +10,6 @@ from sklearn.linear_model import LogisticRegression
 
 import tracklet
 from tracklet.exceptions import ResourceDoesNotExist, TrackletException
-from tracklet.flavors.mlmodel import download_model
 
 
 @pytest.fixture(params=["sqlite", "file"])

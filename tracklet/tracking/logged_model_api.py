@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from tracklet.exceptions import InvalidParameterValue
-from tracklet.tracking import current
-
-_last_model_id: str | None = None
+from tracklet.tracking import current, fluent
 
 
 def _remember(model_id: str) -> None:
     """Called by ``log_model`` (and so by autologging) once a model is READY."""
-    global _last_model_id
-    _last_model_id = model_id
+    fluent._last_logged_model_id = model_id
 
 
 def _models():
@@ -28,7 +25,8 @@ def get_logged_model(model_id: str):
 
 def last_logged_model():
     """The model logged last in this process (by ``log_model`` or autologging), or None."""
-    return None if _last_model_id is None else _models().get(_last_model_id)
+    model_id = fluent._last_logged_model_id
+    return None if model_id is None else _models().get(model_id)
 
 
 def search_logged_models(
@@ -40,8 +38,6 @@ def search_logged_models(
 ):
     """Logged models of ``experiment_ids`` (default: the active experiment) matching ``filter_string``, newest
     first unless ``order_by`` says otherwise, as a pandas DataFrame (``output_format="pandas"``) or a list."""
-    from tracklet.tracking import fluent
-
     if output_format not in ("pandas", "list"):
         raise InvalidParameterValue(f"output_format must be 'pandas' or 'list', got {output_format!r}")
     if max_results is not None and (isinstance(max_results, bool) or not isinstance(max_results, int)):
