@@ -186,10 +186,114 @@ def _lgb_patched():
     ]
 
 
+# ---------------------------------------------------------------------- Keras (TensorFlow backend here)
+
+
+def _keras_model():
+    import keras
+
+    keras.utils.set_random_seed(0)  # the same initial weights with and without autolog
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def _keras_fit():
+    X, y = _sk_data()
+    model = _keras_model()
+    model.fit(X, y.astype("float32"), epochs=2, batch_size=20, shuffle=False, verbose=0)
+    return model.predict(X, verbose=0)
+
+
+def _keras_fit_raising(exc):
+    import keras
+
+    class Raise(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise exc
+
+    X, y = _sk_data()
+    _keras_model().fit(X, y, epochs=2, verbose=0, callbacks=[Raise()])
+
+
+def _keras_noisy():
+    import keras
+
+    X, y = _sk_data()
+    model = _keras_model()
+    model.compile(optimizer="sgd", loss=keras.losses.MeanSquaredError(name="l" * 7000))  # a param over 6000 chars
+    model.fit(X, y.astype("float32"), epochs=1, verbose=0)
+
+
+def _keras_patched():
+    import keras
+
+    return [(keras.Model, "fit")]
+
+
+# ---------------------------------------------------------------------- Spark ML
+
+
+def _spark_fit():
+    """A LinearRegression fit (params) and an evaluation of its predictions (a post-training metric)."""
+    from integrations.spark_session import get_spark
+    from pyspark.ml.evaluation import RegressionEvaluator
+    from pyspark.ml.linalg import Vectors
+    from pyspark.ml.regression import LinearRegression
+
+    rows = [(Vectors.dense([float(i), float(i % 3)]), 2.0 * i + (i % 3)) for i in range(8)]
+    df = get_spark().createDataFrame(rows, ["features", "label"])
+    model = LinearRegression(maxIter=3).fit(df)
+    rmse = RegressionEvaluator().evaluate(model.transform(df))
+    return [round(float(x), 9) for x in (*model.coefficients.toArray(), rmse)]
+
+
+def _spark_fit_raising(exc):
+    from integrations.spark_session import get_spark
+    from pyspark.ml import Estimator
+
+    class Raising(Estimator):
+        def _fit(self, dataset):
+            raise exc
+
+    Raising().fit(get_spark().createDataFrame([(1.0,)], ["x"]))
+
+
+def _spark_noisy():
+    """A fit whose model class is not on the allowlist: logged without its model, with a warning."""
+    from integrations.spark_session import get_spark
+    from pyspark.ml import Estimator, Model
+
+    class Identity(Model):
+        def _transform(self, dataset):
+            return dataset
+
+    class Fit(Estimator):
+        def _fit(self, dataset):
+            return Identity()
+
+    return Fit().fit(get_spark().createDataFrame([(1.0,)], ["x"]))
+
+
+def _spark_patched():
+    import pyspark.ml.base
+    import pyspark.ml.evaluation
+    import pyspark.ml.tuning
+
+    return [
+        (pyspark.ml.base.Estimator, "fit"),
+        (pyspark.ml.base.Model, "transform"),
+        (pyspark.ml.evaluation.Evaluator, "evaluate"),
+        (pyspark.ml.tuning, "inheritable_thread_target"),
+    ]
+
+
 CASES: list[IntegrationCase] = [
     IntegrationCase("sklearn", "sklearn", _sk_fit, _sk_fit_raising, _sk_patched, _sk_noisy),
     IntegrationCase("xgboost", "xgboost", _xgb_fit, _xgb_fit_raising, _xgb_patched, _xgb_noisy),
     IntegrationCase("lightgbm", "lightgbm", _lgb_fit, _lgb_fit_raising, _lgb_patched, _lgb_noisy),
+    IntegrationCase("keras", "keras", _keras_fit, _keras_fit_raising, _keras_patched, _keras_noisy),
+    IntegrationCase("pyspark.ml", "pyspark.ml", _spark_fit, _spark_fit_raising, _spark_patched, _spark_noisy),
 ]
 
 
@@ -197,7 +301,8 @@ def installed_cases() -> list[IntegrationCase]:
     """The cases whose framework is installed."""
     import importlib.util
 
-    return [c for c in CASES if importlib.util.find_spec(c.module) is not None]
+    # the top-level name only: find_spec("pyspark.ml") would import pyspark
+    return [c for c in CASES if importlib.util.find_spec(c.module.partition(".")[0]) is not None]
 
 
 def case(name: str) -> IntegrationCase:

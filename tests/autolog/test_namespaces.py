@@ -30,7 +30,7 @@ PINNED = {
         "wants_example",
         "warn",
     ],
-    **{f"tracklet.{fw}": _FLAVOR_NAMESPACE for fw in ("sklearn", "xgboost", "lightgbm")},
+    **{f"tracklet.{fw}": _FLAVOR_NAMESPACE for fw in ("sklearn", "xgboost", "lightgbm", "keras", "tensorflow")},
 }
 INTERNALS = {"INTEGRATIONS", "Integration", "configure", "revert_all", "install", "session", "patching"}
 

@@ -102,14 +102,15 @@ def configure(integration: str, opts: dict, explicit: bool = True) -> None:
             _session().reset_warnings(integration)
         if new.disable:
             return
-        module = sys.modules.get(integ.module)
-        if module is not None:
-            _activate(integ, module, from_hook=False)
-        elif (integration, integ.module) not in _hooks_registered:
-            import wrapt
+        for name in (integ.module, *integ.also):
+            module = sys.modules.get(name)
+            if module is not None:
+                _activate(integ, module, from_hook=False)
+            elif (integration, name) not in _hooks_registered:
+                import wrapt
 
-            wrapt.register_post_import_hook(_make_hook(integration), integ.module)
-            _hooks_registered.add((integration, integ.module))
+                wrapt.register_post_import_hook(_make_hook(integration), name)
+                _hooks_registered.add((integration, name))
 
 
 def _make_hook(integration: str):

@@ -23,6 +23,7 @@ class Integration:
     distribution: str  # distribution name for the version check: "scikit-learn"
     min_version: str  # tested range, inclusive
     max_version: str
+    also: tuple[str, ...] = ()  # more modules whose import calls install(module, config) too
 
 
 INTEGRATIONS: dict[str, Integration] = {
@@ -31,5 +32,15 @@ INTEGRATIONS: dict[str, Integration] = {
         Integration("sklearn", "sklearn", "tracklet.autolog.sklearn:install", "scikit-learn", "1.9.0", "1.99.99"),
         Integration("xgboost", "xgboost", "tracklet.autolog.xgboost:install", "xgboost", "3.2.0", "3.99.99"),
         Integration("lightgbm", "lightgbm", "tracklet.autolog.lightgbm:install", "lightgbm", "4.7.0", "4.99.99"),
+        Integration(
+            "keras",
+            "keras",
+            "tracklet.autolog.keras:install",
+            "keras",
+            "3.15.0",
+            "3.99.99",
+            ("tf_keras", "tensorboard.summary.v2"),
+        ),
+        Integration("pyspark.ml", "pyspark.ml", "tracklet.autolog.pyspark:install", "pyspark", "4.3.0", "4.99.99"),
     )
 }
