@@ -46,6 +46,7 @@ from tracklet.tracking.fluent import (
     set_tags,
     start_run,
 )
+from tracklet.tracking.logged_model_api import get_logged_model, last_logged_model, search_logged_models
 
 __version__ = "0.1.0"
 
@@ -92,10 +93,12 @@ __all__ = [
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
+    "get_logged_model",
     "get_run",
     "get_tracking_uri",
     "is_tracking_uri_set",
     "last_active_run",
+    "last_logged_model",
     "log_artifact",
     "log_artifacts",
     "log_dict",
@@ -108,6 +111,7 @@ __all__ = [
     "log_text",
     "restore_run",
     "search_experiments",
+    "search_logged_models",
     "search_runs",
     "set_experiment",
     "set_experiment_tag",

@@ -70,7 +70,7 @@ def test_log_model_to_a_run(model, data):
     sig = infer_signature(X, model.predict(X, verbose=0))
     with tracklet.start_run() as run:
         info = tracklet.keras.log_model(model, name="net", signature=sig)
-    assert info.model_uri == f"runs:/{run.info.run_id}/net"
+    assert info.model_uri == f"models:/{info.model_id}" and info.artifact_path == "net"
     loaded = tracklet.keras.load_model(info.model_uri)
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), rtol=1e-6)
     assert "net" in tracklet.get_run(run.info.run_id).data.tags["mlflow.log-model.history"]

@@ -128,7 +128,7 @@ def test_log_model_records_history_and_loads_by_run_uri(iris_like, clf):
         info1 = tracklet.sklearn.log_model(clf, name="model", input_example=df.head(2))
         info2 = tracklet.sklearn.log_model(LogisticRegression().fit(X, y), artifact_path="plain")
     run_id = run.info.run_id
-    assert info1.model_uri == f"runs:/{run_id}/model" and info1.run_id == run_id
+    assert info1.model_uri == f"models:/{info1.model_id}" and info1.run_id == run_id  # MLflow 3: a logged model
     assert info1.artifact_path == "model" and "sklearn" in info1.flavors and info1.signature is not None
     assert len(info1.model_uuid) == 32 and info1.utc_time_created
     history = json.loads(tracklet.get_run(run_id).data.tags["mlflow.log-model.history"])
@@ -137,8 +137,10 @@ def test_log_model_records_history_and_loads_by_run_uri(iris_like, clf):
     assert set(history[0]) == {"run_id", "artifact_path", "utc_time_created", "model_uuid", "flavors"}
     assert set(history[0]["flavors"]) == {"python_function", "sklearn"}
 
-    names = {f.path for f in _client().list_artifacts(run_id, "model")}
-    assert {"model/MLmodel", "model/model.pkl", "model/requirements.txt", "model/input_example.json"} <= names
+    names = {f.path for f in _client().list_artifacts(run_id, "plain")}  # artifact_path=: in the run, as before
+    assert {"plain/MLmodel", "plain/model.pkl", "plain/requirements.txt"} <= names
+    files = os.listdir(tracklet.models.model.download_model(f"runs:/{run_id}/model"))  # name=: in the logged model
+    assert {"MLmodel", "model.pkl", "requirements.txt", "input_example.json"} <= set(files)
     np.testing.assert_array_equal(tracklet.pyfunc.load_model(info1.model_uri).predict(df), clf.predict(df))
     np.testing.assert_array_equal(tracklet.sklearn.load_model(info2.model_uri).predict(X), info2_pred(X, y))
     mlmodel = tracklet.models.Model.load(info1.model_uri)
@@ -180,7 +182,8 @@ def test_log_model_to_explicit_run_and_argument_checks(iris_like):
         )
     finally:
         logging.getLogger("tracklet.flavors").removeHandler(handler)
-    assert info.model_uri == f"runs:/{run.info.run_id}/m"
+    assert info.model_uri == f"models:/{info.model_id}" and info.logged_model.source_run_id == run.info.run_id
+    assert tracklet.models.Model.load(f"runs:/{run.info.run_id}/m").model_uuid == info.model_uuid
     text = "\n".join(handler.messages)
     assert "registry" in text and "await_registration_for" in text
     assert tracklet.active_run() is None

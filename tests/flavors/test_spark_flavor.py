@@ -86,7 +86,7 @@ def test_log_model_writes_the_run_artifacts_and_history(models):
     pipeline_model, _, _ = models
     with tracklet.start_run() as run:
         info = tracklet.spark.log_model(pipeline_model, name="spark-model")
-    assert info.model_uri == f"runs:/{run.info.run_id}/spark-model"
+    assert info.model_uri == f"models:/{info.model_id}" and info.artifact_path == "spark-model"
     history = json.loads(tracklet.get_run(run.info.run_id).data.tags["mlflow.log-model.history"])
     assert history[0]["artifact_path"] == "spark-model" and "spark" in history[0]["flavors"]
     assert tracklet.pyfunc.load_model(info.model_uri).predict(FRAME) == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]

@@ -80,7 +80,7 @@ def test_regressor_with_dataframe_and_log_model(binary_data):
     with tracklet.start_run() as run:
         info = tracklet.xgboost.log_model(reg, name="model", input_example=df.head(3))
         tracklet.xgboost.log_model(reg, "model_json", model_format="json")
-    assert info.model_uri == f"runs:/{run.info.run_id}/model"
+    assert info.model_uri == f"models:/{info.model_id}" and info.run_id == run.info.run_id
     assert info.flavors["xgboost"]["model_class"] == "xgboost.sklearn.XGBRegressor"
     assert info.signature.inputs.input_names() == ["a", "b", "c"]
     loaded = tracklet.xgboost.load_model(info.model_uri)

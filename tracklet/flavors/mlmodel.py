@@ -72,6 +72,11 @@ class Model:
         extra.setdefault("tracklet_version", __version__)
         self.extra = extra
 
+    @property
+    def model_id(self) -> str | None:
+        """The logged model (MLflow 3, ``m-...``) this MLmodel belongs to, if any."""
+        return self.extra.get("model_id")
+
     # ------------------------------------------------------------------ flavors and schemas
     def add_flavor(self, name: str, **params: Any) -> Model:
         self.flavors[name] = params
@@ -148,17 +153,24 @@ class Model:
         }
         return out
 
-    def get_model_info(self) -> ModelInfo:
+    def get_model_info(self, logged_model=None) -> ModelInfo:
+        """What ``log_model`` returns; with a logged model, ``model_uri`` is ``models:/<model_id>``."""
+        if logged_model is not None:
+            uri = logged_model.model_uri
+        else:
+            uri = f"runs:/{self.run_id}/{self.artifact_path}" if self.run_id else None
         return ModelInfo(
             artifact_path=self.artifact_path,
             flavors=self.flavors,
-            model_uri=f"runs:/{self.run_id}/{self.artifact_path}" if self.run_id else None,
+            model_uri=uri,
             model_uuid=self.model_uuid,
             run_id=self.run_id,
             saved_input_example_info=self.saved_input_example_info,
             signature=self.signature,
             utc_time_created=self.utc_time_created,
             metadata=self.metadata,
+            mlflow_version=self.mlflow_version,
+            logged_model=logged_model,
         )
 
     def load_input_example(self, path: str):
@@ -183,6 +195,28 @@ class ModelInfo:
     utc_time_created: str
     metadata: dict | None = None
     registered_model_version: int | None = None
+    mlflow_version: str | None = None
+    logged_model: Any = None  # tracklet.tracking.stores.logged_models.LoggedModel (MLflow 3), if the store keeps them
+
+    @property
+    def model_id(self) -> str | None:
+        return self.logged_model.model_id if self.logged_model is not None else None
+
+    @property
+    def name(self) -> str | None:
+        return self.logged_model.name if self.logged_model is not None else self.artifact_path
+
+    @property
+    def tags(self) -> dict:
+        return dict(self.logged_model.tags) if self.logged_model is not None else {}
+
+    @property
+    def params(self) -> dict:
+        return dict(self.logged_model.params) if self.logged_model is not None else {}
+
+    @property
+    def creation_timestamp(self) -> int | None:
+        return self.logged_model.creation_timestamp if self.logged_model is not None else None
 
     @property
     def signature_dict(self) -> dict | None:

@@ -24,6 +24,7 @@ _active_experiment_id: str | None = None
 _run_stack: contextvars.ContextVar[tuple] = contextvars.ContextVar("tracklet_run_stack", default=())
 _last_run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("tracklet_last_run", default=None)
 _last_run_id_global: str | None = None
+_last_logged_model_id: str | None = None  # set by log_model, read by logged_model_api.last_logged_model
 
 
 # ---------------------------------------------------------------------- experiments
@@ -446,13 +447,14 @@ def search_runs(
 
 def _reset_for_tests() -> None:
     """Forget the tracking URI, active experiment, run stacks and cached clients/stores."""
-    global _active_experiment_id, _last_run_id_global
+    global _active_experiment_id, _last_run_id_global, _last_logged_model_id
     from tracklet.tracking.stores.registry import clear_cache
 
     flush_async_logging()
     current._reset_for_tests()
     _active_experiment_id = None
     _last_run_id_global = None
+    _last_logged_model_id = None
     _run_stack.set(())
     _last_run_id.set(None)
     clear_cache()

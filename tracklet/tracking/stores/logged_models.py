@@ -23,6 +23,8 @@ PENDING, READY, FAILED = "PENDING", "READY", "FAILED"
 STATUSES = (PENDING, READY, FAILED)
 MAX_NAME_LENGTH = 500
 MAX_SEARCH_RESULTS = 1000
+# tag of a model logged with ``log_model(artifact_path=...)``: its files are ``runs:/<source run>/<path>``
+RUN_ARTIFACTS_TAG = "tracklet.model.run_artifacts"
 
 # attributes a logged-model filter or order_by may name (timestamps reuse the numeric attribute names)
 ATTRIBUTES = {
@@ -260,7 +262,12 @@ def model_uri_location(client, model_uri: str) -> str:
     models = getattr(client.store, "logged_models", None)
     if models is None:
         raise InvalidParameterValue(f"Cannot load {model_uri!r}: the {type(client.store).__name__} keeps no models")
-    location = models.get(model_id).artifact_location.rstrip("/")
+    model = models.get(model_id)
+    run_files = model.tags.get(RUN_ARTIFACTS_TAG, "")  # log_model(artifact_path=...): the run's
+    if model.source_run_id and run_files.startswith(f"runs:/{model.source_run_id}/"):  # own artifacts only
+        location = run_files.rstrip("/")
+    else:
+        location = model.artifact_location.rstrip("/")
     return f"{location}/{V.validate_artifact_path(path)}" if path.strip("/") else location
 
 
