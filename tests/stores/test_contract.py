@@ -947,3 +947,30 @@ def test_metric_history_bulk_interval_bad_range_and_unknown_run(store):
         store.get_metric_history_bulk_interval([rid], "loss", 10, end_step=1.5)
     with pytest.raises(ResourceDoesNotExist):
         store.get_metric_history_bulk_interval([rid, "0123456789abcdef0123456789abcdef"], "loss", 10)
+
+
+# ============================================================================ lead: text every store can write
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        ([], [Param("p", "a\ud800b")], []),
+        ([], [], [RunTag("t", "\udfff")]),
+        ([Metric("ok", 1.0, T0, 0)], [Param("fine", "1")], [RunTag("t", "x\ud800")]),
+    ],
+    ids=["param", "tag", "mixed"],
+)
+def test_lone_surrogates_are_refused_and_nothing_is_written(store, batch):
+    rid = new_run(store).info.run_id
+    with pytest.raises(InvalidParameterValue, match="lone surrogate"):
+        store.log_batch(rid, *batch)
+    data = store.get_run(rid).data
+    assert data.metrics == {} and data.params == {} and "t" not in data.tags
+
+
+def test_experiment_name_with_a_lone_surrogate_is_refused(store):
+    before = {e.experiment_id for e in store.search_experiments()}
+    with pytest.raises(InvalidParameterValue, match="lone surrogate"):
+        store.create_experiment("x\ud800")
+    assert {e.experiment_id for e in store.search_experiments()} == before

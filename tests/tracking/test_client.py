@@ -121,7 +121,6 @@ def test_unknown_run_and_bad_ids(client):
 
 
 def test_tracking_uri_file_store(tmp_path):
-    pytest.importorskip("tracklet.tracking.stores.file")
     c = tracklet.MlflowClient(str(tmp_path / "mlruns"))
     run = c.create_run("0")
     c.log_metric(run.info.run_id, "m", 1.5)
@@ -130,7 +129,6 @@ def test_tracking_uri_file_store(tmp_path):
 
 
 def test_default_store_prefers_existing_mlruns(tmp_path, monkeypatch):
-    pytest.importorskip("tracklet.tracking.stores.file")
     from tracklet.tracking.stores.registry import default_tracking_uri
 
     monkeypatch.chdir(tmp_path)
@@ -146,8 +144,7 @@ def test_one_client_shared_by_threads_loses_nothing(kind, tmp_path):
     import threading
 
     if kind == "file":
-        pytest.importorskip("tracklet.tracking.stores.file")
-        c = tracklet.MlflowClient(str(tmp_path / "mlruns"))
+            c = tracklet.MlflowClient(str(tmp_path / "mlruns"))
     else:
         c = tracklet.MlflowClient()
     rid = c.create_run("0").info.run_id

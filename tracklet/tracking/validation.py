@@ -66,9 +66,21 @@ def _check_key(key, kind: str) -> str:
     return key
 
 
+def _check_unicode(text: str, field: str) -> str:
+    """Every store writes text as UTF-8: a lone surrogate (``"\\ud800"``) can't be, so it is refused up front."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidParameterValue(
+                f"Invalid {field}: must be valid Unicode text, but has a lone surrogate at position {exc.start}"
+            ) from None
+    return text
+
+
 def validate_param(key, value) -> tuple[str, str]:
     validate_key(key, "param")
-    text = "" if value is None else str(value)
+    text = _check_unicode("" if value is None else str(value), f"value of param '{key}'")
     if len(text) > MAX_PARAM_VALUE_LENGTH:
         raise InvalidParameterValue(
             f"Param value for '{key}' has length {len(text)}, which exceeds the limit of {MAX_PARAM_VALUE_LENGTH}"
@@ -78,7 +90,7 @@ def validate_param(key, value) -> tuple[str, str]:
 
 def validate_tag(key, value, limit: int = MAX_TAG_VALUE_LENGTH) -> tuple[str, str]:
     validate_key(key, "tag")
-    text = "" if value is None else str(value)
+    text = _check_unicode("" if value is None else str(value), f"value of tag '{key}'")
     if len(text) > limit:
         raise InvalidParameterValue(f"Tag value for '{key}' has length {len(text)}, which exceeds the limit of {limit}")
     return key, text
@@ -206,6 +218,7 @@ def validate_experiment_id(experiment_id) -> str:
 def validate_experiment_name(name) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameterValue(f"Invalid experiment name {name!r}: must be a non-empty string")
+    _check_unicode(name, "experiment name")
     if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
         raise InvalidParameterValue(
             f"Invalid experiment name: length {len(name)} exceeds the limit of {MAX_EXPERIMENT_NAME_LENGTH}"
