@@ -26,16 +26,14 @@ import json
 import logging
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
 
-
-def emit(**kw):
-    print(json.dumps(kw), flush=True)
+# shared with the Keras bench (bench/ is on sys.path when a script in it runs)
+from bench_autolog_keras import _figures, emit
 
 
 def make_fit():
@@ -134,19 +132,6 @@ def run_keys(lib: str) -> None:
     data = run.data if run.data.params else client.get_run(run.info.run_id).data
     tags = sorted(k for k in data.tags if not k.startswith("mlflow.source") and k != "mlflow.user")
     emit(mode="keys", lib=lib, params=data.params, metrics=sorted(data.metrics), tags=tags, artifacts=sorted(walk()))
-
-
-def _figures(pairs: list) -> dict:
-    """Medians over (plain, autolog) pairs of (wall, cpu) seconds."""
-    med = statistics.median
-    return {
-        "plain_s": round(med(p[0] for p, _ in pairs), 4),
-        "autolog_s": round(med(a[0] for _, a in pairs), 4),
-        "added_s": round(med(a[0] - p[0] for p, a in pairs), 4),
-        "overhead": round(med(a[0] / p[0] - 1 for p, a in pairs), 4),
-        "cpu_added_s": round(med(a[1] - p[1] for p, a in pairs), 4),
-        "cpu_overhead": round(med(a[1] / p[1] - 1 for p, a in pairs), 4),
-    }
 
 
 def _child(args: list[str]) -> dict | None:
