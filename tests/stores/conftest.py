@@ -28,18 +28,22 @@ def _reset_postgres(uri: str) -> None:
     global _postgres_dropped
     import sqlalchemy as sa
 
-    from tracklet.tracking.stores.sql import schema
+    from tracklet.tracking.stores.sql import logged_models, schema
     from tracklet.tracking.stores.sql._engine import resolve_url
 
     engine = sa.create_engine(resolve_url(uri))
     try:
         with engine.begin() as conn:
             if not _postgres_dropped:
+                logged_models.metadata.drop_all(conn)  # its own MetaData, created on first use
                 schema.metadata.drop_all(conn)
                 _postgres_dropped = True
-            elif sa.inspect(conn).has_table("runs"):
-                names = ", ".join(t.name for t in schema.DATA_TABLES)
-                conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            else:
+                inspector = sa.inspect(conn)
+                tables = [t.name for t in schema.DATA_TABLES] + list(logged_models.metadata.tables)
+                names = ", ".join(name for name in tables if inspector.has_table(name))
+                if names:
+                    conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     finally:
         engine.dispose()
 

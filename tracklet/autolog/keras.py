@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 
@@ -193,6 +194,10 @@ def _params(model, args: dict, keras, callbacks: list) -> dict:
                 params.update({f"optimizer_{key}_{k}": v for k, v in (value.get("config") or {}).items()})
             else:
                 params[f"optimizer_{key}"] = value
+        # Keras numbers default names per process ("adam", "adam_1", ...): log the stable one, keep a user's own name
+        default = type(optimizer).__name__.lower()
+        if re.fullmatch(rf"{re.escape(default)}(_\d+)?", str(params.get("optimizer_name", ""))):
+            params["optimizer_name"] = default
     params["loss"] = _name_of(getattr(model, "loss", None))
     for cb in callbacks:
         if isinstance(cb, keras.callbacks.EarlyStopping):
