@@ -144,7 +144,7 @@ def test_one_client_shared_by_threads_loses_nothing(kind, tmp_path):
     import threading
 
     if kind == "file":
-            c = tracklet.MlflowClient(str(tmp_path / "mlruns"))
+        c = tracklet.MlflowClient(str(tmp_path / "mlruns"))
     else:
         c = tracklet.MlflowClient()
     rid = c.create_run("0").info.run_id
