@@ -65,8 +65,9 @@ def test_log_model_into_a_run_and_load_by_runs_uri(net, iris_like):
     X, _, _ = iris_like
     with tracklet.start_run() as run:
         info = tracklet.gluon.log_model(net, "net")
-    assert info.model_uri == f"runs:/{run.info.run_id}/net"
-    np.testing.assert_allclose(_predict(tracklet.gluon.load_model(info.model_uri), X), _predict(net, X), rtol=1e-5)
+    assert info.model_uri == f"models:/{info.model_id}" and info.run_id == run.info.run_id
+    for uri in (info.model_uri, f"runs:/{run.info.run_id}/net"):  # a logged model, and in the run's artifacts
+        np.testing.assert_allclose(_predict(tracklet.gluon.load_model(uri), X), _predict(net, X), rtol=1e-5)
 
 
 def test_non_hybrid_and_not_yet_run_nets_are_rejected_naming_the_rule(tmp_path):
