@@ -97,6 +97,10 @@ def create_app(
     routes.append(Route("/version", _version, methods=["GET"]))
     if stats is not None:
         routes.append(Route("/metrics", stats.endpoint, methods=["GET"]))
+    if not artifacts_only:
+        from tracklet.server.ui import ui_routes
+
+        routes += ui_routes()
 
     async def not_found(request: Request, exc) -> Response:
         return error_response("ENDPOINT_NOT_FOUND", f"No endpoint {request.method} {request.url.path}", 404)

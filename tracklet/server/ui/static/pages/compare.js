@@ -1,0 +1,1 @@
+export async function renderCompare(el, ctx) { el.textContent = "TODO renderCompare"; }

@@ -1,0 +1,1 @@
+export async function renderSidebar(el, ctx) { el.textContent = "TODO renderSidebar"; }

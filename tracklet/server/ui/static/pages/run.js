@@ -1,0 +1,1 @@
+export async function renderRun(el, ctx) { el.textContent = "TODO renderRun"; }
