@@ -1,0 +1,97 @@
+"""Web UI fixtures: a real uvicorn server on 127.0.0.1 over a fresh SQLite store, and a real headless Chromium.
+
+The browser is Debian's ``chromium`` driven by the ``playwright`` package (``executable_path``, no browser
+download). Without one the UI tests skip, unless ``TRACKLET_TEST_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes
+that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+import tracklet  # noqa: E402
+from tests.server.conftest import LiveServer  # noqa: E402
+from tracklet.server import create_app  # noqa: E402
+from tracklet.tracking.artifacts.local import LocalArtifactRepository  # noqa: E402
+from tracklet.tracking.stores.sql import SqlStore  # noqa: E402
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _chromium() -> str | None:
+    return os.environ.get("TRACKLET_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session."""
+    required = os.environ.get("TRACKLET_TEST_REQUIRE_BROWSER") == "1"
+    executable = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if required:
+            raise
+        pytest.skip("the playwright package is not installed")
+    if executable is None:
+        if required:
+            pytest.fail("TRACKLET_TEST_REQUIRE_BROWSER=1 but no chromium executable was found")
+        pytest.skip("no chromium executable (apt-get install chromium)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def ui_server(tmp_path):
+    """A live tracklet server (SQLite + local proxied artifacts); ``.url`` for the browser, and the process's
+    tracking URI pointed at it so runs logged through the Python API go over REST to the same server."""
+    store = SqlStore(f"sqlite:///{tmp_path / 'ui.db'}", "mlflow-artifacts:/")
+    artifacts = tmp_path / "mlartifacts"
+    artifacts.mkdir()
+    app = create_app(store, LocalArtifactRepository(str(artifacts)))
+    previous = tracklet.get_tracking_uri()
+    with LiveServer(app) as url:
+        tracklet.set_tracking_uri(url)
+        try:
+            yield _Server(url, store)
+        finally:
+            if tracklet.active_run() is not None:
+                tracklet.end_run()
+            tracklet.set_tracking_uri(previous)
+    store.close()
+
+
+class _Server:
+    def __init__(self, url: str, store):
+        self.url = url
+        self.store = store
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page (own context); console errors are collected in ``page.console_errors``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    p = context.new_page()
+    p.set_default_timeout(15_000)
+    p.console_errors = []
+    p.on("console", lambda msg: p.console_errors.append(msg.text) if msg.type == "error" else None)
+    p.on("pageerror", lambda exc: p.console_errors.append(str(exc)))
+    yield p
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a screenshot the README links to (docs/screenshots/<name>.png)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
