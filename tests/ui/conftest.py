@@ -89,6 +89,44 @@ def page(browser):
     context.close()
 
 
+def seed_runs(store, experiment_id: str, n: int, *, prefix: str = "run", start: int = 1_700_000_000_000, tags=None):
+    """Log ``n`` finished runs fast, straight into the server's store (one create + one log_batch each).
+
+    Run i: name ``<prefix>-<i:04d>``, started ``start + i`` seconds, metric ``acc = i / n`` and ``loss = 1 - acc``,
+    params ``lr`` (``0.1``/``0.01`` alternating) and ``idx`` (i). Returns the run ids in order of i."""
+    from tracklet.tracking.entities import Metric, Param, RunTag
+
+    ids = []
+    for i in range(n):
+        t0 = start + i * 1000
+        run = store.create_run(
+            experiment_id, "tester", t0, [RunTag(k, v) for k, v in (tags or {}).items()], f"{prefix}-{i:04d}"
+        )
+        rid = run.info.run_id
+        acc = i / n
+        store.log_batch(
+            rid,
+            [Metric("acc", acc, t0, 0), Metric("loss", 1 - acc, t0, 0)],
+            [Param("lr", "0.1" if i % 2 else "0.01"), Param("idx", str(i))],
+            [],
+        )
+        store.update_run_info(rid, "FINISHED", t0 + 500 + i, None)
+        ids.append(rid)
+    return ids
+
+
+def open_runs(page, url: str, experiment_ids, query: str = ""):
+    """Open the runs table of ``experiment_ids`` and wait until it has rendered (or shown its error)."""
+    ids = ",".join(experiment_ids) if not isinstance(experiment_ids, str) else experiment_ids
+    page.goto(f"{url}/#/experiments/{ids}" + (f"?{query}" if query else ""))
+    page.wait_for_selector(".runs-page[data-state=ready], .runs-page[data-state=error]")
+
+
+def table_names(page) -> list[str]:
+    """The run names of the table's rows, top to bottom."""
+    return page.locator(".runs-table tbody tr[data-run-id] td.name a:first-of-type").all_inner_texts()
+
+
 def screenshot(page, name: str) -> Path:
     """Save a screenshot the README links to (docs/screenshots/<name>.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
