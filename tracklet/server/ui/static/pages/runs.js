@@ -75,6 +75,7 @@ export async function renderHome(el) {
 /** #/experiments/<ids> */
 export async function renderRuns(el, { params, query }) {
   const view = new RunsView(readState(params.ids, query));
+  view.root.dataset.hash = location.hash; // which URL this render shows (tests and benchmarks wait on it)
   replace(el, view.root);
   await view.load();
 }
@@ -138,6 +139,12 @@ class RunsView {
     navigate(`/experiments/${s.ids.join(",")}`, query);
   }
 
+  /** Record state that needs no reload (columns, selection, expanded parents) in the URL. */
+  setQuery(patch) {
+    updateQuery(patch);
+    this.root.dataset.hash = location.hash;
+  }
+
   colsParam() {
     const cols = this.state.cols;
     if (cols === null) return null;
@@ -163,7 +170,10 @@ class RunsView {
       s.ids.map((id) =>
         apiGet("experiments/get", { experiment_id: id }).then(
           (r) => this.experiments.set(id, r.experiment.name + (r.experiment.lifecycle_stage === "deleted" ? " (deleted)" : "")),
-          () => this.experiments.set(id, null),
+          (err) => {
+            this.experiments.set(id, null);
+            this.root.insertBefore(errorBox(err, `Experiment ${id} could not be loaded`), this.heading.nextSibling);
+          },
         ),
       ),
     );
@@ -272,7 +282,7 @@ class RunsView {
       this.pickerBox,
       columnPicker(keys, this.keyColumnIds(), (cols) => {
         this.state.cols = cols;
-        updateQuery({ cols: this.colsParam() });
+        this.setQuery({ cols: this.colsParam() });
         this.renderTable();
       }),
     );
@@ -353,7 +363,7 @@ class RunsView {
   // ------------------------------------------------------------------ interaction
   select(ids, on) {
     for (const id of ids) on ? this.state.sel.add(id) : this.state.sel.delete(id);
-    updateQuery({ sel: encodeList([...this.state.sel]) });
+    this.setQuery({ sel: encodeList([...this.state.sel]) });
     this.syncSelection();
     announce(`${this.state.sel.size} run${this.state.sel.size === 1 ? "" : "s"} selected`);
   }
@@ -384,7 +394,7 @@ class RunsView {
       open.add(id);
       if (!this.children.has(id)) this.fetchChildren(id);
     }
-    updateQuery({ open: encodeList([...open]) });
+    this.setQuery({ open: encodeList([...open]) });
     this.renderTable();
     const button = this.tableBox.querySelector(`tr[data-run-id="${CSS.escape(id)}"] .expander`);
     if (button) button.focus();
