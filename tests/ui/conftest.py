@@ -170,9 +170,9 @@ def script_errors(page) -> list[str]:
     return [e for e in page.console_errors if not e.startswith("Failed to load resource")]
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, full_page: bool = False) -> Path:
     """Save a screenshot the README links to (docs/screenshots/<name>.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -70,7 +70,7 @@ def test_filter_applies_and_a_bad_filter_shows_the_servers_error_inline(ui_serve
     assert error.get_attribute("role") == "alert"
     text = error.inner_text()
     assert "OR is not supported" in text and "at position 19" in text
-    assert page.locator("#filter-error mark").inner_text() == "o"  # the offending token, marked
+    assert page.locator("#filter-error mark").inner_text() == "or"  # the offending token, marked
     assert page.get_by_label("Filter runs").get_attribute("aria-invalid") == "true"
     assert "could not be applied" in page.locator(".table-box").inner_text()
     assert page.locator("#sidebar li.exp").count() >= 1  # the rest of the page still works

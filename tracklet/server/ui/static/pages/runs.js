@@ -352,7 +352,8 @@ class RunsView {
     const parts = [h("strong", { text: "The server rejected this filter. " }), h("span", { class: "error-message", text: err.message })];
     if (m) {
       const pos = Math.min(Number(m[1]), f.length);
-      parts.push(h("pre", { class: "filter-caret", "aria-hidden": "true" }, f.slice(0, pos), h("mark", { text: f.slice(pos, pos + 1) || " " }), f.slice(pos + 1)));
+      const len = (/^(\w+|\S)/.exec(f.slice(pos)) || [""])[0].length; // the whole offending word
+      parts.push(h("pre", { class: "filter-caret", "aria-hidden": "true" }, f.slice(0, pos), h("mark", { text: f.slice(pos, pos + len) || " " }), f.slice(pos + len)));
       this.filterInput.dataset.errorPosition = String(pos);
     }
     replace(this.filterError, ...parts);
