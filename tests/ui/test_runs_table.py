@@ -147,7 +147,7 @@ def test_column_picker_chooses_columns_kept_in_the_url(ui_server, page):
     page.locator(".col-panel").get_by_label("loss").uncheck()
     headers = page.locator(".runs-table thead th").all_inner_texts()
     assert "tag team" in headers and "metric loss" not in headers
-    assert "cols=metrics.acc%2Cparams.idx%2Cparams.lr%2Ctags.team" in page.url
+    assert "cols=metrics.acc%2Cparams.idx%2Cparams.lr%2Ctags.team" in page.evaluate("location.hash")
     page.reload()
     wait_runs(page)
     headers = page.locator(".runs-table thead th").all_inner_texts()
@@ -174,7 +174,7 @@ def test_nested_runs_are_grouped_under_their_parent(ui_server, page):
     expander.click()
     page.wait_for_selector("tr.child")
     assert table_names(page) == ["single", "search", "trial-2", "trial-1"]
-    assert "open=" in page.url
+    assert "open=" in page.evaluate("location.hash")
     page.reload()  # expanded parents are part of the URL
     page.wait_for_selector("tr.child")
     assert page.locator("tr.child").count() == 2
@@ -222,4 +222,34 @@ def test_csv_download_of_this_page_and_of_all_matching_runs(ui_server, page):
     rows = _download(page, "all")
     assert len(rows) == 1 + 65  # every matching run, over all pages
     assert {r[8] for r in rows[1:]} == {"0.1"}
+    assert page.console_errors == []
+
+
+def test_deep_link_restores_filter_sort_columns_and_selection(ui_server, page):
+    eid = ui_server.store.create_experiment("deep link", None, [])
+    ids = seed_runs(ui_server.store, eid, 6)
+    query = f"filter=params.lr+%3D+%270.1%27&sort=metrics.acc:desc&cols=metrics.acc,params.idx&sel={ids[1]},{ids[3]}"
+    open_runs(page, ui_server.url, eid, query)
+    assert page.get_by_label("Filter runs").input_value() == "params.lr = '0.1'"
+    assert table_names(page) == ["run-0005", "run-0003", "run-0001"]
+    assert page.locator("th[aria-sort=descending]").inner_text().replace("\n", "") == "metric acc▼"
+    assert [t.replace("\n▼", "") for t in page.locator(".runs-table thead th").all_inner_texts()[-2:]] == [
+        "metric acc",
+        "param idx",
+    ]
+    for i in (1, 3):
+        assert page.locator(f"tr[data-run-id='{ids[i]}'] input[type=checkbox]").is_checked()
+    assert page.locator(f"tr[data-run-id='{ids[5]}'] input[type=checkbox]").is_checked() is False
+    assert page.get_by_role("button", name="Compare 2 selected").is_enabled()
+
+    # a new filter is a new history entry: Back restores the previous view
+    page.get_by_label("Filter runs").fill("params.lr = '0.01'")
+    page.get_by_label("Filter runs").press("Enter")
+    page.wait_for_url("**%270.01%27*")
+    wait_runs(page)
+    assert table_names(page) == ["run-0004", "run-0002", "run-0000"]
+    page.go_back()
+    wait_runs(page)
+    assert page.get_by_label("Filter runs").input_value() == "params.lr = '0.1'"
+    assert table_names(page) == ["run-0005", "run-0003", "run-0001"]
     assert page.console_errors == []
