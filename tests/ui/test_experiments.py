@@ -24,7 +24,7 @@ def test_create_rename_delete_restore(ui_server, page):
     page.get_by_role("button", name="New").click()
     page.get_by_label("New experiment name").fill("churn model")
     page.get_by_role("button", name="Create", exact=True).click()
-    assert "already exists" in page.locator(".exp-create .form-error").inner_text()
+    page.wait_for_selector(".exp-create .form-error:has-text('already exists')")
     page.get_by_role("button", name="Cancel").click()
 
     page.get_by_role("button", name="Rename churn model").click()

@@ -194,12 +194,15 @@ class RunsView {
     }
     this.runs = (page.runs || []).map(flattenRun);
     this.nextToken = page.next_page_token || null;
-    await Promise.all([names, this.lookupChildren()]);
-    for (const id of s.open) if (this.hasChildren(id) && !this.children.has(id)) this.fetchChildren(id);
+    await names;
     this.renderHeading();
     this.renderPicker();
-    this.renderTable();
+    this.renderTable(false); // rows first; parents get their expanders once the child lookup answers
     this.renderPager();
+    await this.lookupChildren();
+    for (const id of s.open) if (this.hasChildren(id) && !this.children.has(id)) this.fetchChildren(id);
+    if (this.childCounts.size) this.renderTable();
+    this.root.dataset.state = "ready";
   }
 
   /** One search finds the children of every run on the page, so parents get their expander. */
@@ -288,8 +291,9 @@ class RunsView {
     );
   }
 
-  renderTable() {
+  renderTable(ready = true) {
     const s = this.state;
+    const focused = this.tableBox.contains(document.activeElement) ? document.activeElement : null;
     const pageIds = new Set(this.runs.map((r) => r.id));
     const top = this.runs.filter((r) => !(r.parentId && pageIds.has(r.parentId)));
     replace(
@@ -311,8 +315,18 @@ class RunsView {
         onToggle: (id) => this.toggle(id),
       }),
     );
-    this.root.dataset.state = "ready";
+    if (ready) this.root.dataset.state = "ready";
     performance.mark("tracklet:runs-table-rendered");
+    if (focused) this.refocus(focused);
+  }
+
+  /** After a re-render, put the focus back on the same control of the same row (keyboard users keep their place). */
+  refocus(old) {
+    const tr = old.closest("tr[data-run-id]");
+    const scope = tr ? this.tableBox.querySelector(`tr[data-run-id="${CSS.escape(tr.dataset.runId)}"]`) : this.tableBox;
+    const selector = old.matches(".expander") ? ".expander" : old.matches("a") ? "td.name a" : old.matches("input") ? "input" : null;
+    const again = scope && selector ? scope.querySelector(selector) : null;
+    if (again) again.focus();
   }
 
   renderPager() {
@@ -397,8 +411,6 @@ class RunsView {
     }
     this.setQuery({ open: encodeList([...open]) });
     this.renderTable();
-    const button = this.tableBox.querySelector(`tr[data-run-id="${CSS.escape(id)}"] .expander`);
-    if (button) button.focus();
   }
 
   async downloadCsv() {
