@@ -12,14 +12,15 @@ def _wait_compare(page):
 
 
 def test_compare_two_autologged_runs(ui_server, page):
-    a, b = xgboost_runs("compare", etas=(0.3, 0.1))
+    a, b, _ = xgboost_runs("compare", etas=(0.3, 0.1, 0.03))
     eid = tracklet.get_experiment_by_name("compare").experiment_id
-    open_runs(page, ui_server.url, eid)
+    open_runs(page, ui_server.url, eid, "cols=metrics.train-logloss,metrics.valid-logloss,params.eta,params.max_depth")
     compare = page.get_by_role("button", name="Compare 0 selected")
     assert compare.is_disabled()
     page.locator(f"tr[data-run-id='{a}'] input[type=checkbox]").check()
     page.locator(f"tr[data-run-id='{b}'] input[type=checkbox]").check()
     assert f"sel={a}%2C{b}" in page.evaluate("location.hash")
+    screenshot(page, "runs-table")
     page.get_by_role("button", name="Compare 2 selected").click()
     page.wait_for_url(f"**/#/compare?runs={a}%2C{b}")
     _wait_compare(page)

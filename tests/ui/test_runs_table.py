@@ -45,7 +45,6 @@ def test_autologged_xgboost_runs_show_their_framework_and_metrics(ui_server, pag
     assert "xgboost" in texts  # the Autolog column: the mlflow.autologging tag
     assert texts[-1] == "0.1"  # params.eta of the newest run
     assert float(texts[-2]) > 0  # its last valid-logloss
-    screenshot(page, "runs-table")
     assert page.console_errors == []
 
 

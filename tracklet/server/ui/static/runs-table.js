@@ -99,7 +99,7 @@ export function runsTable(model) {
     if (!model.open.has(run.id)) continue;
     const children = model.childrenOf(run.id);
     if (children === null) {
-      body.append(h("tr", { class: "child" }, h("td", { colspan: columns.length + 1, class: "muted", text: "Loading child runs…" })));
+      body.append(h("tr", { class: "loading" }, h("td", { colspan: columns.length + 1, class: "muted", text: "Loading child runs…" })));
       continue;
     }
     for (const child of children) {

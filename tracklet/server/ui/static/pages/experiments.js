@@ -148,8 +148,8 @@ class Sidebar {
       const res = await apiPost("experiments/create", { name });
       this.createName.value = "";
       this.toggleCreate(false);
-      this.say(`Created “${name}”.`);
       await this.load();
+      this.say(`Created “${name}”.`);
       navigate(`/experiments/${res.experiment_id}`);
     } catch (err) {
       replace(this.createError, err.message);
@@ -172,8 +172,8 @@ class Sidebar {
           if (!name || name === exp.name) return this.render();
           try {
             await apiPost("experiments/update", { experiment_id: exp.experiment_id, new_name: name });
-            this.say(`Renamed “${exp.name}” to “${name}”.`);
             await this.load();
+            this.say(`Renamed “${exp.name}” to “${name}”.`);
             if (shownIds().includes(exp.experiment_id)) refresh();
             this.focusItem(exp.experiment_id);
           } catch (err) {
@@ -201,8 +201,8 @@ class Sidebar {
   async remove(exp) {
     try {
       await apiPost("experiments/delete", { experiment_id: exp.experiment_id });
-      this.say(`Deleted “${exp.name}”.`, h("button", { type: "button", class: "link", text: "Undo", onclick: () => this.restore(exp) }));
       await this.load();
+      this.say(`Deleted “${exp.name}”.`, h("button", { type: "button", class: "link", text: "Undo", onclick: () => this.restore(exp) }));
     } catch (err) {
       replace(this.status, errorBox(err, `Could not delete “${exp.name}”`));
     }
@@ -211,8 +211,8 @@ class Sidebar {
   async restore(exp) {
     try {
       await apiPost("experiments/restore", { experiment_id: exp.experiment_id });
-      this.say(`Restored “${exp.name}”.`);
       await this.load();
+      this.say(`Restored “${exp.name}”.`);
     } catch (err) {
       replace(this.status, errorBox(err, `Could not restore “${exp.name}”`));
     }

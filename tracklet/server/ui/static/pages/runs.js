@@ -1,31 +1,16 @@
 // The runs table of one or several experiments: #/experiments/<id,id>?filter=&sort=&cols=&sel=&open=&page=
 // Sorting, filtering and paging happen on the server (page size 100, page tokens), so 10k+ runs cost one page.
 
-import { apiGet, apiPost } from "../api.js";
+import { apiGet } from "../api.js";
 import { announce, errorBox, h, replace } from "../dom.js";
 import { href, navigate, updateQuery } from "../router.js";
-import {
-  BASE_COLUMNS,
-  PARENT_TAG,
-  availableKeys,
-  decodeList,
-  defaultColumns,
-  encodeList,
-  flattenRun,
-  keyColumn,
-  quoteKey,
-  quoteValue,
-} from "../columns.js";
+import { BASE_COLUMNS, availableKeys, decodeList, defaultColumns, encodeList, keyColumn } from "../columns.js";
 import { runsTable } from "../runs-table.js";
 import { columnPicker } from "../colpicker.js";
 import { download, runsCsv } from "../csv.js";
+import { CHILD_CAP, PAGE_SIZE, childCounts, childrenOf, pageMemo, rememberPage, searchAll, searchPage } from "../runs-query.js";
 
-export const PAGE_SIZE = 100;
-const CHILD_CAP = 1000; // children looked up per page (one search); more are fetched when a parent is expanded
-const CSV_PAGE = 1000;
 const NO_COLUMNS = "~"; // cols=~ : the user unchecked every key column
-const PARENT_FILTER = `tags.${quoteKey(PARENT_TAG)}`;
-const MEMO = "tracklet.runs.pages"; // sessionStorage: page token -> {prev, start}, for "Previous" and "Runs 101–200"
 
 function readState(idsParam, query) {
   const sortText = query.get("sort") || "";
@@ -40,24 +25,6 @@ function readState(idsParam, query) {
     open: new Set(decodeList(query.get("open"))),
     page: query.get("page") || "",
   };
-}
-
-function memoGet(key) {
-  try {
-    return JSON.parse(sessionStorage.getItem(MEMO) || "{}")[key] || null;
-  } catch {
-    return null;
-  }
-}
-
-function memoSet(key, value) {
-  try {
-    const all = JSON.parse(sessionStorage.getItem(MEMO) || "{}");
-    all[key] = value;
-    sessionStorage.setItem(MEMO, JSON.stringify(all));
-  } catch {
-    // storage full or disabled: "Previous" then falls back to the first page
-  }
 }
 
 /** #/ : the newest active experiment's runs. */
@@ -158,6 +125,11 @@ class RunsView {
     return col && col.order ? [`${col.order} ${s.sort.desc ? "DESC" : "ASC"}`] : [];
   }
 
+  /** The search of this view (experiments, filter, order), for runs-query.js. */
+  query(extra = {}) {
+    return { ids: this.state.ids, filter: this.state.filter, orderBy: this.orderBy(), ...extra };
+  }
+
   memoKey(token) {
     const s = this.state;
     return JSON.stringify([s.ids, s.filter, this.orderBy(), token]);
@@ -179,21 +151,15 @@ class RunsView {
     );
     let page;
     try {
-      page = await apiPost("runs/search", {
-        experiment_ids: s.ids,
-        filter: s.filter || undefined,
-        max_results: PAGE_SIZE,
-        order_by: this.orderBy(),
-        page_token: s.page || undefined,
-      });
+      page = await searchPage(this.query({ pageToken: s.page }));
     } catch (err) {
       await names;
       this.renderHeading();
       this.showLoadError(err);
       return;
     }
-    this.runs = (page.runs || []).map(flattenRun);
-    this.nextToken = page.next_page_token || null;
+    this.runs = page.runs;
+    this.nextToken = page.nextToken;
     await names;
     this.renderHeading();
     this.renderPicker();
@@ -207,38 +173,17 @@ class RunsView {
 
   /** One search finds the children of every run on the page, so parents get their expander. */
   async lookupChildren() {
-    if (!this.runs.length) return;
-    const ids = this.runs.map((r) => quoteValue(r.id)).join(", ");
     try {
-      const res = await apiPost("runs/search", {
-        experiment_ids: this.state.ids,
-        filter: `${PARENT_FILTER} IN (${ids})`,
-        max_results: CHILD_CAP,
-      });
-      for (const r of (res.runs || []).map(flattenRun)) this.childCounts.set(r.parentId, (this.childCounts.get(r.parentId) || 0) + 1);
+      this.childCounts = await childCounts(this.state.ids, this.runs);
     } catch {
       // grouping is a convenience: without it every run is still listed
     }
   }
 
-  /** All children of a parent, by the search the issue asks for: tags.mlflow.parentRunId = '<id>'. */
   async fetchChildren(id) {
     this.children.set(id, null);
-    const out = [];
-    let token;
     try {
-      do {
-        const res = await apiPost("runs/search", {
-          experiment_ids: this.state.ids,
-          filter: `${PARENT_FILTER} = ${quoteValue(id)}`,
-          max_results: CHILD_CAP,
-          order_by: this.orderBy(),
-          page_token: token,
-        });
-        out.push(...(res.runs || []).map(flattenRun));
-        token = res.next_page_token;
-      } while (token);
-      this.children.set(id, out);
+      this.children.set(id, await childrenOf(this.state.ids, id, this.orderBy()));
     } catch (err) {
       this.children.delete(id);
       this.state.open.delete(id);
@@ -331,9 +276,9 @@ class RunsView {
 
   renderPager() {
     const s = this.state;
-    const here = s.page ? memoGet(this.memoKey(s.page)) : { prev: null, start: 0 };
+    const here = s.page ? pageMemo(this.memoKey(s.page)) : { prev: null, start: 0 };
     const start = here ? here.start : null;
-    if (this.nextToken) memoSet(this.memoKey(this.nextToken), { prev: s.page || null, start: (start ?? 0) + PAGE_SIZE });
+    if (this.nextToken) rememberPage(this.memoKey(this.nextToken), { prev: s.page || null, start: (start ?? 0) + PAGE_SIZE });
     const range = start === null ? `${this.runs.length} runs` : this.runs.length ? `Runs ${start + 1}–${start + this.runs.length}` : "No runs";
     replace(
       this.pager,
@@ -421,14 +366,8 @@ class RunsView {
     if (scope === "all") {
       this.csvButton.disabled = true;
       this.csvButton.textContent = "Preparing CSV…";
-      runs = [];
-      let token;
       try {
-        do {
-          const res = await apiPost("runs/search", { experiment_ids: s.ids, filter: s.filter || undefined, max_results: CSV_PAGE, order_by: this.orderBy(), page_token: token });
-          runs.push(...(res.runs || []).map(flattenRun));
-          token = res.next_page_token;
-        } while (token);
+        runs = await searchAll(this.query());
       } catch (err) {
         this.tableBox.prepend(errorBox(err, "Could not download the CSV"));
         return;
