@@ -76,7 +76,7 @@ class RunsView {
       "form",
       { class: "filter", role: "search", onsubmit: (e) => (e.preventDefault(), this.go({ filter: this.filterInput.value.trim(), page: null })) },
       h("label", { for: "run-filter", text: "Filter runs" }),
-      h("div", { class: "filter-row" }, this.filterInput, h("button", { type: "submit", text: "Apply" }), h("button", { type: "button", text: "Clear", onclick: () => this.go({ filter: null, page: null }) })),
+      h("div", { class: "filter-row" }, this.filterInput, h("button", { type: "submit", text: "Apply" }), h("button", { type: "button", text: "Clear filter", onclick: () => this.go({ filter: null, page: null }) })),
       h("p", { id: "run-filter-help", class: "muted small" }, "Clauses joined by ", h("code", { text: "and" }), ": ", h("code", { text: "metrics.<key>" }), ", ", h("code", { text: "params.<key>" }), ", ", h("code", { text: "tags.<key>" }), ", ", h("code", { text: "attributes.status" }), " with = != < <= > >= LIKE ILIKE IN."),
     );
     this.compareButton = h("button", { type: "button", class: "primary", onclick: () => navigate("/compare", { runs: [...this.state.sel].join(",") }) });
