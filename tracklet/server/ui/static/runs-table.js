@@ -31,7 +31,7 @@ function header(col, sort, onSort) {
 
 function nameCell(run, m) {
   const td = h("td", { class: "name" });
-  if (m.depth) td.style.paddingLeft = `${8 + 20 * m.depth}px`;
+  if (m.depth) td.style.paddingLeft = `${8 + 20 * (m.depth + 1)}px`; // past the parent's expander
   if (m.hasChildren(run.id)) {
     const open = m.open.has(run.id);
     td.append(
