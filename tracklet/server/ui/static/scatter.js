@@ -58,14 +58,14 @@ export function scatterPlot(runs, paramKey, metricKey, label) {
   const ys = pts.map((p) => p.y);
   const ylo = Math.min(...ys);
   const yhi = Math.max(...ys);
-  const sy = scale(ylo, yhi, y0 - 8, y1 + 8);
+  const sy = scale(ylo, yhi, y0 - 16, y1 + 16);
   let sx;
   let xTicks;
   if (numeric) {
     const xs = pts.map((p) => Number(p.xv));
     const xlo = Math.min(...xs);
     const xhi = Math.max(...xs);
-    const f = scale(xlo, xhi, x0 + 12, x1 - 12);
+    const f = scale(xlo, xhi, x0 + 24, x1 - 60);
     sx = (p) => f(Number(p.xv));
     xTicks = ticks(xlo, xhi).map((v) => [f(v), formatNumber(v)]);
   } else {
@@ -85,10 +85,12 @@ export function scatterPlot(runs, paramKey, metricKey, label) {
     svg("text", { x: (x0 + x1) / 2, y: H - 6, "text-anchor": "middle" }, `params.${paramKey}`),
     svg("text", { x: 14, y: (y0 + y1) / 2, "text-anchor": "middle", transform: `rotate(-90 14 ${(y0 + y1) / 2})` }, `metrics.${metricKey}`),
   );
+  const named = pts.length <= 12; // few points: name them on the plot, not only in their tooltips
   for (const p of pts) {
     const dot = svg("circle", { cx: sx(p), cy: sy(p.y), r: 5, fill: COLOR, "fill-opacity": 0.75, stroke: "#fff", class: "point" });
     dot.append(svg("title", {}, `${label(p.run)}: ${paramKey}=${p.xv}, ${metricKey}=${formatNumber(p.y)}`));
     root.append(dot);
+    if (named) root.append(svg("text", { x: sx(p) + 8, y: sy(p.y) + 4, class: "point-label" }, label(p.run)));
   }
   return root;
 }
