@@ -17,28 +17,36 @@ import { apiGet } from "./api.js";
 const MAX_RESULTS = 2500; // the server's per-run cap for the bulk-interval endpoint
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f", "#78716c"];
 
-let loading = null;
+const scripts = new Map(); // src -> Promise of the global it defines
 
-/** Load the vendored uPlot (script + stylesheet) once; resolves to the uPlot constructor. */
-export function loadUPlot() {
-  if (window.uPlot) return Promise.resolve(window.uPlot);
-  if (!loading) {
-    loading = new Promise((resolve, reject) => {
-      const css = document.createElement("link");
-      css.rel = "stylesheet";
-      css.href = "static/vendor/uPlot.min.css";
-      document.head.appendChild(css);
+/** Load a vendored classic script once (plus an optional stylesheet); resolves to window[globalName]. */
+export function loadScript(src, globalName, css = null) {
+  if (window[globalName]) return Promise.resolve(window[globalName]);
+  if (!scripts.has(src)) {
+    const p = new Promise((resolve, reject) => {
+      if (css) {
+        const link = document.createElement("link");
+        link.rel = "stylesheet";
+        link.href = css;
+        document.head.appendChild(link);
+      }
       const script = document.createElement("script");
-      script.src = "static/vendor/uPlot.iife.min.js";
-      script.onload = () => resolve(window.uPlot);
+      script.src = src;
+      script.onload = () => resolve(window[globalName]);
       script.onerror = () => {
-        loading = null;
-        reject(new Error("could not load the charting library"));
+        scripts.delete(src);
+        reject(new Error("could not load " + src));
       };
       document.head.appendChild(script);
     });
+    scripts.set(src, p);
   }
-  return loading;
+  return scripts.get(src);
+}
+
+/** The vendored uPlot constructor (loaded on first use). */
+export function loadUPlot() {
+  return loadScript("static/vendor/uPlot.iife.min.js", "uPlot", "static/vendor/uPlot.min.css");
 }
 
 const runStarts = new Map(); // runId -> Promise<start_time ms>, for the relative-time axis
