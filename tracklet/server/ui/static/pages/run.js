@@ -140,11 +140,15 @@ function header(run) {
 
 function renderOverview(panel, state) {
   const { run } = state;
+  const grid = h("div", { className: "tk-overview" });
+  panel.append(grid);
   const summary = autologSummary(run);
-  if (summary) panel.append(summary);
-  panel.append(noteSection(state));
+  const note = noteSection(state);
+  if (summary) grid.append(summary);
+  else note.classList.add("tk-wide"); // alone on its row
+  grid.append(note);
   const params = (run.data.params || []).slice().sort((a, b) => a.key.localeCompare(b.key));
-  panel.append(
+  grid.append(
     section(
       `Parameters (${params.length})`,
       "params",
@@ -152,7 +156,7 @@ function renderOverview(panel, state) {
     ),
   );
   const metrics = (run.data.metrics || []).slice().sort((a, b) => a.key.localeCompare(b.key));
-  panel.append(
+  grid.append(
     section(
       `Metrics (${metrics.length})`,
       "metrics",
@@ -169,9 +173,10 @@ function renderOverview(panel, state) {
         : h("p", { className: "muted" }, "None."),
     ),
   );
-  panel.append(tagsSection(state));
-  panel.append(inputsSection(run));
-  panel.append(loggedModelsSection(run));
+  for (const wide of [tagsSection(state), inputsSection(run), loggedModelsSection(run)]) {
+    wide.classList.add("tk-wide");
+    grid.append(wide);
+  }
 }
 
 /** Framework, model class and early-stopping facts recorded by tracklet's autolog integrations. */
@@ -254,34 +259,6 @@ function noteSection(state) {
 
 function tagsSection(state) {
   const box = section("Tags", "tags");
-  const draw = (message) => {
-    const tags = (state.run.data.tags || []).filter((t) => t.key !== NOTE).sort((a, b) => a.key.localeCompare(b.key));
-    const rows = tags.map((t) => {
-      const value = h("td", { className: "tk-tag-value" }, t.value);
-      const edit = h("button", { type: "button", className: "tk-tag-edit", "aria-label": "Edit tag " + t.key }, "Edit");
-      const del = h("button", { type: "button", className: "tk-tag-delete", "aria-label": "Delete tag " + t.key }, "Delete");
-      edit.addEventListener("click", () => {
-        const input = h("input", { type: "text", value: t.value, className: "tk-tag-input", "aria-label": "Value of " + t.key });
-        const save = h("button", { type: "button", className: "tk-tag-save" }, "Save");
-        save.addEventListener("click", () => act(() => apiPost("runs/set-tag", { run_id: runId(), key: t.key, value: input.value })));
-        input.addEventListener("keydown", (e) => e.key === "Enter" && save.click());
-        value.replaceChildren(input, save);
-        input.focus();
-      });
-      del.addEventListener("click", () => act(() => apiPost("runs/delete-tag", { run_id: runId(), key: t.key })));
-      return h("tr", { dataset: { key: t.key } }, h("td", {}, t.key), value, h("td", { className: "tk-actions" }, edit, del));
-    });
-    const newKey = h("input", { type: "text", placeholder: "key", className: "tk-new-tag-key", "aria-label": "New tag key" });
-    const newValue = h("input", { type: "text", placeholder: "value", className: "tk-new-tag-value", "aria-label": "New tag value" });
-    const add = h("button", { type: "button", className: "tk-add-tag" }, "Add tag");
-    add.addEventListener("click", () => act(() => apiPost("runs/set-tag", { run_id: runId(), key: newKey.value.trim(), value: newValue.value })));
-    box.replaceChildren(
-      box.firstChild,
-      h("table", { className: "tk-table tk-tags" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Key"), h("th", { scope: "col" }, "Value"), h("th", {}, ""))), h("tbody", {}, rows)),
-      h("div", { className: "tk-add-tag-form" }, newKey, newValue, add),
-      message || "",
-    );
-  };
   const runId = () => state.run.info.run_id;
   async function act(call) {
     try {
@@ -291,6 +268,46 @@ function tagsSection(state) {
     } catch (err) {
       draw(errorLine(err));
     }
+  }
+  const setTag = (key, value) => act(() => apiPost("runs/set-tag", { run_id: runId(), key, value }));
+
+  function row(t) {
+    const value = h("td", { className: "tk-tag-value" }, t.value);
+    const edit = h("button", { type: "button", className: "tk-tag-edit", "aria-label": "Edit tag " + t.key }, "Edit");
+    const del = h("button", { type: "button", className: "tk-tag-delete", "aria-label": "Delete tag " + t.key }, "Delete");
+    edit.addEventListener("click", () => {
+      const input = h("input", { type: "text", value: t.value, className: "tk-tag-input", "aria-label": "Value of " + t.key });
+      const save = h("button", { type: "button", className: "tk-tag-save" }, "Save");
+      save.addEventListener("click", () => setTag(t.key, input.value));
+      input.addEventListener("keydown", (e) => e.key === "Enter" && save.click());
+      value.replaceChildren(input, save);
+      input.focus();
+    });
+    del.addEventListener("click", () => act(() => apiPost("runs/delete-tag", { run_id: runId(), key: t.key })));
+    return h("tr", { dataset: { key: t.key } }, h("td", {}, t.key), value, h("td", { className: "tk-actions" }, edit, del));
+  }
+
+  function tagTable(tags) {
+    const head = h("tr", {}, h("th", { scope: "col" }, "Key"), h("th", { scope: "col" }, "Value"), h("th", {}, ""));
+    return h("table", { className: "tk-table tk-tags" }, h("thead", {}, head), h("tbody", {}, tags.map(row)));
+  }
+
+  function draw(message) {
+    const tags = (state.run.data.tags || []).filter((t) => t.key !== NOTE).sort((a, b) => a.key.localeCompare(b.key));
+    // tracklet's and MLflow's own tags (mlflow.*) are folded away: the user's tags come first
+    const system = tags.filter((t) => t.key.startsWith("mlflow."));
+    const mine = tags.filter((t) => !t.key.startsWith("mlflow."));
+    const newKey = h("input", { type: "text", placeholder: "key", className: "tk-new-tag-key", "aria-label": "New tag key" });
+    const newValue = h("input", { type: "text", placeholder: "value", className: "tk-new-tag-value", "aria-label": "New tag value" });
+    const add = h("button", { type: "button", className: "tk-add-tag" }, "Add tag");
+    add.addEventListener("click", () => setTag(newKey.value.trim(), newValue.value));
+    box.replaceChildren(
+      box.firstChild,
+      mine.length ? tagTable(mine) : h("p", { className: "muted" }, "No tags of your own yet."),
+      h("div", { className: "tk-add-tag-form" }, newKey, newValue, add),
+      message || "",
+      system.length ? h("details", { className: "tk-system-tags" }, h("summary", {}, `System tags (${system.length})`), tagTable(system)) : "",
+    );
   }
   draw();
   return box;
@@ -371,7 +388,7 @@ function renderCharts(panel, state) {
     controls.append(all);
   }
   panel.append(controls);
-  const grid = h("div", { className: "tk-chart-grid" + (only ? " tk-chart-single" : "") });
+  const grid = h("div", { className: "tk-chart-grid" + (only || keys.length === 1 ? " tk-chart-single" : "") });
   panel.append(grid);
   // every chart on the page shares the x range: zooming one zooms all, and the range is in the URL
   const onRangeChange = (r, source) => {
