@@ -27,13 +27,13 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from tests.server.conftest import LiveServer  # noqa: E402  (uvicorn on 127.0.0.1, a free port, in a thread)
 from tracklet.server import create_app  # noqa: E402
 from tracklet.tracking.artifacts.local import LocalArtifactRepository  # noqa: E402
 from tracklet.tracking.entities import Metric  # noqa: E402
@@ -86,26 +86,6 @@ def build_store(directory: str, points: int, spike_step: int) -> tuple[SqlStore,
     return store, run.info.run_id
 
 
-class Server:
-    """uvicorn on 127.0.0.1, a free port, in a thread."""
-
-    def __init__(self, app):
-        import uvicorn
-
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        while not self.server.started:
-            self.thread.join(0.01)
-        return f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 def timed_get(url: str) -> tuple[float, int]:
     t0 = time.perf_counter()
     with urllib.request.urlopen(url) as r:
@@ -140,7 +120,7 @@ def main() -> None:
             flush=True,
         )
         os.makedirs(f"{tmp}/art")
-        with Server(create_app(store, LocalArtifactRepository(f"{tmp}/art"))) as url:
+        with LiveServer(create_app(store, LocalArtifactRepository(f"{tmp}/art"))) as url:
             api = f"{url}/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?run_ids={run_id}&metric_key=loss"
             lo, hi = int(args.points * 0.6), int(args.points * 0.7)
             full, zoom = [], []

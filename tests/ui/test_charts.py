@@ -122,13 +122,16 @@ def test_time_and_relative_axes(ui_server, page):
     assert got["dataXmin"] == start / 1000 and got["dataXmax"] == start / 1000 + 9
 
 
-def test_zoom_fetches_detail_for_the_step_range(ui_server, page):
+def linear_run(points: int) -> str:
+    """A run whose ``loss`` is its step, for steps 0..points-1 (one log_batch over REST)."""
     with tracklet.start_run() as run:
-        client = tracklet.MlflowClient()
-        client.log_batch(
-            run.info.run_id, metrics=[Metric("loss", float(s), 1_700_000_000_000 + s, s) for s in range(1000)]
-        )
-    series = [{"label": "loss", "runId": run.info.run_id, "key": "loss"}]
+        metrics = [Metric("loss", float(s), 1_700_000_000_000 + s, s) for s in range(points)]
+        tracklet.MlflowClient().log_batch(run.info.run_id, metrics=metrics)
+    return run.info.run_id
+
+
+def test_zoom_fetches_detail_for_the_step_range(ui_server, page):
+    series = [{"label": "loss", "runId": linear_run(1000), "key": "loss"}]
     mount(page, ui_server.url, title="loss", series=series, xAxis="step", range=None)
     assert page.get_attribute("#chart-under-test", "data-step-range") == ""
     fetches = int(page.get_attribute("#chart-under-test", "data-fetches"))
@@ -156,12 +159,7 @@ def test_zoom_fetches_detail_for_the_step_range(ui_server, page):
 
 
 def test_deep_linked_range_draws_only_that_range(ui_server, page):
-    with tracklet.start_run() as run:
-        client = tracklet.MlflowClient()
-        client.log_batch(
-            run.info.run_id, metrics=[Metric("loss", float(s), 1_700_000_000_000 + s, s) for s in range(500)]
-        )
-    series = [{"label": "loss", "runId": run.info.run_id, "key": "loss"}]
+    series = [{"label": "loss", "runId": linear_run(500), "key": "loss"}]
     mount(page, ui_server.url, title="loss", series=series, xAxis="step", range=[100, 200])
     got = drawn(page)
     assert (got["dataXmin"], got["dataXmax"]) == (100, 200)
