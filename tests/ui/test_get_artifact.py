@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from urllib.parse import quote
@@ -15,6 +16,7 @@ import tracklet
 from tests.server.conftest import LiveServer
 from tracklet.server import create_app
 from tracklet.server.auth import Auth
+from tracklet.tracking.artifacts import get_artifact_repository
 from tracklet.tracking.artifacts.local import LocalArtifactRepository
 from tracklet.tracking.stores.sql import SqlStore
 
@@ -112,3 +114,29 @@ def test_local_artifact_root_and_auth(tmp_path):
         assert get(q + "escape", token)[0] == 400
         assert get(q + quote("../../../l.db"), token)[0] == 400
     store.close()
+
+
+def test_other_scheme_goes_through_the_repository_lookup(tmp_path):
+    """Runs whose artifact root is another server's proxy (an ``http://`` URI): fetched through the repository
+    tracklet picks for the scheme, into a temporary directory that is gone once the reply is sent."""
+    remote_root = tmp_path / "remote"
+    remote_root.mkdir()
+    with LiveServer(create_app(None, LocalArtifactRepository(str(remote_root)), artifacts_only=True)) as remote:
+        store = SqlStore(f"sqlite:///{tmp_path / 'o.db'}", f"{remote}/api/2.0/mlflow-artifacts/artifacts/exp")
+        run = store.create_run("0", "me", 0, [], "remote-artifacts")
+        (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+        repo = get_artifact_repository(run.info.artifact_uri)
+        repo.log_artifact(str(tmp_path / "table.csv"), "data")
+        before = set(os.listdir(tempfile.gettempdir()))
+        with LiveServer(create_app(store, None)) as url:
+            q = f"{url}/get-artifact?run_id={run.info.run_id}&path="
+            status, headers, body = get(q + "data/table.csv")
+            assert status == 200 and body == b"a,b\n1,2\n"
+            assert headers["content-type"] == "text/csv; charset=utf-8"
+            assert get(q + "data/missing.csv")[0] == 404
+            assert get(q + "data/%2e%2e/%2e%2e/o.db")[0] == 400
+        leftovers = {
+            n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("tracklet-get-artifact")
+        }
+        assert leftovers == set()
+        store.close()
