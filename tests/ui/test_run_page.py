@@ -234,6 +234,8 @@ def test_unknown_run_shows_an_error(ui_server, page):
 def test_autologged_xgboost_run(ui_server, page):
     xgb = pytest.importorskip("xgboost")
     np = pytest.importorskip("numpy")
+    import tracklet.xgboost
+
     rng = np.random.default_rng(0)
     x, y = rng.random((80, 3)), rng.integers(0, 2, 80)  # random labels: validation loss turns up early
     tracklet.xgboost.autolog()
