@@ -189,3 +189,21 @@ def test_spike_in_a_million_points_survives_downsampling(million_server, page):
     assert got["ymax"] == [SPIKE_VALUE] and lo <= got["dataXmin"] and got["dataXmax"] <= hi
     assert "range=" in page.url
     assert page.console_errors == []
+
+
+def test_deep_linked_time_range_maps_to_steps(ui_server, page):
+    """A wall-time range: the overview tells which steps it covers, then only those (plus one each side) come."""
+    base = 1_700_000_000_000
+    with tracklet.start_run() as run:
+        metrics = [Metric("loss", float(s), base + 1000 * s, s) for s in range(100)]
+        tracklet.MlflowClient().log_batch(run.info.run_id, metrics=metrics)
+    series = [{"label": "loss", "runId": run.info.run_id, "key": "loss"}]
+    window = [base / 1000 + 20.5, base / 1000 + 40.5]
+    mount(page, ui_server.url, title="loss", series=series, xAxis="time", range=window)
+    page.wait_for_function("document.getElementById('chart-under-test').dataset.stepRange !== ''")
+    page.wait_for_selector("#chart-under-test[data-state=ready]")
+    assert page.get_attribute("#chart-under-test", "data-step-range") == "20,41"
+    got = drawn(page)
+    assert (got["xmin"], got["xmax"]) == tuple(window)
+    assert (got["dataXmin"], got["dataXmax"]) == (base / 1000 + 20, base / 1000 + 41)
+    assert page.evaluate("window.rangeChanges") == []  # restoring a deep link is not a change
