@@ -223,6 +223,12 @@ def test_download_an_artifact(ui_server, page, manual_run, tmp_path):
     download.value.save_as(target)
     assert download.value.suggested_filename == "weights.bin"
     assert target.read_bytes() == bytes(range(256)) * 4
+    # every file in the tree has its own download link too
+    page.locator(".tk-tree li[data-path='logs'] > button").click()
+    with page.expect_download() as download:
+        page.click(".tk-tree li[data-path='logs/train.log'] .tk-tree-download")
+    download.value.save_as(tmp_path / "train.log")
+    assert (tmp_path / "train.log").read_text() == "epoch 1 ok\nepoch 2 ok\n"
 
 
 def test_unknown_run_shows_an_error(ui_server, page):

@@ -2,7 +2,7 @@
 // Header (name, status, times, experiment and parent links), then three tabs: the overview (autolog summary,
 // note, params, metrics, tags, dataset inputs, logged models), metric charts, and the artifact browser.
 
-import { apiGet, apiPost } from "../api.js";
+import { apiGet, apiPost, artifactUrl } from "../api.js";
 import { createChart } from "../chart.js";
 import { current, href, updateQuery } from "../router.js";
 import { formatBytes, h, renderMarkdown, renderPreview } from "../preview.js";
@@ -470,6 +470,11 @@ function renderArtifacts(panel, state) {
       } else {
         label.append(h("span", { className: "muted tk-size" }, formatBytes(item.file_size)));
         label.addEventListener("click", () => select(item, li));
+        const download = h("a", { href: artifactUrl(runId, item.path), download: name, className: "tk-tree-download" }, "⤓");
+        download.setAttribute("aria-label", "Download " + item.path);
+        download.title = "Download";
+        li.classList.add("tk-file-row");
+        li.append(download);
         if (wanted === item.path) select(item, li);
       }
       ul.append(li);
