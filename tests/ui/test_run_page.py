@@ -72,8 +72,10 @@ def test_run_page_shows_header_params_metrics_and_tags(ui_server, page, manual_r
     assert page.inner_text(".tk-note strong") == "drops"
     page.wait_for_selector(".tk-facts a[href^='#/experiments/']:text('Default')")  # experiment name fetched
     screenshot(page, "run-page")
-    # the child links to its parent
-    open_run(page, ui_server.url, child_id)
+    # the child: one metric point charts fine, and it links to its parent
+    open_run(page, ui_server.url, child_id, "?tab=charts")
+    page.wait_for_selector(".tk-chart-box[data-metric=loss][data-state=ready]")
+    assert page.evaluate("document.querySelector('.tk-chart-box').uplot.data") == [[0], [0.5]]
     page.click(".tk-parent")
     page.wait_for_function(f"document.querySelector('.tk-run')?.dataset.runId === '{run_id}'")
     assert page.inner_text(".tk-run-name") == "manual-run"
