@@ -4,7 +4,7 @@
 // markup in the UI's page. HTML artifacts are shown in an iframe with an empty `sandbox` (no scripts, an opaque
 // origin); the server also sends every artifact with `Content-Security-Policy: sandbox`.
 
-import { artifactUrl } from "./api.js";
+import { apiGet, artifactUrl } from "./api.js";
 import { loadScript } from "./chart.js";
 
 const MAX_TEXT_BYTES = 2 * 1024 * 1024; // larger files are offered for download only
@@ -303,4 +303,71 @@ export async function renderPreview(el, runId, path, size) {
     body.replaceChildren(h("p", { className: "error", role: "alert" }, "Preview failed: " + (err.message || err)));
     body.dataset.state = "error";
   }
+}
+
+// ------------------------------------------------------------------ the artifact browser
+
+/** A lazily expanded tree of run `runId`'s artifacts beside a preview pane. `selected` (a file path) is opened on
+ *  the way in (its directories expanded); `onSelect(path)` hears about every file the user opens. */
+export function renderArtifactBrowser(panel, runId, { selected = "", onSelect = () => {} } = {}) {
+  const tree = h("ul", { className: "tk-tree", role: "tree", "aria-label": "Artifacts" });
+  const preview = h("div", { className: "tk-preview" }, h("p", { className: "muted" }, "Select a file to preview it."));
+  panel.append(h("div", { className: "tk-artifacts" }, h("div", { className: "tk-tree-box" }, tree), preview));
+  const wanted = selected;
+  const select = (item, node) => {
+    for (const n of tree.querySelectorAll(".tk-selected")) n.classList.remove("tk-selected");
+    node.classList.add("tk-selected");
+    onSelect(item.path);
+    renderPreview(preview, runId, item.path, item.file_size);
+  };
+
+  async function expand(ul, path) {
+    ul.replaceChildren(h("li", { className: "muted" }, "Loading…"));
+    let files;
+    try {
+      files = (await apiGet("artifacts/list", { run_id: runId, path: path || undefined })).files || [];
+    } catch (err) {
+      ul.replaceChildren(h("li", { className: "error", role: "alert" }, "Error: " + (err.message || err)));
+      return;
+    }
+    files.sort((a, b) => b.is_dir - a.is_dir || a.path.localeCompare(b.path));
+    ul.replaceChildren();
+    if (!files.length) ul.append(h("li", { className: "muted" }, path ? "(empty)" : "No artifacts."));
+    for (const item of files) {
+      const name = item.path.split("/").pop();
+      const li = h("li", { role: "treeitem", dataset: { path: item.path } });
+      const label = h("button", { type: "button", className: item.is_dir ? "tk-dir" : "tk-file" }, name);
+      li.append(label);
+      if (item.is_dir) {
+        li.setAttribute("aria-expanded", "false");
+        const children = h("ul", { role: "group", hidden: true });
+        li.append(children);
+        let loaded = false;
+        label.addEventListener("click", async () => {
+          const open = li.getAttribute("aria-expanded") !== "true";
+          li.setAttribute("aria-expanded", String(open));
+          children.hidden = !open;
+          if (open && !loaded) {
+            loaded = true;
+            await expand(children, item.path);
+          }
+        });
+        if (wanted.startsWith(item.path + "/")) label.click(); // deep link: open the way to the file
+      } else {
+        label.append(h("span", { className: "muted tk-size" }, formatBytes(item.file_size)));
+        label.addEventListener("click", () => select(item, li));
+        const download = h(
+          "a",
+          { href: artifactUrl(runId, item.path), download: name, className: "tk-tree-download", title: "Download" },
+          "⤓",
+        );
+        download.setAttribute("aria-label", "Download " + item.path);
+        li.classList.add("tk-file-row");
+        li.append(download);
+        if (wanted === item.path) select(item, li);
+      }
+      ul.append(li);
+    }
+  }
+  expand(tree, "");
 }

@@ -2,10 +2,10 @@
 // Header (name, status, times, experiment and parent links), then three tabs: the overview (autolog summary,
 // note, params, metrics, tags, dataset inputs, logged models), metric charts, and the artifact browser.
 
-import { apiGet, apiPost, artifactUrl } from "../api.js";
+import { apiGet, apiPost } from "../api.js";
 import { createChart } from "../chart.js";
 import { current, href, updateQuery } from "../router.js";
-import { formatBytes, h, renderMarkdown, renderPreview } from "../preview.js";
+import { h, renderArtifactBrowser, renderMarkdown } from "../preview.js";
 
 const NOTE = "mlflow.note.content";
 const PARENT = "mlflow.parentRunId";
@@ -121,7 +121,10 @@ function header(run) {
     ["Experiment", experiment],
     ["Run ID", h("code", {}, info.run_id)],
   ];
-  if (tags[PARENT]) facts.push(["Parent run", h("a", { href: href("/runs/" + tags[PARENT]), className: "tk-parent" }, tags[PARENT])]);
+  if (tags[PARENT]) {
+    const parent = h("a", { href: href("/runs/" + tags[PARENT]), className: "tk-parent" }, tags[PARENT]);
+    facts.push(["Parent run", parent]);
+  }
   if (tags["mlflow.user"]) facts.push(["User", tags["mlflow.user"]]);
   if (tags["mlflow.source.name"]) facts.push(["Source", tags["mlflow.source.name"]]);
   return h(
@@ -152,7 +155,9 @@ function renderOverview(panel, state) {
     section(
       `Parameters (${params.length})`,
       "params",
-      params.length ? kvTable(params.map((p) => [p.key, p.value]), ["Name", "Value"], "tk-params") : h("p", { className: "muted" }, "None."),
+      params.length
+        ? kvTable(params.map((p) => [p.key, p.value]), ["Name", "Value"], "tk-params")
+        : h("p", { className: "muted" }, "None."),
     ),
   );
   const metrics = (run.data.metrics || []).slice().sort((a, b) => a.key.localeCompare(b.key));
@@ -274,9 +279,11 @@ function tagsSection(state) {
   function row(t) {
     const value = h("td", { className: "tk-tag-value" }, t.value);
     const edit = h("button", { type: "button", className: "tk-tag-edit", "aria-label": "Edit tag " + t.key }, "Edit");
-    const del = h("button", { type: "button", className: "tk-tag-delete", "aria-label": "Delete tag " + t.key }, "Delete");
+    const del = h("button", { type: "button", className: "tk-tag-delete", "aria-label": "Delete tag " + t.key });
+    del.textContent = "Delete";
     edit.addEventListener("click", () => {
-      const input = h("input", { type: "text", value: t.value, className: "tk-tag-input", "aria-label": "Value of " + t.key });
+      const input = h("input", { type: "text", value: t.value, className: "tk-tag-input" });
+      input.setAttribute("aria-label", "Value of " + t.key);
       const save = h("button", { type: "button", className: "tk-tag-save" }, "Save");
       save.addEventListener("click", () => setTag(t.key, input.value));
       input.addEventListener("keydown", (e) => e.key === "Enter" && save.click());
@@ -284,7 +291,8 @@ function tagsSection(state) {
       input.focus();
     });
     del.addEventListener("click", () => act(() => apiPost("runs/delete-tag", { run_id: runId(), key: t.key })));
-    return h("tr", { dataset: { key: t.key } }, h("td", {}, t.key), value, h("td", { className: "tk-actions" }, edit, del));
+    const actions = h("td", { className: "tk-actions" }, edit, del);
+    return h("tr", { dataset: { key: t.key } }, h("td", {}, t.key), value, actions);
   }
 
   function tagTable(tags) {
@@ -297,16 +305,19 @@ function tagsSection(state) {
     // tracklet's and MLflow's own tags (mlflow.*) are folded away: the user's tags come first
     const system = tags.filter((t) => t.key.startsWith("mlflow."));
     const mine = tags.filter((t) => !t.key.startsWith("mlflow."));
-    const newKey = h("input", { type: "text", placeholder: "key", className: "tk-new-tag-key", "aria-label": "New tag key" });
-    const newValue = h("input", { type: "text", placeholder: "value", className: "tk-new-tag-value", "aria-label": "New tag value" });
+    const newKey = h("input", { type: "text", placeholder: "key", className: "tk-new-tag-key" });
+    const newValue = h("input", { type: "text", placeholder: "value", className: "tk-new-tag-value" });
+    newKey.setAttribute("aria-label", "New tag key");
+    newValue.setAttribute("aria-label", "New tag value");
     const add = h("button", { type: "button", className: "tk-add-tag" }, "Add tag");
     add.addEventListener("click", () => setTag(newKey.value.trim(), newValue.value));
+    const systemSummary = h("summary", {}, `System tags (${system.length})`);
     box.replaceChildren(
       box.firstChild,
       mine.length ? tagTable(mine) : h("p", { className: "muted" }, "No tags of your own yet."),
       h("div", { className: "tk-add-tag-form" }, newKey, newValue, add),
       message || "",
-      system.length ? h("details", { className: "tk-system-tags" }, h("summary", {}, `System tags (${system.length})`), tagTable(system)) : "",
+      system.length ? h("details", { className: "tk-system-tags" }, systemSummary, tagTable(system)) : "",
     );
   }
   draw();
@@ -331,7 +342,8 @@ function inputsSection(run) {
     }
     return [dataset.name, context, h("code", {}, dataset.digest), dataset.source_type || "", details];
   });
-  return section(`Dataset inputs (${inputs.length})`, "inputs", kvTable(rows, ["Name", "Context", "Digest", "Source type", ""], "tk-inputs"));
+  const table = kvTable(rows, ["Name", "Context", "Digest", "Source type", ""], "tk-inputs");
+  return section(`Dataset inputs (${inputs.length})`, "inputs", table);
 }
 
 function loggedModelsSection(run) {
@@ -384,8 +396,8 @@ function renderCharts(panel, state) {
   });
   controls.append(h("label", {}, "X axis ", select));
   if (only) {
-    const all = h("a", { href: href(current().path, { tab: "charts", x: query.get("x") }) }, `All ${keys.length} metrics`);
-    controls.append(all);
+    const all = href(current().path, { tab: "charts", x: query.get("x") });
+    controls.append(h("a", { href: all }, `All ${keys.length} metrics`));
   }
   panel.append(controls);
   const grid = h("div", { className: "tk-chart-grid" + (only || keys.length === 1 ? " tk-chart-single" : "") });
@@ -423,62 +435,8 @@ function renderCharts(panel, state) {
 // ------------------------------------------------------------------ artifacts
 
 function renderArtifacts(panel, state) {
-  const runId = state.run.info.run_id;
-  const tree = h("ul", { className: "tk-tree", role: "tree", "aria-label": "Artifacts" });
-  const preview = h("div", { className: "tk-preview" }, h("p", { className: "muted" }, "Select a file to preview it."));
-  panel.append(h("div", { className: "tk-artifacts" }, h("div", { className: "tk-tree-box" }, tree), preview));
-  const wanted = state.query.get("artifact") || "";
-  const select = (item, node) => {
-    for (const n of tree.querySelectorAll(".tk-selected")) n.classList.remove("tk-selected");
-    node.classList.add("tk-selected");
-    updateQuery({ artifact: item.path });
-    renderPreview(preview, runId, item.path, item.file_size);
-  };
-
-  async function expand(ul, path) {
-    ul.replaceChildren(h("li", { className: "muted" }, "Loading…"));
-    let files;
-    try {
-      files = (await apiGet("artifacts/list", { run_id: runId, path: path || undefined })).files || [];
-    } catch (err) {
-      ul.replaceChildren(h("li", {}, errorLine(err)));
-      return;
-    }
-    files.sort((a, b) => b.is_dir - a.is_dir || a.path.localeCompare(b.path));
-    ul.replaceChildren();
-    if (!files.length) ul.append(h("li", { className: "muted" }, path ? "(empty)" : "No artifacts."));
-    for (const item of files) {
-      const name = item.path.split("/").pop();
-      const li = h("li", { role: "treeitem", dataset: { path: item.path } });
-      const label = h("button", { type: "button", className: item.is_dir ? "tk-dir" : "tk-file" }, name);
-      li.append(label);
-      if (item.is_dir) {
-        li.setAttribute("aria-expanded", "false");
-        const children = h("ul", { role: "group", hidden: true });
-        li.append(children);
-        let loaded = false;
-        label.addEventListener("click", async () => {
-          const open = li.getAttribute("aria-expanded") !== "true";
-          li.setAttribute("aria-expanded", String(open));
-          children.hidden = !open;
-          if (open && !loaded) {
-            loaded = true;
-            await expand(children, item.path);
-          }
-        });
-        if (wanted.startsWith(item.path + "/")) label.click(); // deep link: open the way to the file
-      } else {
-        label.append(h("span", { className: "muted tk-size" }, formatBytes(item.file_size)));
-        label.addEventListener("click", () => select(item, li));
-        const download = h("a", { href: artifactUrl(runId, item.path), download: name, className: "tk-tree-download" }, "⤓");
-        download.setAttribute("aria-label", "Download " + item.path);
-        download.title = "Download";
-        li.classList.add("tk-file-row");
-        li.append(download);
-        if (wanted === item.path) select(item, li);
-      }
-      ul.append(li);
-    }
-  }
-  expand(tree, "");
+  renderArtifactBrowser(panel, state.run.info.run_id, {
+    selected: state.query.get("artifact") || "",
+    onSelect: (path) => updateQuery({ artifact: path }),
+  });
 }
