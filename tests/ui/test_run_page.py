@@ -101,17 +101,24 @@ def test_tags_and_note_edits_persist(ui_server, page, manual_run):
     page.wait_for_selector(".tk-tags tr[data-key='stage']", state="detached")
     # the note: Markdown renders; HTML in it stays text (no element, no script)
     page.click(".tk-edit-note")
-    page.fill(".tk-note-input", "Try **lr 0.1** next.\n\n<img src=x onerror=\"document.title='pwned'\">\n\n- a\n- b")
+    note = (
+        "Try **lr 0.1** next, see [the paper](https://example.org/p) not [this](javascript:alert(1)).\n\n"
+        "<img src=x onerror=\"document.title='pwned'\">\n\n- a\n- b"
+    )
+    page.fill(".tk-note-input", note)
     page.click(".tk-save-note")
     page.wait_for_selector(".tk-note strong")
     assert page.inner_text(".tk-note strong") == "lr 0.1"
     assert page.locator(".tk-note img").count() == 0
     assert "<img src=x" in page.inner_text(".tk-note")
     assert page.locator(".tk-note li").count() == 2
+    assert page.locator(".tk-note a").count() == 1  # the javascript: link stays text
+    assert page.get_attribute(".tk-note a", "href") == "https://example.org/p"
+    assert "[this](javascript:alert(1))" in page.inner_text(".tk-note")
     assert page.title() == "tracklet"
     tags = client.get_run(run_id).data.tags
     assert tags["team"] == "audio" and tags["reviewed"] == "yes" and "stage" not in tags
-    assert tags[NOTE].startswith("Try **lr 0.1** next.")
+    assert tags[NOTE] == note
     # persisted: a reload shows the same
     page.reload()
     page.wait_for_selector(".tk-note strong")
