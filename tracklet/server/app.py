@@ -100,7 +100,7 @@ def create_app(
     if not artifacts_only:
         from tracklet.server.ui import ui_routes
 
-        routes += ui_routes()
+        routes += ui_routes(ctx)
 
     async def not_found(request: Request, exc) -> Response:
         return error_response("ENDPOINT_NOT_FOUND", f"No endpoint {request.method} {request.url.path}", 404)
