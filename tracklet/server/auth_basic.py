@@ -82,6 +82,7 @@ class BasicAuth:
         self._key = secrets.token_bytes(32)
         self._credentials = TtlCache(cache_seconds)
         self._grants = TtlCache(cache_seconds)
+        store.dummy_hash()  # now, so the first unknown username is not slower than the next ones
 
     def _cache_key(self, authorization: str) -> bytes:
         return hmac.new(self._key, authorization.encode("utf-8", "replace"), hashlib.sha256).digest()

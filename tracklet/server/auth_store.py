@@ -145,7 +145,7 @@ class AuthStore:
         self._engine, single = _engine.create_engine(db_uri)
         self._write_engine = self._engine.execution_options(**{_engine.WRITE_OPTION: True})
         self._guard = _engine.make_guard(single)
-        self._dummy_hash = hash_password(secrets.token_hex(8), bcrypt_rounds)
+        self._dummy_hash: str | None = None  # made on first use: a hash costs as much as a check
         with self._guard:
             try:
                 metadata.create_all(self._engine)
@@ -216,11 +216,17 @@ class AuthStore:
             conn.execute(sa.delete(tokens).where(tokens.c.user_id == user.id))
             conn.execute(sa.delete(users).where(users.c.id == user.id))
 
+    def dummy_hash(self) -> str:
+        """A hash no password matches, checked for unknown users (made once; the server makes it at start)."""
+        if self._dummy_hash is None:
+            self._dummy_hash = hash_password(secrets.token_hex(16), self.bcrypt_rounds)
+        return self._dummy_hash
+
     def verify_password(self, username: str, password: str) -> User | None:
         """The user when ``password`` is theirs, else None. An unknown user costs one bcrypt check as well,
         so the answer's timing does not tell which usernames exist."""
         user = self.find_user(username)
-        matched = check_password(password, user.password_hash if user else self._dummy_hash)
+        matched = check_password(password, user.password_hash if user else self.dummy_hash())
         return user if user is not None and matched else None
 
     # ------------------------------------------------------------------ experiment permissions
