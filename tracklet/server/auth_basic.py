@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 
 from tracklet.server.auth import Principal
@@ -82,6 +83,7 @@ class BasicAuth:
         self._key = secrets.token_bytes(32)
         self._credentials = TtlCache(cache_seconds)
         self._grants = TtlCache(cache_seconds)
+        self._verifying: dict[bytes, threading.Lock] = {}
         store.dummy_hash()  # now, so the first unknown username is not slower than the next ones
 
     def _cache_key(self, authorization: str) -> bytes:
@@ -97,9 +99,14 @@ class BasicAuth:
         """The principal for ``Basic`` or ``Bearer`` credentials, None when they are not valid (slow: bcrypt)."""
         if not authorization:
             return None
-        principal = self.authenticate_cached(authorization)
-        if principal is not None:
-            return principal
+        key = self._cache_key(authorization)
+        with self._verifying.setdefault(key, threading.Lock()):  # one bcrypt per header, not one per waiting request
+            try:
+                return self._credentials.get(key) or self._verify(authorization, key)
+            finally:
+                self._verifying.pop(key, None)
+
+    def _verify(self, authorization: str, key: bytes) -> Principal | None:
         scheme, _, value = authorization.strip().partition(" ")
         if scheme.lower() == "bearer":
             user = self.store.user_for_token(value.strip()) if value.strip() else None
@@ -109,7 +116,7 @@ class BasicAuth:
         if user is None:
             return None
         principal = Principal(user.username, user.is_admin, user.id)
-        self._credentials.put(self._cache_key(authorization), principal)
+        self._credentials.put(key, principal)
         return principal
 
     def permission(self, principal: Principal, experiment_id: str) -> Permission:

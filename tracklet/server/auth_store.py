@@ -96,17 +96,23 @@ def _prehash(password: str) -> bytes:
     return base64.b64encode(hashlib.sha256(password.encode("utf-8")).digest())
 
 
+def _bcrypt():
+    try:
+        import bcrypt
+    except ImportError:
+        raise InvalidParameterValue("Users need the bcrypt package: pip install 'tracklet[server]'") from None
+    return bcrypt
+
+
 def hash_password(password: str, rounds: int = DEFAULT_BCRYPT_ROUNDS) -> str:
     """A bcrypt hash of ``password`` (salted; ``$2b$<rounds>$...``)."""
-    import bcrypt
-
+    bcrypt = _bcrypt()
     return bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds)).decode("ascii")
 
 
 def check_password(password: str, password_hash: str) -> bool:
     """True when ``password`` matches ``password_hash`` (bcrypt compares in constant time)."""
-    import bcrypt
-
+    bcrypt = _bcrypt()
     try:
         return bcrypt.checkpw(_prehash(password), password_hash.encode("ascii"))
     except ValueError:  # not a bcrypt hash
