@@ -238,3 +238,20 @@ def test_single_credential_mode_protects_ui_and_proxy_too(backing_store, destina
     assert http.put(f"{PROXY}/0/x.txt", content=b"x", headers=good).status_code == 200
     assert http.get(PROXY, headers=good).status_code == 200  # the fixed credential is an admin
     assert http.get(f"{API}/users/current", headers=good).status_code == 404  # no users in this mode
+
+
+def test_where_users_live(tmp_path, monkeypatch):
+    from tracklet.cli import build_parser
+    from tracklet.server import serve
+    from tracklet.server.auth_cli import resolve_auth_db_uri
+
+    sql = f"sqlite:///{tmp_path}/t.db"
+    assert resolve_auth_db_uri(sql, None) == sql  # the tracking database itself
+    assert resolve_auth_db_uri(str(tmp_path / "mlruns"), None) == f"sqlite:///{tmp_path}/mlruns/auth.db"
+    assert resolve_auth_db_uri(sql, f"sqlite:///{tmp_path}/users.db") == f"sqlite:///{tmp_path}/users.db"
+    monkeypatch.setenv("TRACKLET_SERVER_AUTH", "basic")
+    monkeypatch.setenv("TRACKLET_SERVER_AUTH_DEFAULT_PERMISSION", "no_permissions")
+    options = serve.options_from_args(build_parser().parse_args(["server", "--backend-store-uri", sql]))
+    assert options["auth_basic"] == {"db_uri": sql, "default_permission": "NO_PERMISSIONS", "cache_seconds": 30.0}
+    with pytest.raises(SystemExit, match="single-credential"):
+        serve.options_from_args(build_parser().parse_args(["server", "--auth-token", "x"]))

@@ -132,7 +132,7 @@ class AuthGate:
             self.require(principal, experiment_id, need)
         elif path.endswith("/get-artifact"):
             run_id = _query(scope, "run_uuid") or _query(scope, "run_id")
-            if not run_id:
+            if not run_id or self.ctx.store is None:
                 raise PermissionDenied("Permission denied: get-artifact without a run id is for admins only")
             self.require(principal, self.experiment_of_run(run_id), auth_rules.READ)
 
