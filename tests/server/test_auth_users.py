@@ -213,16 +213,25 @@ def test_cache_remembers_verified_credentials(backing_store, users, monkeypatch)
     checks = []
     real = auth_store.check_password
     monkeypatch.setattr(auth_store, "check_password", lambda p, h: checks.append(1) or real(p, h))
-    http = TestClient(create_app(backing_store, None, BasicAuth(users, cache_seconds=300)))
-    for _ in range(5):
-        assert (
-            http.get(f"{API}/experiments/get", params={"experiment_id": "0"}, headers=basic("ann")).status_code == 200
-        )
-    assert len(checks) == 1
-    assert (
-        http.get(f"{API}/experiments/get", params={"experiment_id": "0"}, headers=basic("ann", "no")).status_code == 401
-    )  # noqa: E501
-    assert len(checks) == 2  # a wrong password is never cached as good
+    auth = BasicAuth(users, cache_seconds=300)
+    http = TestClient(create_app(backing_store, None, auth))
+
+    def get(who: str, password: str | None = None) -> int:
+        return http.get(
+            f"{API}/experiments/get", params={"experiment_id": "0"}, headers=basic(who, password)
+        ).status_code
+
+    assert [get("ann") for _ in range(5)] == [200] * 5 and len(checks) == 1
+    auth._credentials.clear()  # as when the cache time is up: renewed by comparing the stored hash, no bcrypt
+    assert get("ann") == 200 and len(checks) == 1
+    other = AuthStore(users.db_uri, bcrypt_rounds=4)  # another process changes the password
+    other.update_password("ann", "changed")
+    auth._credentials.clear()
+    assert get("ann") == 401 and len(checks) == 2  # the hash changed: checked again, and refused
+    assert get("ann", "changed") == 200 and len(checks) == 3
+    assert get("ann", "no") == 401 and get("ann", "no") == 401
+    assert len(checks) == 5  # a wrong password is never cached as good
+    other.close()
 
 
 def test_single_credential_mode_protects_ui_and_proxy_too(backing_store, destination):

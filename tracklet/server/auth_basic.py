@@ -5,6 +5,10 @@ header is remembered for ``cache_seconds`` (default 30), keyed by its HMAC under
 header itself is not kept), and so are permission lookups per (user, experiment). A change made through this
 server (password, admin flag, deletion, grants, tokens) clears both caches at once; other worker processes see it
 within ``cache_seconds``. ``cache_seconds=0`` turns caching off.
+
+When a remembered password expires, it is renewed without bcrypt if the user's stored hash is still the one it
+was verified against (one indexed lookup): a password change or deletion anywhere still takes effect within
+``cache_seconds``, but a busy client does not pay a bcrypt check every ``cache_seconds``.
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ class BasicAuth:
         self._credentials = TtlCache(cache_seconds)
         self._grants = TtlCache(cache_seconds)
         self._verifying: dict[bytes, threading.Lock] = {}
+        self._verified: dict[bytes, tuple[str, str]] = {}  # header HMAC -> (username, the hash it matched)
         store.dummy_hash()  # now, so the first unknown username is not slower than the next ones
 
     def _cache_key(self, authorization: str) -> bytes:
@@ -111,13 +116,30 @@ class BasicAuth:
         if scheme.lower() == "bearer":
             user = self.store.user_for_token(value.strip()) if value.strip() else None
         else:
-            pair = parse_basic(authorization)
-            user = self.store.verify_password(*pair) if pair else None
+            user = self._still_verified(key)
+            if user is None:
+                pair = parse_basic(authorization)
+                user = self.store.verify_password(*pair) if pair else None
+                if user is not None and self.cache_seconds > 0:
+                    if len(self._verified) >= self._credentials.max_size:
+                        self._verified.clear()
+                    self._verified[key] = (user.username, user.password_hash)
         if user is None:
             return None
         principal = Principal(user.username, user.is_admin, user.id)
         self._credentials.put(key, principal)
         return principal
+
+    def _still_verified(self, key: bytes):
+        """The user a header was verified for, while their stored password hash is unchanged; else None."""
+        remembered = self._verified.get(key)
+        if remembered is None:
+            return None
+        user = self.store.find_user(remembered[0])
+        if user is None or not hmac.compare_digest(user.password_hash, remembered[1]):
+            self._verified.pop(key, None)
+            return None
+        return user
 
     def permission(self, principal: Principal, experiment_id: str) -> Permission:
         """What ``principal`` may do on the experiment: admins everything, else the grant or the default."""
