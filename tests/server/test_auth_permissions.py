@@ -182,8 +182,9 @@ def test_creator_gets_manage_and_artifact_paths_outside_experiments_are_admin_on
     assert [g["permission"] for g in grants if g["experiment_id"] == exp] == ["MANAGE"]
     assert call("POST", f"{API}/experiments/delete", json={"experiment_id": exp}).status_code == 200
     manager = as_user(client, "manage")
-    for path in ("", "/shared/x.txt", "/1a/x.txt"):
+    for path in ("", "/shared/x.txt", "/1a/x.txt", f"?path={ids['exp']}&path="):  # the last: the root listing
         assert manager("GET", PROXY + path).status_code == 403, path
+    assert manager("GET", PROXY + f"?path=&path={ids['exp']}").status_code == 200  # the last value counts
     assert as_user(client, "admin")("GET", PROXY).status_code == 200
 
 

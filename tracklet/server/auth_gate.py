@@ -13,7 +13,7 @@ any signed-in user; the data it shows comes through the REST API, checked there.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 
@@ -120,7 +120,7 @@ class AuthGate:
         """PermissionDenied for an artifact-proxy or get-artifact request ``principal`` may not make."""
         if principal.is_admin:
             return
-        path, method = scope["path"], scope["method"]
+        path, method = _route_path(scope), scope["method"]
         if path == PROXY_PREFIX or path.startswith(PROXY_PREFIX + "/"):
             rel = path[len(PROXY_PREFIX) + 1 :] if path != PROXY_PREFIX else _query(scope, "path")
             need = _NEED_BY_METHOD.get(method, auth_rules.MANAGE)
@@ -138,8 +138,17 @@ class AuthGate:
 
 
 def _query(scope: dict, name: str) -> str | None:
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    """The value the handler will read: Starlette keeps blank values and the last of repeated ones."""
+    values = [
+        v for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True) if k == name
+    ]
     return values[-1] if values else None
+
+
+def _route_path(scope: dict) -> str:
+    """The path the router matches (without the ``root_path`` the app may be mounted under)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _header(scope: dict, name: bytes) -> str | None:
@@ -158,7 +167,7 @@ class AuthMiddleware:
         self.slow = getattr(gate.auth, "authenticate", None)  # None: the fast check is the whole check
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or _route_path(scope) in PUBLIC_PATHS:
             return await self.app(scope, receive, send)
         authorization = _header(scope, b"authorization")
         principal = self.gate.auth.authenticate_cached(authorization)
@@ -171,9 +180,8 @@ class AuthMiddleware:
         scope[SCOPE_KEY] = principal
         token = set_current_principal(principal)
         try:
-            if not principal.is_admin and (
-                scope["path"].startswith(PROXY_PREFIX) or scope["path"].endswith("/get-artifact")
-            ):
+            path = _route_path(scope)
+            if not principal.is_admin and (path.startswith(PROXY_PREFIX) or path.endswith("/get-artifact")):
                 try:
                     await run_in_threadpool(self.gate.check_path, scope, principal)
                 except TrackletException as exc:  # 403, or e.g. an unknown run answered as the handler would
