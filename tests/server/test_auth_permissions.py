@@ -243,3 +243,13 @@ def test_search_pages_are_refilled_past_hidden_experiments(world, ids):
         if not token:
             break
     assert sorted(seen) == sorted(granted)
+
+
+def test_get_artifact_route_is_checked_by_run(world, ids):
+    """``/get-artifact?run_uuid=`` (the UI's download route) needs READ on the run's experiment, checked before
+    routing, so it holds whichever handler serves it."""
+    client = world[0]
+    query = f"/get-artifact?path=f.txt&run_uuid={ids['run']}"
+    assert as_user(client, "no_permissions")("GET", query).status_code == 403
+    assert as_user(client, "read")("GET", query).status_code != 403
+    assert as_user(client, "read")("GET", "/get-artifact?path=f.txt").status_code == 403  # no run: admins only
