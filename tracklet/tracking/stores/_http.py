@@ -153,11 +153,14 @@ def auth_headers() -> dict[str, str]:
     return {}
 
 
-def send_with_retries(transport: Transport, request: HttpRequest, idempotent: bool) -> HttpResponse:
+def send_with_retries(
+    transport: Transport, request: HttpRequest, idempotent: bool, retry_connection: bool = True
+) -> HttpResponse:
     """Send ``request``, retrying with exponential backoff (and jitter) on connection errors, 429 and 5xx.
 
     A call that is not idempotent is retried only when it provably was not processed (the connection was
-    refused, or the server answered 429). Tuned by
+    refused, or the server answered 429). ``retry_connection=False`` raises a connection error at once (the
+    offline spool keeps the call instead of making the caller wait). Tuned by
     ``HTTP_REQUEST_MAX_RETRIES`` (default 5) and ``HTTP_REQUEST_BACKOFF_FACTOR`` (seconds, default 0.1)."""
     retries = max(0, env_number("HTTP_REQUEST_MAX_RETRIES", 5, int))
     factor = max(0.0, env_number("HTTP_REQUEST_BACKOFF_FACTOR", 0.1, float))
@@ -168,7 +171,7 @@ def send_with_retries(transport: Transport, request: HttpRequest, idempotent: bo
         try:
             response = transport.send(request)
         except TransportError as exc:
-            if attempt >= retries or (exc.sent and not idempotent):
+            if not retry_connection or attempt >= retries or (exc.sent and not idempotent):
                 raise
             delay = factor * (2**attempt)
         else:
