@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 from tracklet.exceptions import InvalidParameterValue
 
@@ -40,7 +39,7 @@ def sync_journal(journal, tracking_uri: str | None, dry_run: bool) -> dict:
 
     report: dict = {"journal": journal.path, "sent": 0, "refused": 0, "left": 0, "runs": {}, "created": {}}
     if not journal.try_lock():
-        report["status"] = "locked"
+        report["status"] = "locked" if journal.exists() else "gone"
         return report
     try:
         state = journal.read()
@@ -73,10 +72,10 @@ def sync_journal(journal, tracking_uri: str | None, dry_run: bool) -> dict:
         report["created"] = {r: state.mapping[r] for r in local_runs if r in state.mapping}
         if "status" not in report:
             report["status"] = "partial" if report["left"] or state.corrupt else "synced"
+        if report["status"] == "synced":
+            journal.remove()  # every entry is acknowledged in it; removed before the lock is released
     finally:
         journal.close()
-    if report["status"] == "synced":
-        shutil.rmtree(journal.path, ignore_errors=True)
     return report
 
 
@@ -114,6 +113,7 @@ def cmd_sync(args) -> int:
 
     directory = args.spool_dir or spool_dir()
     reports = [sync_journal(j, args.tracking_uri, args.dry_run) for j in list_journals(directory)]
+    reports = [r for r in reports if r["status"] != "gone"]  # uploaded by a concurrent sync meanwhile
     if args.json:
         print(json.dumps(reports, indent=2))
     elif not reports:

@@ -22,7 +22,6 @@ import atexit
 import collections
 import dataclasses
 import os
-import shutil
 import sys
 import threading
 import time
@@ -271,8 +270,7 @@ class Spool:
         for local, remote in self.mapping.items():
             if local in self.local_runs:
                 _log.info("run %s created offline is run %s on %s", local, remote, self.store.uri)
-        journal.close()
-        shutil.rmtree(journal.path, ignore_errors=True)
+        journal.remove()
 
 
 @atexit.register

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import uuid
 import zlib
@@ -40,6 +41,7 @@ STATE = "state.log"
 META = "meta.json"
 LOCK = "lock"
 ARTIFACTS = "artifacts"
+DONE_SUFFIX = ".uploaded"  # a journal being deleted
 
 
 def spool_dir() -> str:
@@ -109,8 +111,11 @@ class Journal:
         path = os.path.join(base, name)
         os.makedirs(os.path.join(path, ARTIFACTS), exist_ok=True)
         journal = cls(path)
-        if not journal.try_lock():
-            raise RuntimeError(f"cannot lock the new spool journal {path}")
+        # locked before meta.json exists, so no uploader can take a journal that is still being created
+        fd = os.open(os.path.join(path, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        journal._lock_fd = fd
         meta = {"tracking_uri": tracking_uri, "pid": os.getpid(), "created": int(time.time() * 1000)}
         tmp = os.path.join(path, META + ".tmp")
         with open(tmp, "w") as f:
@@ -139,15 +144,32 @@ class Journal:
         """Take the journal's lock without waiting; False if another process (or ``sync``) holds it."""
         if self._lock_fd is not None:
             return True
-        fd = os.open(os.path.join(self.path, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(os.path.join(self.path, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # removed by the uploader that held the lock
+            return False
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 os.close(fd)
                 return False
+        if not self.exists():  # uploaded and removed while we waited
+            os.close(fd)
+            return False
         self._lock_fd = fd
         return True
+
+    def exists(self) -> bool:
+        return os.path.isfile(os.path.join(self.path, META))
+
+    def remove(self) -> None:
+        """Delete the journal (call while holding its lock): renamed first, so another uploader that was
+        waiting for the lock finds no journal rather than one half deleted."""
+        trash = self.path + DONE_SUFFIX
+        os.rename(self.path, trash)
+        self.close()
+        shutil.rmtree(trash, ignore_errors=True)
 
     def close(self) -> None:
         """Close the logs and release the lock."""
@@ -202,4 +224,8 @@ def list_journals(directory: str | None = None) -> list[Journal]:
         names = sorted(os.listdir(base))
     except FileNotFoundError:
         return []
-    return [Journal(os.path.join(base, n)) for n in names if os.path.isfile(os.path.join(base, n, META))]
+    return [
+        Journal(os.path.join(base, n))
+        for n in names
+        if not n.endswith(DONE_SUFFIX) and os.path.isfile(os.path.join(base, n, META))
+    ]
