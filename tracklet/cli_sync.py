@@ -34,6 +34,7 @@ def _summary(records: list[dict]) -> dict:
 
 def sync_journal(journal, tracking_uri: str | None, dry_run: bool) -> dict:
     """Upload one journal; returns a report (``status``: synced, nothing, dry-run, locked, unreachable, partial)."""
+    import tracklet.tracking.artifacts  # noqa: F401 - installs the upload of spooled files
     from tracklet.tracking.spool_replay import Replayer, Unreachable
     from tracklet.tracking.stores.rest import RestStore
 

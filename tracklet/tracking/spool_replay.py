@@ -31,6 +31,17 @@ LOG_BATCH = "runs/log-batch"
 _TRANSIENT_CODES = frozenset({"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"})
 
 
+# (local folder, run artifact URI, tracking URI) -> None; set by tracklet.tracking.artifacts when it loads (it
+# reaches the stores through the current tracking URI, so the stores' side may not import it)
+_artifact_uploader = None
+
+
+def set_artifact_uploader(upload) -> None:
+    """Install how spooled files are uploaded into a run's artifact root (called by tracking.artifacts)."""
+    global _artifact_uploader
+    _artifact_uploader = upload
+
+
 class Unreachable(Exception):
     """The server could not be reached (or answered a transient error): stop, try again later.
     ``done`` records at the head of the list were handled before that."""
@@ -213,10 +224,10 @@ class Replayer:
         local_dir = self.journal.artifact_dir(spooled_id)
         if not os.path.isdir(local_dir) or not os.listdir(local_dir):
             return
-        from tracklet.tracking.artifacts import get_artifact_repository
-
+        if _artifact_uploader is None:
+            raise RuntimeError("no artifact uploader: import tracklet.tracking.artifacts first")
         uri = self.store.get_run_online(remote).info.artifact_uri
-        get_artifact_repository(uri, self.store.uri).log_artifacts(local_dir, None)  # same path: idempotent
+        _artifact_uploader(local_dir, uri, self.store.uri)  # each file to the same path: idempotent
 
 
 def _is_batch(record: dict) -> bool:

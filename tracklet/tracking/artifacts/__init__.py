@@ -6,6 +6,7 @@ import re
 from urllib.parse import unquote
 
 from tracklet.exceptions import InvalidParameterValue
+from tracklet.tracking import spool_replay
 from tracklet.tracking.artifacts.base import ArtifactRepository
 
 # After one decoding, an escape that still encodes '.', '/', '\\', '%' or NUL can only be an attempt to get a
@@ -66,5 +67,12 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
         )
     return run_id, validate_artifact_path(path)
 
+
+def _upload_spooled(local_dir: str, artifact_uri: str, tracking_uri: str) -> None:
+    """Upload files the offline spool kept (``tracking/spool_replay.py``) into a run's artifact root."""
+    get_artifact_repository(artifact_uri, tracking_uri).log_artifacts(local_dir, None)
+
+
+spool_replay.set_artifact_uploader(_upload_spooled)
 
 __all__ = ["ArtifactRepository", "get_artifact_repository", "parse_runs_uri"]
