@@ -137,6 +137,10 @@ class Spool:
             self._seen.popitem(last=False)
         return run
 
+    def knows(self, run_id: str) -> bool:
+        """True if :meth:`offline_run` can answer for ``run_id``."""
+        return run_id in self.local_runs or self.mapping.get(run_id, run_id) in self._seen
+
     def offline_run(self, run_id: str) -> Run | None:
         """The stand-in ``get_run`` returns while ``run_id`` cannot be read from the server: its last known
         state, with the artifact URI pointing into the journal (files logged meanwhile are uploaded later)."""

@@ -202,6 +202,8 @@ class Journal:
         lines, bad = _read_lines(os.path.join(self.path, STATE))
         if bad:
             state.corrupt.append(bad)
+            # acks after the bad line are unknown: every record not acknowledged above it may have been sent
+            state.begun.update(r["seq"] for r in state.records)
         for text in lines:
             kind, *rest = text.split(" ", 2)
             try:
@@ -214,6 +216,7 @@ class Journal:
                     state.mapping[rest[0]] = rest[1]
             except (IndexError, ValueError):
                 state.corrupt.append(f"{STATE}: unreadable line {text[:80]!r}")
+        state.begun -= state.acked
         return state
 
 

@@ -84,6 +84,8 @@ class StdlibTransport(Transport):
         parsed = urlparse(base_url)
         self.scheme, self.host, self.port = parsed.scheme, parsed.hostname or "localhost", parsed.port
         self.timeout = timeout if timeout is not None else env_number("HTTP_REQUEST_TIMEOUT", 120.0, float)
+        # a host that does not answer at all (down, firewalled) is given up on sooner than a slow request
+        self.connect_timeout = min(self.timeout, env_number("HTTP_CONNECT_TIMEOUT", 5.0, float))
         self._local = threading.local()
         self._context = _ssl_context() if self.scheme == "https" else None
 
@@ -109,9 +111,13 @@ class StdlibTransport(Transport):
             conn = self._connection()
             fresh = conn.sock is None
             try:
+                if fresh:
+                    self._connect(conn)
                 conn.request(request.method, url, body=request.body, headers=request.headers)
                 response = conn.getresponse()
                 return self._read(response, request)
+            except TransportError:
+                raise
             except ConnectionRefusedError as exc:
                 self._drop()
                 raise TransportError(f"Connection refused by {self.host}:{self.port}: {exc}", sent=False) from None
@@ -124,6 +130,20 @@ class StdlibTransport(Transport):
                 self._drop()
                 raise TransportError(f"Request to {self.host}:{self.port} failed: {exc!r}") from None
         raise AssertionError("unreachable")
+
+    def _connect(self, conn: http.client.HTTPConnection) -> None:
+        """Open the connection within ``connect_timeout``; a failure here provably sent nothing."""
+        conn.timeout = self.connect_timeout
+        try:
+            conn.connect()
+        except ConnectionRefusedError:
+            raise
+        except OSError as exc:
+            self._drop()
+            raise TransportError(f"Cannot connect to {self.host}:{self.port}: {exc!r}", sent=False) from None
+        finally:
+            conn.timeout = self.timeout
+        conn.sock.settimeout(self.timeout)
 
     def _read(self, response, request: HttpRequest) -> HttpResponse:
         headers = {k.lower(): v for k, v in response.getheaders()}

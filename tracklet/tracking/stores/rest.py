@@ -253,7 +253,9 @@ class RestStore(Store):
 
     def get_run(self, run_id) -> Run:
         spool = self._spool
-        if spool is not None and run_id in spool.local_runs and run_id not in spool.mapping:
+        if spool is not None and (
+            (run_id in spool.local_runs and run_id not in spool.mapping) or (spool.down and spool.knows(run_id))
+        ):
             return spool.offline_run(run_id)
         try:
             run = wire.run_from_json(self.call("runs/get", "GET", {"run_id": self._run_id(run_id)})["run"])
