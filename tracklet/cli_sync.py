@@ -35,7 +35,7 @@ def _summary(records: list[dict]) -> dict:
 def sync_journal(journal, tracking_uri: str | None, dry_run: bool) -> dict:
     """Upload one journal; returns a report (``status``: synced, nothing, dry-run, locked, unreachable, partial)."""
     import tracklet.tracking.artifacts  # noqa: F401 - installs the upload of spooled files
-    from tracklet.tracking.spool_replay import Replayer, Unreachable
+    from tracklet.tracking.spool_replay import Replayer, ReplayError, Unreachable
     from tracklet.tracking.stores.rest import RestStore
 
     report: dict = {"journal": journal.path, "sent": 0, "refused": 0, "left": 0, "runs": {}, "created": {}}
@@ -63,6 +63,8 @@ def sync_journal(journal, tracking_uri: str | None, dry_run: bool) -> dict:
         try:
             replayer.run(pending)
             _upload_orphan_artifacts(replayer, state)
+        except ReplayError as exc:
+            report.update(status="error", error=f"{type(exc.cause).__name__}: {exc.cause}")
         except Unreachable as exc:
             report.update(status="unreachable", error=str(exc.cause))
         finally:
@@ -100,6 +102,8 @@ def _line(rep: dict) -> str:
     text = f"{name}: sent {rep['sent']}, refused {rep['refused']}, left {rep['left']} (runs: {runs})"
     if status == "unreachable":
         text += f"; server unreachable ({rep.get('error')}): run `tracklet sync` again later"
+    if status == "error":
+        text += f"; stopped by an error ({rep.get('error')}): the journal is kept"
     for local, remote in rep["created"].items():
         text += f"\n  run {local} (created offline) is run {remote} on {rep['tracking_uri']}"
     for entry in rep.get("refused_entries", []):

@@ -32,7 +32,7 @@ from tracklet import env
 from tracklet._logging import get_logger
 from tracklet.tracking.entities import Run, RunData, RunInfo, RunStatus
 from tracklet.tracking.spool_journal import Journal
-from tracklet.tracking.spool_replay import Replayer, Unreachable
+from tracklet.tracking.spool_replay import Replayer, ReplayError, Unreachable, prepare_artifact_upload
 
 _log = get_logger("tracklet.spool")
 _spools: weakref.WeakSet = weakref.WeakSet()
@@ -71,6 +71,7 @@ class Spool:
         self._artifact_runs: set[str] = set()  # runs whose files went to the journal's folder
         self._artifacts_recorded: set[str] = set()
         self._refused_warned: set[tuple[str, str]] = set()
+        self._stalled = False  # the drain hit an error of ours: no more attempts in this process
         self.down = False  # the last attempt to reach the server failed
         self.active = False  # records are pending: writes go to the journal to keep their order
         _spools.add(self)
@@ -100,7 +101,7 @@ class Spool:
             self.active = True
             if down:
                 self.down = True
-            if self._thread is None:
+            if self._thread is None and not self._stalled:
                 self._thread = threading.Thread(target=self._drain, name="tracklet-spool", daemon=True)
                 self._thread.start()
 
@@ -151,6 +152,7 @@ class Spool:
             path = self.journal.artifact_dir(run_id)
             self._artifact_runs.add(run_id)
         os.makedirs(path, exist_ok=True)
+        prepare_artifact_upload()
         info = dataclasses.replace(run.info, run_id=run_id, artifact_uri=path)
         return Run(info, run.data, run.inputs)
 
@@ -187,21 +189,32 @@ class Spool:
                     delay = min(delay * 2, _PROBE_MAX)
                     continue
                 self.down, delay = False, _PROBE_MIN
+            stalled = None
             try:
                 done = replayer.run(head)
+            except ReplayError as exc:
+                done, stalled = exc.done, exc.cause
             except Unreachable as exc:
                 done = exc.done
                 self.down = True
             except Exception as exc:  # noqa: BLE001 - a bug must not kill the drain silently
-                _log.warning(
-                    "offline spool: replay failed (%s: %s); kept in %s", type(exc).__name__, exc, self._journal.path
-                )
-                done, self.down = 0, True
+                done, stalled = 0, exc
             with self._lock:
                 for seq in self._pending[:done]:
                     self._bodies.pop(seq, None)
                 del self._pending[:done]
+                if stalled is not None:  # retrying would fail the same way: leave the rest to `tracklet sync`
+                    self._stalled = True
+                    self._thread = None
                 self._changed.notify_all()
+            if stalled is not None:
+                _log.warning(
+                    "offline spool: uploading failed (%s: %s); the rest stays in %s for `tracklet sync`",
+                    type(stalled).__name__,
+                    stalled,
+                    self._journal.path,
+                )
+                return
 
     def _records(self, seqs: list[int]) -> list[dict]:
         """The records of ``seqs`` (called with the lock held), read back from the journal when not in memory."""
@@ -229,6 +242,8 @@ class Spool:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
             while self._pending:
+                if self._thread is None:  # stalled: nobody is sending
+                    return False
                 if give_up_when_down and self.down and self._thread is not None:
                     self._changed.release()
                     try:

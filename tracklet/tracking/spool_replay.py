@@ -34,12 +34,20 @@ _TRANSIENT_CODES = frozenset({"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQU
 # (local folder, run artifact URI, tracking URI) -> None; set by tracklet.tracking.artifacts when it loads (it
 # reaches the stores through the current tracking URI, so the stores' side may not import it)
 _artifact_uploader = None
+_prepare_upload = None
 
 
-def set_artifact_uploader(upload) -> None:
-    """Install how spooled files are uploaded into a run's artifact root (called by tracking.artifacts)."""
-    global _artifact_uploader
-    _artifact_uploader = upload
+def set_artifact_uploader(upload, prepare=None) -> None:
+    """Install how spooled files are uploaded into a run's artifact root (called by tracking.artifacts);
+    ``prepare()`` is called when files start being spooled, while the interpreter is not shutting down yet."""
+    global _artifact_uploader, _prepare_upload
+    _artifact_uploader, _prepare_upload = upload, prepare
+
+
+def prepare_artifact_upload() -> None:
+    """Get ready to upload spooled files later, possibly at interpreter exit."""
+    if _prepare_upload is not None:
+        _prepare_upload()
 
 
 class Unreachable(Exception):
@@ -51,11 +59,23 @@ class Unreachable(Exception):
         self.cause, self.done = cause, done
 
 
+class ReplayError(Unreachable):
+    """Replaying failed on this side (not a refusal by the server): stop; the record stays pending."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """A connection failure or a 5xx/429-like answer: worth retrying later, not a refusal of the record."""
     if isinstance(exc, ConnectionError):
         return True
     return isinstance(exc, TrackletException) and exc.error_code in _TRANSIENT_CODES
+
+
+def _stop_unless_refused(exc: BaseException, done: int) -> None:
+    """Raise :class:`Unreachable` / :class:`ReplayError` unless ``exc`` is the server refusing the record."""
+    if is_transient(exc):
+        raise Unreachable(exc, done) from None
+    if not isinstance(exc, TrackletException):
+        raise ReplayError(exc, done) from None
 
 
 def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
@@ -94,15 +114,13 @@ class Replayer:
             try:
                 self._send(group)
             except Exception as exc:
-                if is_transient(exc):
-                    raise Unreachable(exc, done) from None
+                _stop_unless_refused(exc, done)
                 if len(group) > 1:  # find the refused record: send one by one
                     group = group[:1]
                     try:
                         self._send(group)
                     except Exception as exc2:
-                        if is_transient(exc2):
-                            raise Unreachable(exc2, done) from None
+                        _stop_unless_refused(exc2, done)
                         self._refuse(group[0], exc2)
                 else:
                     self._refuse(group[0], exc)
