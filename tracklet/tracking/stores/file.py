@@ -34,7 +34,7 @@ import pathlib
 from urllib.parse import unquote, urlparse
 
 from tracklet.tracking import validation
-from tracklet.tracking.entities import Experiment, Metric, PagedList, Param, Run, RunInfo, RunTag
+from tracklet.tracking.entities import Experiment, Metric, MetricHistory, PagedList, Param, Run, RunInfo, RunTag
 from tracklet.tracking.stores import file_search
 from tracklet.tracking.stores.base import Store
 from tracklet.tracking.stores.file_experiments import ExperimentStore
@@ -182,7 +182,7 @@ class FileStore(Store):
         """Remove a run tag; RESOURCE_DOES_NOT_EXIST if the run has no such tag."""
         self._writer.delete_tag(run_id, key)
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+    def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
         """Every logged value of ``key``, ordered by (step, timestamp) (file order on ties)."""
         return self._writer.get_metric_history(run_id, key)
 

@@ -3,10 +3,12 @@ and the downsampled one read from the metric_buckets summaries."""
 
 from __future__ import annotations
 
+import operator
+
 import sqlalchemy as sa
 
 from tracklet.exceptions import ResourceDoesNotExist
-from tracklet.tracking.entities import Metric, MetricWithRunId
+from tracklet.tracking.entities import MetricHistory, MetricWithRunId
 from tracklet.tracking.stores import downsample
 from tracklet.tracking.stores.base import validate_bulk_interval
 from tracklet.tracking.stores.sql import _rows
@@ -18,7 +20,10 @@ _of_key = (metrics.c.run_uuid == _b("r"), metrics.c.key == _b("k"))
 _in_range = (metrics.c.step >= _b("lo"), metrics.c.step <= _b("hi"))
 _point_cols = (metrics.c.value, metrics.c.special, metrics.c.timestamp, metrics.c.step)
 _in_order = (metrics.c.step, metrics.c.timestamp, metrics.c.id)
-_q_history = sa.select(*_point_cols).where(*_of_key).order_by(*_in_order)
+# (value, timestamp, step, special): the row shape MetricHistory reads, the special code last
+_q_history = sa.select(metrics.c.value, metrics.c.timestamp, metrics.c.step, metrics.c.special).where(*_of_key)
+_q_history = _q_history.order_by(*_in_order)
+_special = operator.itemgetter(3)
 _q_points = sa.select(*_point_cols).where(*_of_key, *_in_range).order_by(*_in_order)
 _q_count = sa.select(sa.func.count()).select_from(
     sa.select(metrics.c.id).where(*_of_key, *_in_range).limit(_b("n")).subquery()
@@ -41,13 +46,17 @@ class HistoryMethods:
         if conn.execute(_q_run_exists, {"r": run_id}).first() is None:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every logged value of ``key``, ordered by (step, timestamp)."""
-        decode = _rows.decode_value
+    def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
+        """Every logged value of ``key``, ordered by (step, timestamp), as a sequence of Metric."""
         with self._read() as conn:
             self._check_run(conn, run_id)
-            rows = conn.execute(_q_history, {"r": run_id, "k": key}).all()
-        return [Metric(key, decode(v, special) if special else v, ts, step) for v, special, ts, step in rows]
+            # the driver's own tuples, fetched at once: no SQLAlchemy Row and no Metric per point (a million
+            # points: most of the time went there)
+            rows = conn.execute(_q_history, {"r": run_id, "k": key}).cursor.fetchall()
+        if any(map(_special, rows)):  # NaN / +-inf are rare: decode only the rows that hold one
+            decode = _rows.decode_value
+            rows = [(decode(v, sp), ts, step, 0) if sp else (v, ts, step, sp) for v, ts, step, sp in rows]
+        return MetricHistory(key, rows)
 
     def get_metric_history_bulk_interval(
         self,
