@@ -53,6 +53,8 @@ def _parse(data: bytes, base: int, buckets: dict[int, list]) -> None:
         r = buckets.get(b)
         if r is None:
             r = buckets[b] = [b, 0, step, step, start, offset, _NAN, 0, 0, _NAN, 0, 0]
+        elif type(r) is tuple:
+            r = buckets[b] = list(r)
         r[1] += 1
         r[2], r[3], r[5] = min(r[2], step), max(r[3], step), offset
         if value != value:
@@ -78,7 +80,8 @@ def summaries(path: str, run_dir: str, key: str) -> dict[int, list]:
                 f.seek(max(0, size - 32))
                 if f.read(min(32, size)).ljust(32, b"\0") == tail:
                     done = size
-                    buckets = {r[0]: list(r) for r in _RECORD.iter_unpack(memoryview(raw)[_HEADER.size :])}
+                    # tuples: the parse below copies a record into a list before it changes it
+                    buckets = {r[0]: r for r in _RECORD.iter_unpack(memoryview(raw)[_HEADER.size :])}
     except (OSError, struct.error, ValueError):
         buckets, done = {}, 0
     if done == st.st_size:
@@ -141,11 +144,29 @@ def downsampled(path: str, run_dir: str, key: str, low: int, high: int, max_resu
     width = downsample.bucket_width(min(steps), max(steps), max_results)
     if width < BUCKET_STEPS:  # many points on few steps: finer buckets than the summaries
         return downsample.flatten(downsample.extremes(_sorted(_lines(path, inside + cut, low, high)), width))
-    pairs = {r[0]: [(r[6], r[7], r[8]), (r[9], r[10], r[11])] for r in inside if r[6] == r[6]}  # NaN: nothing
-    merged: dict[int, list] = {}
-    downsample.merge(merged, pairs, width)
+    merged = _merge(inside, width)
     downsample.merge(merged, downsample.extremes(_sorted(edges), width), width)
     return downsample.flatten(merged)
+
+
+def _merge(records: list, width: int) -> dict[int, list]:
+    """``{bucket: [min point, max point]}`` over buckets of ``width`` steps from the summaries: the rules of
+    :func:`downsample.merge`, inlined (16,000 summaries per million points)."""
+    pairs: dict[int, list] = {}
+    for _, _, _, _, _, _, v1, st1, ts1, v2, st2, ts2 in records:
+        if v1 != v1:  # a bucket of NaN only keeps nothing
+            continue
+        bucket = st1 // width
+        pair = pairs.get(bucket)
+        if pair is None:
+            pairs[bucket] = [(v1, st1, ts1), (v2, st2, ts2)]
+            continue
+        low, high = pair
+        if v1 < low[0] or (v1 == low[0] and (st1, ts1) < low[1:]):
+            pair[0] = (v1, st1, ts1)
+        if v2 > high[0] or (v2 == high[0] and (st2, ts2) < high[1:]):
+            pair[1] = (v2, st2, ts2)
+    return pairs
 
 
 def _sorted(points: list[tuple]) -> list[tuple]:

@@ -141,11 +141,18 @@ class _Compiler:
             )
         raise InvalidParameterValue(f"Invalid filter on {c.kind!r}")
 
-    def value_conditions(self, table, comparisons: list[Comparison]):
-        """Every comparison on one row of latest_metrics / params / tags (all of the same key)."""
+    def value_conditions(self, table, comparisons: list[Comparison], indexed: bool = False):
+        """Every comparison on one row of latest_metrics / params / tags (all of the same key); ``indexed``:
+        for a read of the (experiment, key, value) index."""
         if comparisons[0].kind == METRIC:
             return conjunction([self.metric_condition(table, c.op, c.value) for c in comparisons])
-        return conjunction([self.string_condition(table.c.value, c.op, c.value) for c in comparisons])
+        conditions = [self.string_condition(table.c.value, c.op, c.value) for c in comparisons]
+        if indexed and comparisons[0].kind == PARAM and self.dialect == "postgresql":
+            # the same test on md5(value), which the version 5 index holds (it cannot hold long values); only
+            # here: PostgreSQL multiplies the two tests' selectivities, and a per-run check so underestimated
+            # would turn the plan around
+            conditions += [_md5_condition(table.c.value, c) for c in comparisons if c.op in ("=", "IN")]
+        return conjunction(conditions)
 
     def key_exists(self, kind: str, key: str, comparisons: list[Comparison]):
         """EXISTS: the run's metric/param/tag ``key`` passes every comparison (one row per run and key, so
@@ -164,7 +171,7 @@ class _Compiler:
             .where(
                 table.c.experiment_id.in_(experiment_ids),
                 table.c.key == key,
-                self.value_conditions(table, comparisons),
+                self.value_conditions(table, comparisons, indexed=True),
             )
             .subquery("driver")
         )
@@ -252,6 +259,12 @@ class _Compiler:
         return source, clauses
 
 
+def _md5_condition(col, c: Comparison):
+    # md5 of the bound value computed by the database (its encoding), folded to a constant when planning
+    digests = [sa.func.md5(sa.cast(sa.literal(v), sa.Text)) for v in ([c.value] if c.op == "=" else c.value)]
+    return sa.func.md5(col).in_(digests) if c.op == "IN" else sa.func.md5(col) == digests[0]
+
+
 def _distinct_keys(orders: list[OrderBy]) -> list[OrderBy]:
     """Drop repeated sort keys: a key sorted on again only orders ties that it already separated."""
     seen, out = set(), []
@@ -308,6 +321,13 @@ def metric_segments(orders: list[OrderBy]) -> list[str] | None:
     return [NAN_SEGMENT, VALUE_SEGMENT, MISSING_SEGMENT]
 
 
+def sorted_by_start_time(orders: list[OrderBy]) -> bool:
+    """Whether the first sort key is the start time (the default order): the (experiment, start_time) index
+    gives the runs in page order."""
+    first = _distinct_keys([*orders, *search.DEFAULT_RUN_ORDER])[0]
+    return first.kind == ATTRIBUTE and first.key == "start_time"
+
+
 def segment_of(after: list) -> str:
     """The segment of the row whose sort values (page token) are ``after``."""
     if after[0] == 1:
@@ -346,6 +366,7 @@ def run_search_statement(
     orders: list[OrderBy],
     after: list | None = None,
     segment: str | None = None,
+    drive: bool = True,
 ) -> sa.Select:
     """SELECT the runs' columns matching every comparison, then the values of their sort terms; sorted when
     :func:`sorts_in_sql` (else unsorted, for the caller to sort), only the rows after the sort values
@@ -353,7 +374,8 @@ def run_search_statement(
 
     ``segment`` (see :func:`metric_segments`) selects only that segment's rows. The NaN and number segments
     walk the first sort metric's (experiment, key, value) index in page order and check the filters per run,
-    which pays when the filters pass many runs; otherwise the most selective filter drives the search."""
+    which pays when the filters pass many runs; otherwise the most selective filter drives the search, unless
+    ``drive`` is false (then the database reads the runs in the order of an index, when one fits the order)."""
     comp = _Compiler(dialect)
     keyed, others = _keyed_groups(comparisons)
     source = runs
@@ -373,7 +395,7 @@ def run_search_statement(
             if after is not None and segment_of(after) == VALUE_SEGMENT and after[2] is not None:
                 # the page starts at the token's value: an index bound, not a filter on every row before it
                 where.append(lead.c.value <= after[2] if not first.ascending else lead.c.value >= after[2])
-    elif indexed:
+    elif indexed and drive:
         # start from the runs that pass the most selective metric/param filter (an index range), so the
         # cost grows with the runs that pass, not with the runs of the experiment; the other clauses are
         # then checked per passing run through the (run, key) primary keys

@@ -38,6 +38,7 @@ from tracklet.tracking.stores.sql.compile import (
     probe_statements,
     run_search_statement,
     segment_of,
+    sorted_by_start_time,
     sorts_in_sql,
 )
 from tracklet.tracking.stores.sql.experiments import ExperimentMethods
@@ -380,10 +381,11 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
                 )
                 return PagedList(page, token)
             # the page after the last row served (keyset), so runs logged meanwhile shift nothing
-            if self._walks(conn, ids, comparisons, orders, max_results, offset, after):
+            walk = self._walks(conn, ids, comparisons, orders, max_results, offset, after)
+            if walk and metric_segments(orders):
                 rows = self._segmented_rows(conn, ids, stages, comparisons, orders, max_results, after)
             else:
-                stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders, after)
+                stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders, after, drive=not walk)
                 rows = conn.execute(stmt.limit(max_results + 1).offset(0 if after is not None else offset)).all()
             token = None
             if len(rows) > max_results:
@@ -392,11 +394,13 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
             return PagedList(_rows.load_runs(conn, rows[:max_results]), token)
 
     def _walks(self, conn, ids, comparisons, orders, max_results, offset, after) -> bool:
-        """Whether to read the page in metric segments (walking the sort metric's index): the search is
-        sorted first by a metric over one experiment (an index range in value order), and no metric/param
-        filter is selective enough to drive it (each passes at least ``_WALK_CAP`` runs: then the walk meets
-        a passing run every few rows, while a driver would visit every passing run)."""
-        if len(ids) != 1 or metric_segments(orders) is None or (after is None and offset):
+        """Whether to read the runs in page order, checking the filters per run (walking the sort metric's
+        index in metric segments, or the start-time index), rather than starting from the runs passing the
+        most selective filter: the search is sorted first by a metric or the start time over one experiment
+        (an index range in page order), and no metric/param filter is selective (each passes at least
+        ``_WALK_CAP`` runs: then the walk meets a passing run every few rows, while a driver visits them all)."""
+        walkable = metric_segments(orders) is not None or sorted_by_start_time(orders)
+        if len(ids) != 1 or not walkable or (after is None and offset):
             return False
         cap = max(_WALK_CAP, 10 * (max_results + 1))
         return all(
