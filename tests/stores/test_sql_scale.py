@@ -4,11 +4,12 @@ segments along the metric's index, the columnar metric history."""
 from __future__ import annotations
 
 import math
+import os
 import random
 
 import pytest
 
-from tests.stores.conftest import make_store
+from tests.stores.conftest import POSTGRES_ENV, make_store
 from tracklet.tracking.entities import Metric, MetricHistory, Param, RunTag, ViewType
 from tracklet.tracking.stores.sql import store as store_module
 from tracklet.tracking.stores.sql.compile import metric_segments
@@ -131,4 +132,42 @@ def test_metric_history_is_a_sequence_of_metrics(kind, tmp_path):
     assert history[:2] == ordered[:2] and list(history[3:]) == [history[3], history[4]]
     assert history.columns()[2] == [6, 7, 8, 9, 10]
     assert store.get_metric_history(rid, "missing") == [] and not store.get_metric_history(rid, "missing")
+    store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_upgrade_from_v4_keeps_searches_right(kind, tmp_path, monkeypatch):
+    """A version 4 database upgrades to the latest schema in place (PostgreSQL gains the md5(value) param
+    index), and param filters find the same runs before and after."""
+    import sqlalchemy as sa
+
+    from tracklet.tracking.stores.sql import SqlStore, logged_models, schema
+    from tracklet.tracking.stores.sql._engine import resolve_url
+
+    if kind == "postgres":
+        uri = os.environ.get(POSTGRES_ENV) or pytest.skip(f"{POSTGRES_ENV} is not set")
+        pytest.importorskip("psycopg2")
+        engine = sa.create_engine(resolve_url(uri))
+        with engine.begin() as conn:  # from scratch: the v4 tables, not today's
+            logged_models.metadata.drop_all(conn)
+            schema.metadata.drop_all(conn)
+        engine.dispose()
+    else:
+        uri = f"sqlite:///{tmp_path / 'v4.db'}"
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:4])
+        store = SqlStore(uri, (tmp_path / "art").as_uri())  # today's code on a version 4 database
+    eid = store.create_experiment("upgrade")
+    _populate(store, eid, 30)
+    query = ("params.p = 'a' and metrics.f >= 0", ["metrics.m DESC"])
+    before = [r.info.run_id for r in store.search_runs([eid], query[0], ViewType.ALL, 100, query[1], None)]
+    store.close()
+    store = SqlStore(uri, (tmp_path / "art").as_uri())
+    with store._engine.connect() as conn:
+        assert schema.current_version(conn) == schema.LATEST_VERSION == 5
+        indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("params")}
+        assert (schema.PARAM_VALUE_HASH_INDEX in indexes) == (kind == "postgres")
+    after = [r.info.run_id for r in store.search_runs([eid], query[0], ViewType.ALL, 100, query[1], None)]
+    assert after == before and len(after) == 15
+    assert len(store.search_runs([eid], "params.p IN ('b', 'zz')", ViewType.ALL, 100, None, None)) == 15
     store.close()
