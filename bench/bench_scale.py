@@ -141,8 +141,16 @@ def _write_history(lib: str, store, experiment_id: str, points: int) -> tuple[st
 
 def history_figures(lib: str, store, experiment_id: str, points: int) -> list[dict]:
     run_id, write = _write_history(lib, store, experiment_id, points)
+    return [{"figure": "history_write", "points": points, "value": round(write, 3), "unit": "s"}] + history_reads(
+        lib, store, run_id
+    )
+
+
+def history_reads(lib: str, store, run_id: str) -> list[dict]:
+    """The whole history, the whole history with every Metric built, the history downsampled to 1,000."""
     read, hist, read_cpu = _median_time(lambda: store.get_metric_history(run_id, "loss"), repeats=3)
     read_all, _, read_all_cpu = _median_time(lambda: list(store.get_metric_history(run_id, "loss")), repeats=3)
+    points = len(hist)
     if lib == "mlflow":
         # the steps MLflow's get-history-bulk-interval handler asks its store for: 1,000 evenly spaced steps
         steps = sorted({round(i * (points - 1) / 999) for i in range(1000)})
@@ -155,27 +163,14 @@ def history_figures(lib: str, store, experiment_id: str, points: int) -> list[di
             return store.get_metric_history_bulk_interval([run_id], "loss", 1000)
 
     downsampled, sample, downsampled_cpu = _median_time(sampled)
+    base = {"points": points, "unit": "s"}
     return [
-        {"figure": "history_write", "points": points, "value": round(write, 3), "unit": "s"},
+        {**base, "figure": "history_read", "value": round(read, 3), "cpu": round(read_cpu, 3)},
+        {**base, "figure": "history_read_all", "value": round(read_all, 3), "cpu": round(read_all_cpu, 3)},
         {
-            "figure": "history_read",
-            "points": len(hist),
-            "value": round(read, 3),
-            "unit": "s",
-            "cpu": round(read_cpu, 3),
-        },
-        {
-            "figure": "history_read_all",
-            "points": len(hist),
-            "value": round(read_all, 3),
-            "unit": "s",
-            "cpu": round(read_all_cpu, 3),
-        },
-        {
+            **base,
             "figure": "history_downsampled",
-            "points": points,
             "value": round(downsampled, 4),
-            "unit": "s",
             "cpu": round(downsampled_cpu, 4),
             "returned": len(sample),
         },
@@ -198,6 +193,27 @@ def file_history_figures(lib: str, workdir: str, points: int) -> list[dict]:
         {**base, "figure": "history_downsampled_file_first", "value": round(first, 4), "cpu": round(first_cpu, 4)},
         {**base, "figure": "history_downsampled_file", "value": round(warm, 4), "cpu": round(warm_cpu, 4)},
     ]
+
+
+def run_existing(args) -> None:
+    """Search figures on a database grown earlier (``--existing-uri``): its experiment ``--experiment``, and the
+    history figures on its run named ``history`` when there is one, without writing anything."""
+    from tracklet.tracking.stores.sql import SqlStore
+
+    store = SqlStore(args.existing_uri, "file:///tmp/bench-scale-unused")
+    experiment = store.get_experiment_by_name(args.experiment)
+    count = args.existing_runs
+    kind = store._dialect
+    for _ in range(args.rounds):
+        for record in search_figures("tracklet", store, experiment.experiment_id, count):
+            _emit({"lib": "tracklet", "store": kind, **record})
+        history = store.search_runs(
+            [experiment.experiment_id, "0"], "attributes.run_name = 'history'", 3, 1, None, None
+        )
+        if history:
+            for record in history_reads("tracklet", store, history[0].info.run_id):
+                _emit({"lib": "tracklet", "store": kind, **record})
+    store.close()
 
 
 def run_lib(lib: str, kind: str, args) -> None:
@@ -265,11 +281,18 @@ def main(argv=None) -> None:
     parser.add_argument("--file-history", action="store_true", help="also downsample the history on a file store")
     parser.add_argument("--mlflow-max-runs", type=int, default=10_000)
     parser.add_argument("--mlflow-points", type=int, default=100_000)
+    parser.add_argument("--existing-uri", help="measure a database grown earlier instead (read only)")
+    parser.add_argument("--experiment", default="scale", help="its experiment (with --existing-uri)")
+    parser.add_argument("--existing-runs", type=int, default=100_000, help="its number of runs, for the output")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the figures (with --existing-uri)")
     args = parser.parse_args(argv)
     if args.store == "postgres" and not args.postgres_uri:
         parser.error("--store postgres needs --postgres-uri or $TRACKLET_TEST_POSTGRES_URI (a throwaway database)")
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
+    if args.existing_uri:
+        run_existing(args)
+        return
     for lib in ["tracklet", "mlflow"] if args.lib == "both" else [args.lib]:
         run_lib(lib, args.store, args)
 
