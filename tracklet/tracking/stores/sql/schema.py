@@ -269,7 +269,21 @@ def _metric_buckets_v4(conn: Connection) -> None:
             conn.execute(sa.insert(metric_buckets), bucket_rows(run_id, key, pairs))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _create_v2, _search_indexes_v3, _metric_buckets_v4]
+def _logged_models_v5(conn: Connection) -> None:
+    """Version 5: the MLflow 3 logged-model tables (``sql/logged_models.py``). Before, they were created on
+    first use outside the migrations; ``checkfirst`` keeps such a database's tables and rows as they are."""
+    from tracklet.tracking.stores.sql import logged_models
+
+    logged_models.metadata.create_all(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _create_v1,
+    _create_v2,
+    _search_indexes_v3,
+    _metric_buckets_v4,
+    _logged_models_v5,
+]
 LATEST_VERSION = len(MIGRATIONS)
 
 
