@@ -164,7 +164,7 @@ def test_upgrade_from_v4_keeps_searches_right(kind, tmp_path, monkeypatch):
     store.close()
     store = SqlStore(uri, (tmp_path / "art").as_uri())
     with store._engine.connect() as conn:
-        assert schema.current_version(conn) == schema.LATEST_VERSION == 5
+        assert schema.current_version(conn) == schema.LATEST_VERSION == 6
         indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("params")}
         assert (schema.PARAM_VALUE_HASH_INDEX in indexes) == (kind == "postgres")
     after = [r.info.run_id for r in store.search_runs([eid], query[0], ViewType.ALL, 100, query[1], None)]

@@ -280,12 +280,23 @@ def _param_value_hash_index_v5(conn: Connection) -> None:
 
 
 PARAM_VALUE_HASH_INDEX = "ix_params_experiment_key_value_md5"
+
+
+def _logged_models_v6(conn: Connection) -> None:
+    """Version 6: the MLflow 3 logged-model tables (``sql/logged_models.py``). Before, they were created on
+    first use outside the migrations; ``checkfirst`` keeps such a database's tables and rows as they are."""
+    from tracklet.tracking.stores.sql import logged_models
+
+    logged_models.metadata.create_all(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_v1,
     _create_v2,
     _search_indexes_v3,
     _metric_buckets_v4,
     _param_value_hash_index_v5,
+    _logged_models_v6,
 ]
 LATEST_VERSION = len(MIGRATIONS)
 
