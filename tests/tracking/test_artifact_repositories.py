@@ -1,6 +1,8 @@
 """One contract for every artifact repository (issue 16): the local store, S3 (moto's real S3-protocol server on
-127.0.0.1), FTP (pyftpdlib) and SFTP (paramiko's SSH server, tests/tracking/_sftp_server.py), all on 127.0.0.1.
-Each test gets a fresh root; servers start once per session."""
+127.0.0.1), FTP (pyftpdlib), SFTP (paramiko's SSH server, tests/tracking/_sftp_server.py), Azure Blob through
+``wasbs://`` and ``abfss://`` (Azurite), GCS (fake-gcs-server), all on 127.0.0.1, and HDFS's repository over
+pyarrow's local file system (no namenode can run here: tests/tracking/_artifact_servers.py). Each test gets a
+fresh root; servers start once per session. Every scheme the registry knows must be one of these kinds."""
 
 from __future__ import annotations
 
@@ -16,9 +18,27 @@ import pytest
 
 import tracklet
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
-from tracklet.tracking.artifacts import get_artifact_repository
+from tracklet.tracking.artifacts import REPOSITORIES, get_artifact_repository
 
-KINDS = ["local", "s3", "ftp", "sftp"]
+from ._artifact_servers import azure_container, azurite, fake_gcs, gcs_bucket, hdfs_local  # noqa: F401
+
+KINDS = ["local", "s3", "ftp", "sftp", "azure", "abfss", "gcs", "hdfs"]
+KIND_OF_SCHEME = {
+    "s3": "s3",
+    "ftp": "ftp",
+    "sftp": "sftp",
+    "wasbs": "azure",
+    "wasb": "azure",
+    "abfss": "abfss",
+    "gs": "gcs",
+    "hdfs": "hdfs",
+}
+
+
+def test_every_registered_scheme_runs_the_contract():
+    """A repository added to the registry without a kind here fails: the contract suite must cover it."""
+    assert set(REPOSITORIES) == set(KIND_OF_SCHEME)
+    assert set(KIND_OF_SCHEME.values()) <= set(KINDS)
 
 
 # ---------------------------------------------------------------------- servers
@@ -114,6 +134,19 @@ def root_uri(kind, request, tmp_path):
             return {o["Key"] for p in pages for o in p.get("Contents", [])}
 
         return f"s3://{bucket}/{name}/artifacts", keys
+    if kind in ("azure", "abfss"):
+        container = request.getfixturevalue("azure_container")
+        host = f"{container.account_name}.{'dfs' if kind == 'abfss' else 'blob'}.core.windows.net"
+        scheme = "abfss" if kind == "abfss" else "wasbs"
+        return f"{scheme}://{container.container_name}@{host}/{name}/artifacts", lambda: {
+            b.name for b in container.list_blobs()
+        }
+    if kind == "gcs":
+        bucket = request.getfixturevalue("gcs_bucket")
+        return f"gs://{bucket.name}/{name}/artifacts", lambda: {b.name for b in bucket.client.list_blobs(bucket)}
+    if kind == "hdfs":
+        base = request.getfixturevalue("hdfs_local")
+        return f"hdfs://namenode:8020/{name}/artifacts", lambda: _local_tree(base)
     if kind == "sftp":
         root, port = request.getfixturevalue("sftp")
         return f"sftp://user:p%40ss%20word@127.0.0.1:{port}/{name}/artifacts", lambda: _local_tree(root / name)
