@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import mimetypes
 import os
 import threading
 from urllib.parse import unquote, urlparse
@@ -101,9 +102,15 @@ class GCSArtifactRepository(RemoteArtifactRepository):
         return f"gs://{self.bucket_name}/{path}"
 
     def _put(self, local_file: str, path: str) -> None:
+        with open(local_file, "rb") as f:  # what the file holds, not what stat says (/proc files say 0)
+            head = f.read(CHUNK + 1)
+        blob = self._bucket().blob(path, chunk_size=CHUNK)
         with _errors("upload to", self._where(path)):
-            # at or below CHUNK: one multipart request; above: a resumable upload, CHUNK bytes at a time
-            self._bucket().blob(path, chunk_size=CHUNK).upload_from_filename(local_file)
+            if len(head) <= CHUNK:  # one multipart request (the SDK would hold the whole body in memory too)
+                kind = mimetypes.guess_type(local_file)[0] or "application/octet-stream"
+                blob.upload_from_string(head, content_type=kind)
+            else:  # a resumable upload, CHUNK bytes at a time; the object appears when the last one is in
+                blob.upload_from_filename(local_file)
 
     def _get(self, path: str, local_file: str, size: int | None = None) -> None:
         with _errors("download of", self._where(path)):

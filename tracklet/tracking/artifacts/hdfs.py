@@ -147,6 +147,14 @@ class HdfsArtifactRepository(RemoteArtifactRepository):
     def _is_file(self, path: str) -> bool:
         return self._kind(path) == "file"
 
+    def _prune_dirs(self, paths: list[str]) -> None:
+        from pyarrow.fs import FileSelector
+
+        for path in paths:
+            with _errors("removal of", path):
+                if self._kind(path) == "dir" and not self.fs.get_file_info(FileSelector(path)):
+                    self.fs.delete_dir(path)
+
     def _delete_tree(self, path: str) -> None:
         kind = self._kind(path)
         with _errors("delete of", path):

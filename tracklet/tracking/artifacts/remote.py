@@ -114,6 +114,9 @@ class RemoteArtifactRepository(ArtifactRepository):
         for path in paths:
             self._delete_tree(path)
 
+    def _prune_dirs(self, paths: list[str]) -> None:
+        """Remove the directories ``paths`` (deepest first) that are empty; stores without directories: nothing."""
+
     def _upload(self, pairs: list[tuple[str, str]]) -> None:
         """Upload (local file, path) pairs, all or nothing: on a failure, the files this call made visible are
         removed (an older version of a file it replaced is gone too) and staged ones are never committed."""
@@ -121,7 +124,10 @@ class RemoteArtifactRepository(ArtifactRepository):
         staged: list[tuple[str, object]] = []
 
         def stage(src: str, path: str) -> None:
-            commit = self._stage(src, path)
+            try:
+                commit = self._stage(src, path)
+            except OSError as exc:  # reading the local file failed (the store's own errors are TrackletExceptions)
+                raise TrackletException(f"upload of {src!r} to {self.shown_uri}: {exc.strerror or exc}") from None
             if commit is None:
                 sent.append(path)
             else:
@@ -137,9 +143,21 @@ class RemoteArtifactRepository(ArtifactRepository):
         except BaseException:
             try:
                 self._delete_files(list(sent))
+                self._prune_dirs(self._parents([path for _, path in pairs]))
             except Exception as exc:  # the upload's own error is the one to raise; say what may be left
                 warnings.warn(f"a failed upload to {self.shown_uri} could not remove what it sent: {exc}", stacklevel=3)
             raise
+
+    def _parents(self, paths: list[str]) -> list[str]:
+        """The directories strictly under the root that hold ``paths``, deepest first."""
+        out: set[str] = set()
+        prefix = f"{self.root}/" if self.root else ""
+        for path in paths:
+            parent = path.rpartition("/")[0]
+            while parent.startswith(prefix) and len(parent) > len(prefix) and parent not in out:
+                out.add(parent)
+                parent = parent.rpartition("/")[0]
+        return sorted(out, key=lambda p: (-p.count("/"), p))
 
     def _transfer(self, jobs: list[tuple[int, object]]) -> None:
         """Run (size, job) transfers: small files concurrently, large ones one at a time (each already goes in
