@@ -4,7 +4,7 @@
 # free 127.0.0.1 port in the background (in memory, no files), and prints its connection string: stdout's only
 # line. Everything else goes to stderr. Usage: AZURE_CS="$(bash .ci/azurite.sh)"
 set -euo pipefail
-VERSION=3.37.0
+VERSION=3.35.0  # engines: node >= 10 (3.36+ need node >= 21; Debian 12 ships node 18)
 DIR="${TRACKLET_AZURITE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tracklet-azurite}"
 # Azurite's documented development account (a public, well-known key: it only opens the local emulator)
 KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
