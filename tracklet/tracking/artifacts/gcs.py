@@ -3,7 +3,7 @@
 The SDK rather than gcsfs (fsspec): gcsfs pins fsspec to its own exact release (installing it would replace the
 fsspec other stores use) and goes through aiohttp; the SDK is what Google documents and what MLflow uses. Files
 larger than 8 MiB go as resumable uploads in 8 MiB chunks (bounded memory; the object appears only when the last
-chunk is in) and come back as ranged downloads of the same size, checksummed both ways. A failed directory
+chunk is in) and come back as one streamed download written as it arrives; both ways are checksummed. A failed directory
 upload deletes the objects it had completed (remote.RemoteArtifactRepository._upload).
 
 Credentials as the Google tools find them (Application Default Credentials): ``GOOGLE_APPLICATION_CREDENTIALS``
@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlparse
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist, TrackletException
 from tracklet.tracking.artifacts.remote import RemoteArtifactRepository, missing_extra
 
-CHUNK = 8 * 1024 * 1024  # resumable-upload chunk and download range (a multiple of 256 KiB, as GCS requires)
+CHUNK = 8 * 1024 * 1024  # resumable-upload chunk (a multiple of 256 KiB, as GCS requires)
 _local = threading.local()
 
 
@@ -114,7 +114,8 @@ class GCSArtifactRepository(RemoteArtifactRepository):
 
     def _get(self, path: str, local_file: str, size: int | None = None) -> None:
         with _errors("download of", self._where(path)):
-            self._bucket().blob(path, chunk_size=CHUNK).download_to_filename(local_file)
+            # one streamed response written as it arrives (bounded memory; ranged chunks would each be held whole)
+            self._bucket().blob(path).download_to_filename(local_file)
 
     def _children(self, path: str) -> list[tuple[str, bool, int | None]]:
         prefix = f"{path}/" if path else ""
