@@ -112,7 +112,8 @@ def _check_excluded(exclude_flavors) -> set[str]:
     unknown = sorted(set(exclude_flavors) - set(INTEGRATIONS) - {SPARK_DATASOURCE})
     if unknown:
         raise InvalidParameterValue(
-            f"autolog: exclude_flavors has unknown framework(s) {unknown}; known: {sorted([*INTEGRATIONS, SPARK_DATASOURCE])}"
+            f"autolog: exclude_flavors has unknown framework(s) {unknown}; "
+            f"known: {sorted([*INTEGRATIONS, SPARK_DATASOURCE])}"
         )
     return set(exclude_flavors)
 
