@@ -71,6 +71,35 @@ def autolog(
             configure(name, opts, explicit=False)
         except Exception as exc:  # one broken integration must not stop the others
             _session().report_error(name, exc, silent)
+    if SPARK_DATASOURCE not in excluded:
+        _spark_datasource(disable, silent)
+
+
+# Spark datasource lineage (``tracklet.spark.autolog()``) creates no runs, so it is not in the registry; like
+# MLflow's ``autolog()``, ``tracklet.autolog()`` turns it on too -- once pyspark.sql is imported, so an
+# ``autolog()`` before that loads nothing.
+SPARK_DATASOURCE = "spark"
+_spark_wanted = {"disable": True, "silent": False}
+
+
+def _spark_datasource(disable: bool, silent: bool) -> None:
+    _spark_wanted.update(disable=disable, silent=silent)
+    if "pyspark.sql" in sys.modules or "tracklet.autolog.spark_datasource" in sys.modules:
+        _apply_spark_datasource()
+    elif not disable and (SPARK_DATASOURCE, "pyspark.sql") not in _hooks_registered:
+        import wrapt
+
+        wrapt.register_post_import_hook(lambda module: _apply_spark_datasource(), "pyspark.sql")
+        _hooks_registered.add((SPARK_DATASOURCE, "pyspark.sql"))
+
+
+def _apply_spark_datasource() -> None:
+    try:
+        from tracklet.autolog import spark_datasource
+
+        spark_datasource.autolog(**_spark_wanted, _explicit=False)
+    except Exception as exc:  # lineage must never break the user's import of pyspark
+        _session().report_error(SPARK_DATASOURCE, exc, _spark_wanted["silent"])
 
 
 def _check_excluded(exclude_flavors) -> set[str]:
@@ -80,10 +109,11 @@ def _check_excluded(exclude_flavors) -> set[str]:
         raise InvalidParameterValue(
             f"autolog: exclude_flavors must be a list of framework names, got {exclude_flavors!r}"
         )
-    unknown = sorted(set(exclude_flavors) - set(INTEGRATIONS))
+    unknown = sorted(set(exclude_flavors) - set(INTEGRATIONS) - {SPARK_DATASOURCE})
     if unknown:
         raise InvalidParameterValue(
-            f"autolog: exclude_flavors has unknown framework(s) {unknown}; known: {sorted(INTEGRATIONS)}"
+            f"autolog: exclude_flavors has unknown framework(s) {unknown}; "
+            f"known: {sorted([*INTEGRATIONS, SPARK_DATASOURCE])}"
         )
     return set(exclude_flavors)
 
@@ -287,6 +317,7 @@ def _reset_for_tests() -> None:
     """Back to the state of a fresh process (registered post-import hooks stay; they read the config).
     Each module clears its own tables: the session's, and each loaded integration's ``reset_for_tests``."""
     revert_all()
+    _spark_wanted.update(disable=True, silent=False)
     if "tracklet.autolog.session" in sys.modules:
         _session().reset_for_tests()
     for integ in INTEGRATIONS.values():

@@ -158,7 +158,10 @@ def _announce(run) -> None:
     key = (client.tracking_uri, run.info.experiment_id)
     name = _experiment_names.get(key)
     if name is None:
-        name = _experiment_names[key] = client.get_experiment(run.info.experiment_id).name
+        try:
+            name = _experiment_names[key] = client.get_experiment(run.info.experiment_id).name
+        except ConnectionError:  # the tracking server is unreachable: the run is spooled offline (tracking/spool.py)
+            name = f"id {run.info.experiment_id}"
     _log.info(
         "autologging run '%s' (id %s) in experiment '%s' stored at %s",
         run.info.run_name,
