@@ -132,10 +132,11 @@ class Spool:
 
     def remember(self, run: Run) -> Run:
         """Keep the latest copy of a run the server returned (answered by ``get_run`` while it is down)."""
-        self._seen[run.info.run_id] = run
-        self._seen.move_to_end(run.info.run_id)
-        while len(self._seen) > _CACHED_RUNS:
-            self._seen.popitem(last=False)
+        with self._lock:
+            self._seen[run.info.run_id] = run
+            self._seen.move_to_end(run.info.run_id)
+            while len(self._seen) > _CACHED_RUNS:
+                self._seen.popitem(last=False)
         return run
 
     def knows(self, run_id: str) -> bool:
