@@ -9,6 +9,7 @@ unknown run, unusable store) and ``error: INTERNAL_ERROR: ...`` for anything une
     tracklet gc
     tracklet sync          (tracklet/cli_sync.py)
     tracklet server|ui     (tracklet/server/serve.py)
+    tracklet users create|passwd|delete|list|grant|revoke|token|tokens|revoke-token   (tracklet/server/auth_cli.py)
 Every command takes ``--tracking-uri`` (default: TRACKLET_TRACKING_URI / MLFLOW_TRACKING_URI / the default
 store) and ``--json`` for machine-readable output.
 """
@@ -241,9 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sync_parser(sub, common)
 
+    from tracklet.server import auth_cli
     from tracklet.server.serve import add_parsers  # loads no server dependency until a server starts
 
     add_parsers(sub)
+    auth_cli.add_parsers(sub)  # tracklet users ...
     return p
 
 

@@ -255,3 +255,21 @@ def test_featurizers_and_param_lists_are_not_runs_and_user_errors_propagate(trai
         lr.fit(train)
     (run,) = _runs()
     assert run.info.status == "FAILED" and run.data.tags["estimator_name"] == "LogisticRegression"
+
+
+def test_xgboost_spark_estimator_autologs_once_through_the_spark_ml_path(train):
+    """xgboost's Spark estimators are plain ``pyspark.ml`` estimators: one run with their params and a model that
+    loads back, and xgboost's own autolog (on through ``tracklet.autolog()``) makes no second run."""
+    xgb_spark = pytest.importorskip("xgboost.spark")
+    from pyspark.ml.feature import VectorAssembler
+
+    vectors = VectorAssembler(inputCols=["a", "b"], outputCol="features").transform(train)
+    tracklet.autolog()
+    model = xgb_spark.SparkXGBClassifier(n_estimators=4, max_depth=2, num_workers=1).fit(vectors)
+    (run,) = _runs()
+    assert run.data.tags["estimator_class"] == "xgboost.spark.estimator.SparkXGBClassifier"
+    assert run.data.params["n_estimators"] == "4" and run.data.params["max_depth"] == "2"
+    assert "model" in _artifacts(run.info.run_id)
+    loaded = tracklet.spark.load_model(f"runs:/{run.info.run_id}/model")
+    expected = [r.prediction for r in model.transform(vectors).select("prediction").collect()]
+    assert [r.prediction for r in loaded.transform(vectors).select("prediction").collect()] == expected
