@@ -184,12 +184,9 @@ class Spool:
                 head = self._records(self._pending[:_DRAIN_CHUNK])
             if self.down:
                 if not self._probe():
-                    with self._changed:
-                        self._changed.notify_all()
-                        self._changed.wait(delay)
-                    delay = min(delay * 2, _PROBE_MAX)
+                    delay = self._pause(delay)
                     continue
-                self.down, delay = False, _PROBE_MIN
+                self.down = False
             stalled = None
             try:
                 done = replayer.run(head)
@@ -216,6 +213,17 @@ class Spool:
                     self._journal.path,
                 )
                 return
+            if done:  # progress: the next outage starts probing quickly again
+                delay = _PROBE_MIN
+            elif self.down:  # no progress (unreachable, or answering 5xx): back off before trying again
+                delay = self._pause(delay)
+
+    def _pause(self, delay: float) -> float:
+        """Wait ``delay`` seconds (waking waiters first); the next delay, doubled up to the maximum."""
+        with self._changed:
+            self._changed.notify_all()
+            self._changed.wait(delay)
+        return min(delay * 2, _PROBE_MAX)
 
     def _records(self, seqs: list[int]) -> list[dict]:
         """The records of ``seqs`` (called with the lock held), read back from the journal when not in memory."""
