@@ -40,12 +40,16 @@ class DeferredApp:
     def _run(self) -> None:
         # the future holds (app, None) or (None, error), so awaiting it never raises in the event loop
         try:
-            self._future.set_result((self._build(), None))
-        except BaseException as exc:  # answered to every request and passed to on_error
-            self._future.set_result((None, exc))
+            app = self._build()
+        except BaseException as exc:  # passed to on_error, then answered to every request
             _logger.error("tracklet server cannot start: %s", exc)
-            if self._on_error is not None:
-                self._on_error(exc)
+            try:
+                if self._on_error is not None:
+                    self._on_error(exc)
+            finally:
+                self._future.set_result((None, exc))
+            return
+        self._future.set_result((app, None))
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
