@@ -58,7 +58,7 @@ class DeferredApp:
             await self._lifespan(receive, send)
             return
         if not self._future.done():
-            if scope["type"] == "http" and scope["path"] == "/health" and scope["method"] in ("GET", "HEAD"):
+            if scope["type"] == "http" and scope["path"] == "/health" and scope["method"] == "GET":
                 await _plain(send, 200, b"OK")
                 self.start()
                 return
