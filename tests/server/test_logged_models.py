@@ -137,16 +137,16 @@ def test_file_layout_is_mlflow3s(tmp_path):
     store.close()
 
 
-def test_sql_migration_5_creates_the_tables_and_keeps_ones_made_on_first_use(tmp_path):
+def test_sql_migration_6_creates_the_tables_and_keeps_ones_made_on_first_use(tmp_path):
     """A new database has the logged-model tables from its migrations; a version 4 database whose tables
-    were created on first use (before migration 5) is upgraded with its models intact."""
+    were created on first use (before migration 6) is upgraded with its models intact."""
     import sqlalchemy as sa
 
     from tracklet.tracking.stores.sql import SqlStore, logged_models, schema
 
     fresh = SqlStore(f"sqlite:///{tmp_path / 'fresh.db'}", str(tmp_path / "art"))
     with fresh._engine.connect() as conn:
-        assert schema.current_version(conn) == schema.LATEST_VERSION == 5
+        assert schema.current_version(conn) == schema.LATEST_VERSION == 6
         assert set(logged_models.metadata.tables) <= set(sa.inspect(conn).get_table_names())
     fresh.close()
 
@@ -169,6 +169,6 @@ def test_sql_migration_5_creates_the_tables_and_keeps_ones_made_on_first_use(tmp
     engine.dispose()
     store = SqlStore(uri, str(tmp_path / "art"))
     with store._engine.connect() as conn:
-        assert schema.current_version(conn) == 5
+        assert schema.current_version(conn) == 6
     assert store.logged_models.get("m-old").name == "kept"
     store.close()

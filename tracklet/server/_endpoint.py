@@ -47,8 +47,9 @@ def error_response(code: str, message: str, status: int) -> Response:
 
 
 def check_auth(ctx: ServerContext, request: Request) -> Response | None:
-    """None when the request may proceed, else the 401 to send."""
-    if ctx.auth is None or ctx.auth.allows(request.headers.get("authorization")):
+    """None when the request may proceed, else the 401 to send. With auth, the middleware (server/auth_gate.py)
+    has authenticated the caller already; this refuses a request that did not pass through it."""
+    if ctx.auth is None or request.scope.get("tracklet.principal") is not None:
         return None
     response = error_response("UNAUTHENTICATED", "Missing or invalid credentials", 401)
     response.headers["WWW-Authenticate"] = 'Basic realm="tracklet"'
@@ -99,6 +100,8 @@ async def call_handler(ctx: ServerContext, handler, request: Request, args: Args
 
 def api_endpoint(ctx: ServerContext, handler, tracking: bool = True):
     """An ASGI endpoint for ``handler``: auth, fields from the query (GET/DELETE) or JSON body, path params."""
+    if ctx.auth is not None:
+        handler = ctx.auth.guard(handler)  # the permission the handler needs (server/auth_rules.py)
 
     async def endpoint(request: Request) -> Response:
         denied = check_auth(ctx, request)

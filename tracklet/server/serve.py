@@ -11,6 +11,7 @@ import sys
 from urllib.parse import unquote, urlparse
 
 from tracklet import env
+from tracklet.server import auth_cli
 
 PROXIED_ROOT = "mlflow-artifacts:///"  # both stores strip the trailing '/', giving mlflow-artifacts:/<exp_id>
 DEFAULT_DESTINATION = "mlartifacts"
@@ -52,6 +53,7 @@ def _add_options(p: argparse.ArgumentParser, ui: bool) -> None:
     p.add_argument("--auth-username", default=e("SERVER_AUTH_USERNAME"))
     p.add_argument("--auth-password", default=e("SERVER_AUTH_PASSWORD"))
     p.add_argument("--auth-token", default=e("SERVER_AUTH_TOKEN"))
+    auth_cli.add_server_options(p)  # --auth basic: users, tokens, permissions (server/auth_cli.py)
     p.add_argument("--log-level", default=e("SERVER_LOG_LEVEL", "warning"))
 
 
@@ -74,6 +76,7 @@ def options_from_args(args) -> dict:
         "artifacts_only": bool(args.artifacts_only),
         "expose_prometheus": bool(args.expose_prometheus),
         "auth": [args.auth_username, args.auth_password, args.auth_token],
+        "auth_basic": auth_cli.server_options(args),
     }
 
 
@@ -110,10 +113,11 @@ def build_app(options: dict):
         if "://" not in destination:
             os.makedirs(destination, exist_ok=True)
         repo = get_artifact_repository(destination)
+    basic = options.get("auth_basic")
     return create_app(
         store,
         repo,
-        Auth.from_values(*options["auth"]),
+        auth_cli.build_auth(basic) if basic else Auth.from_values(*options["auth"]),
         serve_artifacts=options["serve_artifacts"] or options["artifacts_only"],
         artifacts_only=options["artifacts_only"],
         expose_prometheus=options["expose_prometheus"],
@@ -145,7 +149,9 @@ def run_from_args(args) -> None:
     except ImportError:
         raise SystemExit("tracklet server needs the server extra: pip install 'tracklet[server]'") from None
     options = options_from_args(args)
-    warning = bind_warning(args.host, any(options["auth"]))
+    if options["auth_basic"]:
+        auth_cli.prepare_server(options["auth_basic"], args)
+    warning = bind_warning(args.host, any(options["auth"]) or bool(options["auth_basic"]))
     if warning:
         print(warning, file=sys.stderr)
     where = "artifacts only" if options["artifacts_only"] else options["backend_store_uri"]

@@ -1,1 +1,442 @@
-export async function renderRun(el, ctx) { el.textContent = "TODO renderRun"; }
+// The run page: #/runs/<run_id>?tab=overview|charts|artifacts&x=step|time|relative&metric=&range=&artifact=
+// Header (name, status, times, experiment and parent links), then three tabs: the overview (autolog summary,
+// note, params, metrics, tags, dataset inputs, logged models), metric charts, and the artifact browser.
+
+import { apiGet, apiPost } from "../api.js";
+import { createChart } from "../chart.js";
+import { current, href, updateQuery } from "../router.js";
+import { h, renderArtifactBrowser, renderMarkdown } from "../preview.js";
+
+const NOTE = "mlflow.note.content";
+const PARENT = "mlflow.parentRunId";
+const TABS = [
+  ["overview", "Overview"],
+  ["charts", "Charts"],
+  ["artifacts", "Artifacts"],
+];
+const X_AXES = [
+  ["step", "Step"],
+  ["time", "Wall time"],
+  ["relative", "Relative time"],
+];
+
+let charts = []; // the charts of the page on screen, destroyed when it is re-rendered
+
+function ensureStyles() {
+  if (document.getElementById("tk-run-css")) return;
+  document.head.append(h("link", { id: "tk-run-css", rel: "stylesheet", href: "static/run.css" }));
+}
+
+function fmtTime(ms) {
+  return ms ? new Date(Number(ms)).toLocaleString() : "";
+}
+
+export function fmtDuration(ms) {
+  if (ms === null || ms === undefined || ms < 0) return "";
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${(ms / 1000).toFixed(1)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+
+function fmtValue(v) {
+  const n = Number(v);
+  if (typeof v === "string" && !Number.isFinite(n)) return v; // NaN / Infinity arrive as strings
+  return Number.isInteger(n) ? String(n) : n.toPrecision(6).replace(/\.?0+(e|$)/, "$1");
+}
+
+function kv(list) {
+  const out = {};
+  for (const { key, value } of list || []) out[key] = value;
+  return out;
+}
+
+function section(title, id, ...body) {
+  return h("section", { className: "tk-section", id }, h("h3", {}, title), ...body);
+}
+
+function kvTable(rows, header, className = "") {
+  return h(
+    "table",
+    { className: "tk-table " + className },
+    header ? h("thead", {}, h("tr", {}, header.map((c) => h("th", { scope: "col" }, c)))) : null,
+    h(
+      "tbody",
+      {},
+      rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c)))),
+    ),
+  );
+}
+
+/** Render the run page for `runId` into `el`. */
+export async function renderRun(el, { params, query }) {
+  ensureStyles();
+  for (const c of charts) c.destroy();
+  charts = [];
+  const runId = params.runId;
+  const { run } = await apiGet("runs/get", { run_id: runId });
+  const page = h("div", { className: "tk-run", dataset: { runId } });
+  el.replaceChildren(page);
+  const state = { run, query };
+  page.append(header(run));
+  const tab = TABS.some(([t]) => t === query.get("tab")) ? query.get("tab") : "overview";
+  const tabBar = h("div", { className: "tk-tabs", role: "tablist" });
+  const panel = h("div", { className: "tk-tab-panel", role: "tabpanel" });
+  for (const [name, label] of TABS) {
+    const button = h("button", { type: "button", role: "tab", className: "tk-tab", dataset: { tab: name } }, label);
+    button.setAttribute("aria-selected", String(name === tab));
+    button.addEventListener("click", () => {
+      updateQuery({ tab: name === "overview" ? null : name });
+      for (const b of tabBar.children) b.setAttribute("aria-selected", String(b === button));
+      showTab(panel, name, state);
+    });
+    tabBar.append(button);
+  }
+  page.append(tabBar, panel);
+  showTab(panel, tab, state);
+}
+
+function showTab(panel, tab, state) {
+  for (const c of charts) c.destroy();
+  charts = [];
+  panel.replaceChildren();
+  state.query = current().query;
+  if (tab === "charts") renderCharts(panel, state);
+  else if (tab === "artifacts") renderArtifacts(panel, state);
+  else renderOverview(panel, state);
+}
+
+function header(run) {
+  const info = run.info;
+  const tags = kv(run.data.tags);
+  const end = info.end_time ? Number(info.end_time) : info.status === "RUNNING" ? Date.now() : null;
+  const experiment = h("a", { href: href("/experiments/" + info.experiment_id) }, "experiment " + info.experiment_id);
+  apiGet("experiments/get", { experiment_id: info.experiment_id })
+    .then((r) => (experiment.textContent = r.experiment.name))
+    .catch(() => {});
+  const facts = [
+    ["Status", h("span", { className: "tk-status tk-status-" + info.status.toLowerCase() }, info.status)],
+    ["Started", fmtTime(info.start_time)],
+    ["Duration", end ? fmtDuration(end - Number(info.start_time)) : ""],
+    ["Experiment", experiment],
+    ["Run ID", h("code", {}, info.run_id)],
+  ];
+  if (tags[PARENT]) {
+    const parent = h("a", { href: href("/runs/" + tags[PARENT]), className: "tk-parent" }, tags[PARENT]);
+    facts.push(["Parent run", parent]);
+  }
+  if (tags["mlflow.user"]) facts.push(["User", tags["mlflow.user"]]);
+  if (tags["mlflow.source.name"]) facts.push(["Source", tags["mlflow.source.name"]]);
+  return h(
+    "header",
+    { className: "tk-run-header" },
+    h("h2", { className: "tk-run-name" }, info.run_name || info.run_id),
+    h(
+      "dl",
+      { className: "tk-facts" },
+      facts.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))),
+    ),
+  );
+}
+
+// ------------------------------------------------------------------ overview
+
+function renderOverview(panel, state) {
+  const { run } = state;
+  const grid = h("div", { className: "tk-overview" });
+  panel.append(grid);
+  const summary = autologSummary(run);
+  const note = noteSection(state);
+  if (summary) grid.append(summary);
+  else note.classList.add("tk-wide"); // alone on its row
+  grid.append(note);
+  const params = (run.data.params || []).slice().sort((a, b) => a.key.localeCompare(b.key));
+  grid.append(
+    section(
+      `Parameters (${params.length})`,
+      "params",
+      params.length
+        ? kvTable(params.map((p) => [p.key, p.value]), ["Name", "Value"], "tk-params")
+        : h("p", { className: "muted" }, "None."),
+    ),
+  );
+  const metrics = (run.data.metrics || []).slice().sort((a, b) => a.key.localeCompare(b.key));
+  grid.append(
+    section(
+      `Metrics (${metrics.length})`,
+      "metrics",
+      metrics.length
+        ? kvTable(
+            metrics.map((m) => [
+              h("a", { href: href(current().path, { tab: "charts", metric: m.key }) }, m.key),
+              fmtValue(m.value),
+              String(m.step),
+            ]),
+            ["Name", "Latest value", "Step"],
+            "tk-metrics",
+          )
+        : h("p", { className: "muted" }, "None."),
+    ),
+  );
+  for (const wide of [tagsSection(state), inputsSection(run), loggedModelsSection(run)]) {
+    wide.classList.add("tk-wide");
+    grid.append(wide);
+  }
+}
+
+/** Framework, model class and early-stopping facts recorded by tracklet's autolog integrations. */
+function autologSummary(run) {
+  const tags = kv(run.data.tags);
+  const metrics = Object.fromEntries((run.data.metrics || []).map((m) => [m.key, m.value]));
+  const framework = tags["mlflow.autologging"];
+  if (!framework) return null;
+  let modelClass = tags.estimator_class || tags.estimator_name || "";
+  let flavors = [];
+  try {
+    const history = JSON.parse(tags["mlflow.log-model.history"] || "[]");
+    for (const entry of history) {
+      flavors = Object.keys(entry.flavors || {});
+      for (const [name, conf] of Object.entries(entry.flavors || {})) {
+        if (name !== "python_function" && conf && conf.model_class && !modelClass) modelClass = conf.model_class;
+      }
+    }
+  } catch {
+    /* a hand-written tag that isn't JSON: no model facts */
+  }
+  const rows = [["Framework", framework]];
+  if (modelClass) rows.push(["Model", modelClass]);
+  if (flavors.length) rows.push(["Model flavors", flavors.join(", ")]);
+  // each integration's early-stopping names (boosting: *_iteration; keras/gluon: *_epoch), all 0-based
+  for (const [key, label] of [
+    ["best_iteration", "Best iteration"],
+    ["stopped_iteration", "Stopped iteration"],
+    ["best_epoch", "Best epoch"],
+    ["restored_epoch", "Restored epoch"],
+    ["stopped_epoch", "Stopped epoch"],
+  ]) {
+    if (metrics[key] !== undefined) rows.push([label, fmtValue(metrics[key])]);
+  }
+  return section("Autolog", "autolog", kvTable(rows, null, "tk-autolog"));
+}
+
+async function reloadRun(state) {
+  state.run = (await apiGet("runs/get", { run_id: state.run.info.run_id })).run;
+}
+
+function errorLine(err) {
+  return h("p", { className: "error", role: "alert" }, "Error: " + (err.message || err));
+}
+
+function noteSection(state) {
+  const box = section("Note", "note");
+  const draw = () => {
+    const note = kv(state.run.data.tags)[NOTE] || "";
+    const body = h("div", { className: "tk-markdown tk-note" });
+    if (note) body.append(renderMarkdown(note));
+    else body.append(h("p", { className: "muted" }, "No note yet."));
+    const edit = h("button", { type: "button", className: "tk-edit-note" }, note ? "Edit note" : "Add note");
+    edit.addEventListener("click", () => {
+      const area = h("textarea", { className: "tk-note-input", rows: 8, value: note, "aria-label": "Note (Markdown)" });
+      const save = h("button", { type: "button", className: "tk-save-note" }, "Save");
+      const cancel = h("button", { type: "button" }, "Cancel");
+      const status = h("div");
+      cancel.addEventListener("click", draw);
+      save.addEventListener("click", async () => {
+        save.disabled = true;
+        try {
+          const { run_id } = state.run.info;
+          await apiPost("runs/set-tag", { run_id, key: NOTE, value: area.value });
+          await reloadRun(state);
+          draw();
+        } catch (err) {
+          save.disabled = false;
+          status.replaceChildren(errorLine(err));
+        }
+      });
+      box.replaceChildren(box.firstChild, area, h("div", { className: "tk-actions" }, save, cancel), status);
+      area.focus();
+    });
+    box.replaceChildren(box.firstChild, body, h("div", { className: "tk-actions" }, edit));
+  };
+  draw();
+  return box;
+}
+
+function tagsSection(state) {
+  const box = section("Tags", "tags");
+  const runId = () => state.run.info.run_id;
+  async function act(call) {
+    try {
+      await call();
+      await reloadRun(state);
+      draw();
+    } catch (err) {
+      draw(errorLine(err));
+    }
+  }
+  const setTag = (key, value) => act(() => apiPost("runs/set-tag", { run_id: runId(), key, value }));
+
+  function row(t) {
+    const value = h("td", { className: "tk-tag-value" }, t.value);
+    const edit = h("button", { type: "button", className: "tk-tag-edit", "aria-label": "Edit tag " + t.key }, "Edit");
+    const del = h("button", { type: "button", className: "tk-tag-delete", "aria-label": "Delete tag " + t.key });
+    del.textContent = "Delete";
+    edit.addEventListener("click", () => {
+      const input = h("input", { type: "text", value: t.value, className: "tk-tag-input" });
+      input.setAttribute("aria-label", "Value of " + t.key);
+      const save = h("button", { type: "button", className: "tk-tag-save" }, "Save");
+      save.addEventListener("click", () => setTag(t.key, input.value));
+      input.addEventListener("keydown", (e) => e.key === "Enter" && save.click());
+      value.replaceChildren(input, save);
+      input.focus();
+    });
+    del.addEventListener("click", () => act(() => apiPost("runs/delete-tag", { run_id: runId(), key: t.key })));
+    const actions = h("td", { className: "tk-actions" }, edit, del);
+    return h("tr", { dataset: { key: t.key } }, h("td", {}, t.key), value, actions);
+  }
+
+  function tagTable(tags) {
+    const head = h("tr", {}, h("th", { scope: "col" }, "Key"), h("th", { scope: "col" }, "Value"), h("th", {}, ""));
+    return h("table", { className: "tk-table tk-tags" }, h("thead", {}, head), h("tbody", {}, tags.map(row)));
+  }
+
+  function draw(message) {
+    const tags = (state.run.data.tags || []).filter((t) => t.key !== NOTE).sort((a, b) => a.key.localeCompare(b.key));
+    // tracklet's and MLflow's own tags (mlflow.*) are folded away: the user's tags come first
+    const system = tags.filter((t) => t.key.startsWith("mlflow."));
+    const mine = tags.filter((t) => !t.key.startsWith("mlflow."));
+    const newKey = h("input", { type: "text", placeholder: "key", className: "tk-new-tag-key" });
+    const newValue = h("input", { type: "text", placeholder: "value", className: "tk-new-tag-value" });
+    newKey.setAttribute("aria-label", "New tag key");
+    newValue.setAttribute("aria-label", "New tag value");
+    const add = h("button", { type: "button", className: "tk-add-tag" }, "Add tag");
+    add.addEventListener("click", () => setTag(newKey.value.trim(), newValue.value));
+    const systemSummary = h("summary", {}, `System tags (${system.length})`);
+    box.replaceChildren(
+      box.firstChild,
+      mine.length ? tagTable(mine) : h("p", { className: "muted" }, "No tags of your own yet."),
+      h("div", { className: "tk-add-tag-form" }, newKey, newValue, add),
+      message || "",
+      system.length ? h("details", { className: "tk-system-tags" }, systemSummary, tagTable(system)) : "",
+    );
+  }
+  draw();
+  return box;
+}
+
+function inputsSection(run) {
+  const inputs = (run.inputs && run.inputs.dataset_inputs) || [];
+  if (!inputs.length) return section("Dataset inputs", "inputs", h("p", { className: "muted" }, "None."));
+  const rows = inputs.map(({ dataset, tags }) => {
+    const context = kv(tags)["mlflow.data.context"] || "";
+    const details = h("details", {}, h("summary", {}, "schema & profile"));
+    for (const [label, raw] of [["schema", dataset.schema], ["profile", dataset.profile], ["source", dataset.source]]) {
+      if (!raw) continue;
+      let text = raw;
+      try {
+        text = JSON.stringify(JSON.parse(raw), null, 2);
+      } catch {
+        /* not JSON: as is */
+      }
+      details.append(h("h5", {}, label), h("pre", {}, text));
+    }
+    return [dataset.name, context, h("code", {}, dataset.digest), dataset.source_type || "", details];
+  });
+  const table = kvTable(rows, ["Name", "Context", "Digest", "Source type", ""], "tk-inputs");
+  return section(`Dataset inputs (${inputs.length})`, "inputs", table);
+}
+
+function loggedModelsSection(run) {
+  const box = section("Logged models", "logged-models", h("p", { className: "muted" }, "Loading…"));
+  const { run_id, experiment_id } = run.info;
+  apiPost("logged-models/search", { experiment_ids: [experiment_id], filter: `source_run_id = '${run_id}'` })
+    .then(({ models = [] }) => {
+      const rows = models.map(({ info }) => [
+        info.name || "",
+        h("code", {}, info.model_id),
+        info.model_type || "",
+        (info.status || "").replace("LOGGED_MODEL_", ""),
+        fmtTime(info.creation_timestamp_ms),
+        info.artifact_uri || "",
+      ]);
+      box.replaceChildren(
+        box.firstChild,
+        rows.length
+          ? kvTable(rows, ["Name", "Model ID", "Type", "Status", "Created", "Artifact URI"], "tk-logged-models")
+          : h("p", { className: "muted" }, "None."),
+      );
+    })
+    .catch((err) => box.replaceChildren(box.firstChild, errorLine(err)));
+  return box;
+}
+
+// ------------------------------------------------------------------ charts
+
+function parseRange(raw) {
+  const parts = (raw || "").split(",").map(Number);
+  return parts.length === 2 && parts.every(Number.isFinite) && parts[0] < parts[1] ? parts : null;
+}
+
+function renderCharts(panel, state) {
+  const { run, query } = state;
+  const keys = Array.from(new Set((run.data.metrics || []).map((m) => m.key))).sort();
+  if (!keys.length) {
+    panel.append(h("p", { className: "muted" }, "This run has no metrics."));
+    return;
+  }
+  const xAxis = X_AXES.some(([x]) => x === query.get("x")) ? query.get("x") : "step";
+  const only = keys.includes(query.get("metric")) ? query.get("metric") : null;
+  const range = parseRange(query.get("range"));
+  const controls = h("div", { className: "tk-chart-controls" });
+  const select = h("select", { className: "tk-x-axis", "aria-label": "X axis" });
+  for (const [value, label] of X_AXES) select.append(h("option", { value, selected: value === xAxis }, label));
+  select.addEventListener("change", () => {
+    updateQuery({ x: select.value === "step" ? null : select.value, range: null }); // a range is in x-axis units
+    showTab(panel, "charts", state);
+  });
+  controls.append(h("label", {}, "X axis ", select));
+  if (only) {
+    const all = href(current().path, { tab: "charts", x: query.get("x") });
+    controls.append(h("a", { href: all }, `All ${keys.length} metrics`));
+  }
+  panel.append(controls);
+  const grid = h("div", { className: "tk-chart-grid" + (only || keys.length === 1 ? " tk-chart-single" : "") });
+  panel.append(grid);
+  // every chart on the page shares the x range: zooming one zooms all, and the range is in the URL
+  const onRangeChange = (r, source) => {
+    updateQuery({ range: r ? r.map((v) => +v.toPrecision(12)).join(",") : null });
+    for (const c of charts) if (c !== source) c.setRange(r);
+  };
+  // charts are created as they scroll into view: a run with hundreds of metrics opens as fast as one with three
+  const observer = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (!e.isIntersecting || e.target.dataset.created) continue;
+      e.target.dataset.created = "1";
+      observer.unobserve(e.target);
+      const key = e.target.dataset.metric;
+      const chart = createChart(e.target, {
+        title: key,
+        series: [{ label: key, runId: run.info.run_id, key }],
+        xAxis,
+        range: parseRange(current().query.get("range")) || range,
+        onRangeChange: (r) => onRangeChange(r, chart),
+      });
+      charts.push(chart);
+    }
+  });
+  charts.push({ destroy: () => observer.disconnect(), setRange() {} });
+  for (const key of only ? [only] : keys) {
+    const box = h("div", { className: "tk-chart-box", dataset: { metric: key } });
+    grid.append(box);
+    observer.observe(box);
+  }
+}
+
+// ------------------------------------------------------------------ artifacts
+
+function renderArtifacts(panel, state) {
+  renderArtifactBrowser(panel, state.run.info.run_id, {
+    selected: state.query.get("artifact") || "",
+    onSelect: (path) => updateQuery({ artifact: path }),
+  });
+}
