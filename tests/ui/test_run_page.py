@@ -131,7 +131,8 @@ def test_a_rejected_tag_edit_shows_the_error(ui_server, page, manual_run):
     open_run(page, ui_server.url, run_id)
     page.click(".tk-add-tag")  # an empty key: the server refuses it
     page.wait_for_selector("#tags [role=alert]")
-    assert "Error" in page.inner_text("#tags [role=alert]")
+    alert = page.inner_text("#tags [role=alert]")
+    assert "The tag was not changed" in alert and "INVALID_PARAMETER_VALUE" in alert
 
 
 def test_charts_tab_axis_switch_and_deep_linked_zoom(ui_server, page, manual_run):
