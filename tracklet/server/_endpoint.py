@@ -90,7 +90,7 @@ def query_args(request: Request) -> dict:
 async def call_handler(ctx: ServerContext, handler, request: Request, args: Args) -> Response:
     """Run a synchronous handler in a worker thread and turn its result or error into a response."""
     try:
-        # in the request's context: the handler sees its context variables (the caller set by the auth middleware)
+        # the caller's context goes along (a plain executor doesn't copy it): the auth guard reads the principal there
         call = contextvars.copy_context().run
         result = await asyncio.get_running_loop().run_in_executor(ctx.executor, call, handler, ctx, args)
         return json_response(result)
