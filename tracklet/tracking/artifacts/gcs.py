@@ -2,7 +2,7 @@
 
 The SDK rather than gcsfs (fsspec): gcsfs pins fsspec to its own exact release (installing it would replace the
 fsspec other stores use) and goes through aiohttp; the SDK is what Google documents and what MLflow uses. Files
-larger than 8 MiB go as resumable uploads in 8 MiB chunks (bounded memory; the object appears only when the last
+larger than 8 MiB go as resumable uploads in 32 MiB chunks (bounded memory; the object appears only when the last
 chunk is in) and come back as one streamed download written as it arrives; both ways are checksummed. A failed directory
 upload deletes the objects it had completed (remote.RemoteArtifactRepository._upload).
 
@@ -24,7 +24,10 @@ from urllib.parse import unquote, urlparse
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist, TrackletException
 from tracklet.tracking.artifacts.remote import RemoteArtifactRepository, missing_extra
 
-CHUNK = 8 * 1024 * 1024  # resumable-upload chunk (a multiple of 256 KiB, as GCS requires)
+SMALL = 8 * 1024 * 1024  # files up to this size go in one request, from memory (8 at a time in a directory)
+# resumable-upload chunk (a multiple of 256 KiB, as GCS requires): one large file at a time holds one chunk; 32 MiB
+# measured 2x the throughput of 8 MiB (fewer round trips) at a third of the reference's 100 MiB default
+CHUNK = 32 * 1024 * 1024
 _local = threading.local()
 
 
@@ -103,10 +106,10 @@ class GCSArtifactRepository(RemoteArtifactRepository):
 
     def _put(self, local_file: str, path: str) -> None:
         with open(local_file, "rb") as f:  # what the file holds, not what stat says (/proc files say 0)
-            head = f.read(CHUNK + 1)
+            head = f.read(SMALL + 1)
         blob = self._bucket().blob(path, chunk_size=CHUNK)
         with _errors("upload to", self._where(path)):
-            if len(head) <= CHUNK:  # one multipart request (the SDK would hold the whole body in memory too)
+            if len(head) <= SMALL:  # one multipart request (the SDK would hold the whole body in memory too)
                 kind = mimetypes.guess_type(local_file)[0] or "application/octet-stream"
                 blob.upload_from_string(head, content_type=kind)
             else:  # a resumable upload, CHUNK bytes at a time; the object appears when the last one is in
