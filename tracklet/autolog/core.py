@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 
 from tracklet import env
 from tracklet.autolog import config as _config
@@ -19,6 +20,12 @@ from tracklet.exceptions import InvalidParameterValue
 # session (logging), patching (wrapt) and importlib.metadata load only when needed: autolog() before
 # any framework is imported stays cheap.
 _hooks_registered: set[tuple[str, str]] = set()  # (integration, module): wrapt would run a hook twice
+# what the first logged run needs besides the store's modules (see _warm_up), and per integration what its
+# first fit imports after training (Pillow for the charts; an integration without Pillow skips them)
+_WARM_MODULES = ("tracklet.tracking.fluent", "tracklet.autolog.session", "tracklet.autolog.kit")
+_CHARTS = ("PIL.Image", "PIL.ImageDraw", "PIL.ImageFont")
+_WARM_EXTRA = {"sklearn": _CHARTS, "xgboost": _CHARTS, "lightgbm": _CHARTS}
+_warm_started: set[str] = set()
 
 
 def _session():
@@ -105,7 +112,8 @@ def _check_excluded(exclude_flavors) -> set[str]:
     unknown = sorted(set(exclude_flavors) - set(INTEGRATIONS) - {SPARK_DATASOURCE})
     if unknown:
         raise InvalidParameterValue(
-            f"autolog: exclude_flavors has unknown framework(s) {unknown}; known: {sorted([*INTEGRATIONS, SPARK_DATASOURCE])}"
+            f"autolog: exclude_flavors has unknown framework(s) {unknown}; "
+            f"known: {sorted([*INTEGRATIONS, SPARK_DATASOURCE])}"
         )
     return set(exclude_flavors)
 
@@ -131,6 +139,7 @@ def configure(integration: str, opts: dict, explicit: bool = True) -> None:
             _session().reset_warnings(integration)
         if new.disable:
             return
+        _warm_up(integration)
         for name in (integ.module, *integ.also):
             module = sys.modules.get(name)
             if module is not None:
@@ -179,6 +188,38 @@ def _activate(integ: Integration, module, from_hook: bool) -> None:
                 )
                 return
             _session().report_error(integ.name, exc, config.silent)
+
+
+def _warm_up(integration: str) -> None:
+    """Import, in a background daemon thread, what the first logged run needs -- the store for the current
+    tracking URI (SQLAlchemy and the SQL store for a database: ~0.3 s of CPU), the run and logging code -- so a
+    script's first autologged fit doesn't pay for it on the training thread (issues 13 and 15).
+
+    Started by ``autolog()``, so the user's own imports (the framework's: seconds) and data loading overlap
+    it; ``autolog()`` itself stays a sub-millisecond call. Only imports of tracklet and the store's driver
+    library, never a framework, numpy or pandas: no file, connection or run is opened, so a URI changed
+    afterwards costs nothing but an unused import. A failed import is left for the first run to raise where
+    it belongs."""
+    try:
+        from tracklet.tracking.stores.registry import store_modules
+        from tracklet.tracking.uri import get_tracking_uri
+
+        wanted = (*_WARM_MODULES, *store_modules(get_tracking_uri()), *_WARM_EXTRA.get(integration, ()))
+    except Exception:  # noqa: BLE001 - an unusable URI is reported by the first run, not here
+        return
+    names = [n for n in wanted if n not in sys.modules and n not in _warm_started]
+    if not names:
+        return
+    _warm_started.update(names)
+    threading.Thread(target=_import_quietly, args=(names,), name="tracklet-autolog-warm-up", daemon=True).start()
+
+
+def _import_quietly(names: list[str]) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the run's own import raises it again, in the right place
+            pass
 
 
 def installed_version(integ: Integration, module=None) -> str | None:

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from tracklet.server import artifacts_api, logged_models_api, metrics
 from tracklet.server import tracking_api as T
 from tracklet.server._endpoint import DEFAULT_MAX_BODY_BYTES, ServerContext, api_endpoint, error_response
+from tracklet.server._routing import fast_routes
 
 _logger = logging.getLogger("tracklet.server")
 
@@ -75,10 +76,14 @@ def create_app(
 ) -> Starlette:
     """Build the ASGI app serving ``store`` (a tracking Store; None with ``artifacts_only``).
 
-    ``artifact_repo`` is where proxied artifacts (``mlflow-artifacts:/`` URIs) live; ``auth`` an
-    :class:`tracklet.server.auth.Auth` (or anything with ``allows(authorization_header) -> bool``).
+    ``artifact_repo`` is where proxied artifacts (``mlflow-artifacts:/`` URIs) live; ``auth`` a
+    :class:`tracklet.server.auth.Auth` (one fixed credential) or :class:`tracklet.server.auth_basic.BasicAuth`.
     """
-    ctx = ServerContext(store, artifact_repo, auth, serve_artifacts, artifacts_only, max_body_bytes)
+    ctx = ServerContext(store, artifact_repo, None, serve_artifacts, artifacts_only, max_body_bytes)
+    if auth is not None:
+        from tracklet.server.auth_gate import AuthGate
+
+        ctx.auth = AuthGate(ctx, auth)
     stats = metrics.RequestStats() if expose_prometheus else None
     routes = []
     tracking_routes = TRACKING_ROUTES + logged_models_api.ROUTES
@@ -91,16 +96,18 @@ def create_app(
     for path, handler in (("/runs/hard-delete", T.hard_delete_run),):
         routes.append(Route("/api/2.0/tracklet" + path, api_endpoint(ctx, handler), methods=["POST"]))
     routes.append(Route("/api/3.0/mlflow/server-info", api_endpoint(ctx, _server_info(ctx), False), methods=["GET"]))
+    if ctx.auth is not None:
+        routes += ctx.auth.routes()  # users, permissions and tokens (server/auth_api.py)
     if serve_artifacts:
         routes += artifacts_api.proxy_routes(ctx)
-    routes.append(Route("/health", lambda request: PlainTextResponse("OK"), methods=["GET"]))
+    routes.append(Route("/health", _health, methods=["GET"]))
     routes.append(Route("/version", _version, methods=["GET"]))
     if stats is not None:
         routes.append(Route("/metrics", stats.endpoint, methods=["GET"]))
     if not artifacts_only:
         from tracklet.server.ui import ui_routes
 
-        routes += ui_routes()
+        routes += ui_routes(ctx)
 
     async def not_found(request: Request, exc) -> Response:
         return error_response("ENDPOINT_NOT_FOUND", f"No endpoint {request.method} {request.url.path}", 404)
@@ -112,11 +119,20 @@ def create_app(
         _logger.error("Internal error in %s %s: %r", request.method, request.url.path, exc)
         return error_response("INTERNAL_ERROR", "Internal server error (details are in the server log)", 500)
 
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed, 500: internal})
+    middleware = ctx.auth.middleware() if ctx.auth is not None else None
+    app = Starlette(
+        routes=fast_routes(routes),
+        middleware=middleware,
+        exception_handlers={404: not_found, 405: not_allowed, 500: internal},
+    )
     app.state.context = ctx
     if stats is not None:
         return stats.wrap(app)
     return app
+
+
+async def _health(request: Request) -> Response:
+    return PlainTextResponse("OK")  # async: a sync endpoint would cost a thread-pool round trip
 
 
 def _version(request: Request) -> Response:

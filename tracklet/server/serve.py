@@ -11,6 +11,7 @@ import sys
 from urllib.parse import unquote, urlparse
 
 from tracklet import env
+from tracklet.server import auth_cli
 
 PROXIED_ROOT = "mlflow-artifacts:///"  # both stores strip the trailing '/', giving mlflow-artifacts:/<exp_id>
 DEFAULT_DESTINATION = "mlartifacts"
@@ -52,6 +53,7 @@ def _add_options(p: argparse.ArgumentParser, ui: bool) -> None:
     p.add_argument("--auth-username", default=e("SERVER_AUTH_USERNAME"))
     p.add_argument("--auth-password", default=e("SERVER_AUTH_PASSWORD"))
     p.add_argument("--auth-token", default=e("SERVER_AUTH_TOKEN"))
+    auth_cli.add_server_options(p)  # --auth basic: users, tokens, permissions (server/auth_cli.py)
     p.add_argument("--log-level", default=e("SERVER_LOG_LEVEL", "warning"))
 
 
@@ -74,6 +76,7 @@ def options_from_args(args) -> dict:
         "artifacts_only": bool(args.artifacts_only),
         "expose_prometheus": bool(args.expose_prometheus),
         "auth": [args.auth_username, args.auth_password, args.auth_token],
+        "auth_basic": auth_cli.server_options(args),
     }
 
 
@@ -110,10 +113,11 @@ def build_app(options: dict):
         if "://" not in destination:
             os.makedirs(destination, exist_ok=True)
         repo = get_artifact_repository(destination)
+    basic = options.get("auth_basic")
     return create_app(
         store,
         repo,
-        Auth.from_values(*options["auth"]),
+        auth_cli.build_auth(basic) if basic else Auth.from_values(*options["auth"]),
         serve_artifacts=options["serve_artifacts"] or options["artifacts_only"],
         artifacts_only=options["artifacts_only"],
         expose_prometheus=options["expose_prometheus"],
@@ -122,7 +126,10 @@ def build_app(options: dict):
 
 def app_from_env():
     """uvicorn factory for worker processes: the options come from ``TRACKLET_SERVER_CONFIG``."""
-    return build_app(json.loads(os.environ[CONFIG_ENV]))
+    from tracklet.server._startup import DeferredApp
+
+    options = json.loads(os.environ[CONFIG_ENV])
+    return DeferredApp(lambda: build_app(options))
 
 
 def bind_warning(host: str, has_auth: bool) -> str | None:
@@ -142,14 +149,32 @@ def run_from_args(args) -> None:
     except ImportError:
         raise SystemExit("tracklet server needs the server extra: pip install 'tracklet[server]'") from None
     options = options_from_args(args)
-    warning = bind_warning(args.host, any(options["auth"]))
+    if options["auth_basic"]:
+        auth_cli.prepare_server(options["auth_basic"], args)
+    warning = bind_warning(args.host, any(options["auth"]) or bool(options["auth_basic"]))
     if warning:
         print(warning, file=sys.stderr)
     where = "artifacts only" if options["artifacts_only"] else options["backend_store_uri"]
     print(f"tracklet server: http://{args.host}:{args.port} ({where})", file=sys.stderr, flush=True)
     common = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": False}
     if args.workers > 1:
+        if not options["artifacts_only"]:  # fail here, once, rather than in every worker
+            open_store(options["backend_store_uri"], options["default_artifact_root"]).close()
         os.environ[CONFIG_ENV] = json.dumps(options)
         uvicorn.run("tracklet.server.serve:app_from_env", factory=True, workers=args.workers, **common)
-    else:
-        uvicorn.run(build_app(options), **common)
+        return
+    # one worker: no supervisor process; listen first and open the store in the background (ready < 1 s)
+    from tracklet.server._startup import DeferredApp
+
+    failures: list[BaseException] = []
+
+    def stop(exc: BaseException) -> None:
+        failures.append(exc)
+        server.should_exit = True
+
+    server = uvicorn.Server(uvicorn.Config(DeferredApp(lambda: build_app(options), stop), **common))
+    server.run()
+    if failures:
+        raise SystemExit(f"tracklet server: cannot start: {failures[0]}")
+    if not server.started:
+        raise SystemExit(3)  # uvicorn logged why (e.g. the port is in use), as uvicorn.run exits

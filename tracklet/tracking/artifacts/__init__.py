@@ -6,6 +6,7 @@ import re
 from urllib.parse import unquote
 
 from tracklet.exceptions import InvalidParameterValue
+from tracklet.tracking import spool_replay
 from tracklet.tracking.artifacts.base import ArtifactRepository
 
 # After one decoding, an escape that still encodes '.', '/', '\\', '%' or NUL can only be an attempt to get a
@@ -78,5 +79,25 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
         )
     return run_id, validate_artifact_path(path)
 
+
+def _upload_spooled(local_dir: str, artifact_uri: str, tracking_uri: str) -> None:
+    """Upload files the offline spool kept (``tracking/spool_replay.py``) into a run's artifact root, one by
+    one in this thread (it may run at interpreter exit, when no new thread can start)."""
+    import os
+
+    repo = get_artifact_repository(artifact_uri, tracking_uri)
+    for folder, _, files in os.walk(local_dir):
+        rel = os.path.relpath(folder, local_dir).replace(os.sep, "/")
+        for name in sorted(files):
+            repo.log_artifact(os.path.join(folder, name), None if rel == "." else rel)
+
+
+def _prepare_upload() -> None:
+    """Load the proxied-artifact client now: an upload may run at interpreter exit, when imports that start
+    threads (``concurrent.futures``) fail."""
+    from tracklet.tracking.artifacts import http  # noqa: F401
+
+
+spool_replay.set_artifact_uploader(_upload_spooled, _prepare_upload)
 
 __all__ = ["REPOSITORIES", "ArtifactRepository", "get_artifact_repository", "parse_runs_uri"]
