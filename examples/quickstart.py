@@ -57,4 +57,5 @@ if autolog_run is not None:
     )
 print(f"Stored in: {tracklet.get_tracking_uri()}  (artifacts: {stored.info.artifact_uri})")
 print("See it with:  tracklet runs list   |   tracklet runs describe " + stored.info.run_id)
-print("Serve it:     tracklet ui   (the REST API on http://127.0.0.1:5000 for MLflow and tracklet clients)")
+print("Browse it:    tracklet ui   then open http://127.0.0.1:5000/#/runs/" + stored.info.run_id)
+print("             (the same server answers MLflow and tracklet clients: TRACKLET_TRACKING_URI=http://127.0.0.1:5000)")

@@ -7,6 +7,7 @@ unknown run, unusable store) and ``error: INTERNAL_ERROR: ...`` for anything une
     tracklet experiments create|search|rename|delete|restore
     tracklet runs list|describe|delete|restore
     tracklet gc
+    tracklet sync          (tracklet/cli_sync.py)
     tracklet server|ui     (tracklet/server/serve.py)
     tracklet users create|passwd|delete|list|grant|revoke|token|tokens|revoke-token   (tracklet/server/auth_cli.py)
 Every command takes ``--tracking-uri`` (default: TRACKLET_TRACKING_URI / MLFLOW_TRACKING_URI / the default
@@ -236,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--run-ids", help="comma-separated run ids (default: every deleted run; empty is an error)")
     gc.add_argument("--experiment-ids", help="comma-separated experiment ids to limit the search (empty: error)")
     gc.set_defaults(func=cmd_gc)
+
+    from tracklet.cli_sync import add_parser as add_sync_parser
+
+    add_sync_parser(sub, common)
 
     from tracklet.server import auth_cli
     from tracklet.server.serve import add_parsers  # loads no server dependency until a server starts

@@ -351,7 +351,7 @@ def test_run_logger_truncates_long_params_and_drops_bad_keys_with_a_warning(toy_
     assert "bad key!" not in data.params and data.metrics == {"ok": 1.0}
 
 
-def test_tracklet_autolog_is_callable_whichever_way_it_is_reached():
+def test_tracklet_autolog_is_callable_whichever_way_it_is_reached(tmp_path):
     code = """
 import sys, tracklet
 tracklet.autolog(disable=True)                # via tracklet.__getattr__ (imports the package)
@@ -362,11 +362,19 @@ tracklet.autolog.autolog(disable=True)
 import inspect
 assert "exclude_flavors" in inspect.signature(tracklet.autolog).parameters
 tracklet.autolog()
-heavy = [m for m in ("sklearn", "xgboost", "lightgbm", "numpy", "pandas", "sqlalchemy") if m in sys.modules]
+# the store's modules load in a background thread (the first fit doesn't wait for them): no framework there
+import threading
+for t in threading.enumerate():
+    if t.name == "tracklet-autolog-warm-up":
+        t.join()
+assert "tracklet.tracking.stores.sql" in sys.modules  # the default store is SQLite
+heavy = [m for m in ("sklearn", "xgboost", "lightgbm", "numpy", "pandas", "tensorflow", "mxnet") if m in sys.modules]
 assert not heavy, heavy
+import os
+assert not os.path.exists("tracklet.db"), "autolog() must not create the store"
 print("ok")
 """
     code_import_first = "import tracklet.autolog\nimport tracklet\ntracklet.autolog(disable=True)\nprint('ok')"
     for src in (code, code_import_first):
-        out = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, timeout=120)
+        out = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert out.stdout.strip() == "ok", out.stderr

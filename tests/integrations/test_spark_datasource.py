@@ -3,7 +3,9 @@ tag on the active run, reads before a run attached to the next run (once), the t
 
 from __future__ import annotations
 
+import os
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -94,9 +96,6 @@ def test_a_read_inside_a_run_tags_it_once_per_source(data):
 
 def test_reads_before_a_run_are_attached_to_the_next_run_only(data):
     spark = get_spark()
-    tracklet.autolog()  # training autolog: leaves the datasource lineage alone
-    spark.read.json(data["json"])
-    assert spark_datasource.pending_lines() == []
     tracklet.spark.autolog()
     spark.read.option("header", True).csv(data["csv"])
     spark.read.table("tracklet_t")
@@ -112,6 +111,52 @@ def test_reads_before_a_run_are_attached_to_the_next_run_only(data):
     ]
     assert _tag(second.info.run_id) is None
     assert spark_datasource.pending_lines() == []
+
+
+def test_tracklet_autolog_records_lineage_unless_excluded_or_disabled_explicitly(data):
+    """Like MLflow's ``autolog()``, ``tracklet.autolog()`` turns the datasource lineage on; ``exclude_flavors``
+    and an explicit ``tracklet.spark.autolog(disable=True)`` keep it off."""
+    spark = get_spark()
+    tracklet.autolog()
+    with tracklet.start_run() as on:
+        spark.read.json(data["json"])
+    tracklet.autolog(disable=True)
+    tracklet.autolog(exclude_flavors=["spark"])
+    with tracklet.start_run() as excluded:
+        spark.read.json(data["json"])
+    tracklet.spark.autolog(disable=True)
+    tracklet.autolog()  # the explicit call wins
+    with tracklet.start_run() as explicit_off:
+        spark.read.json(data["json"])
+    assert _tag(on.info.run_id) == _line(data["json"], "json")
+    assert _tag(excluded.info.run_id) is None and _tag(explicit_off.info.run_id) is None
+
+
+def test_tracklet_autolog_before_importing_pyspark_enables_lineage_on_import(tmp_path):
+    """The hook path: ``tracklet.autolog()`` in a fresh process before pyspark is imported loads no pyspark, and
+    the first read after ``import pyspark`` is recorded."""
+    import subprocess
+    import sys
+
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b\n1,2\n")
+    code = f"""
+import sys, tracklet
+tracklet.set_tracking_uri({("sqlite:///" + str(tmp_path / "t.db"))!r})
+tracklet.autolog()
+assert "pyspark" not in sys.modules and "tracklet.autolog.spark_datasource" not in sys.modules
+from tests.integrations.spark_session import get_spark
+spark = get_spark()
+with tracklet.start_run() as run:
+    spark.read.option("header", True).csv({str(csv)!r})
+tracklet.flush_async_logging()
+print(tracklet.get_run(run.info.run_id).data.tags.get("sparkDatasourceInfo"))
+"""
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=root, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == _line(str(csv), "csv")
 
 
 def test_the_tag_keeps_whole_lines_within_the_tag_limit():

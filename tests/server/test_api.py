@@ -316,3 +316,14 @@ def test_extreme_searches_are_answered(http, body):
     assert response.status_code in (200, 400), response.text[:300]
     if response.status_code == 400:
         assert_error(response, 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_fixed_paths_resolve_before_parameter_routes_as_listed(http):
+    """Fixed paths are found by dictionary; a fixed path with another method falls through to the routes with
+    parameters (GET logged-models/search is the model named 'search'), else 405."""
+    assert http.get("/health").text == "OK"
+    assert http.get("/ajax-api/2.0/mlflow/experiments/get", params={"experiment_id": "0"}).status_code == 200
+    found = http.post(f"{API}/logged-models/search", json={"experiment_ids": ["0"]})
+    assert found.status_code == 200 and found.json().get("models", []) == []
+    assert_error(http.get(f"{API}/logged-models/search"), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert_error(http.delete(f"{API}/runs/search"), 405, "ENDPOINT_NOT_FOUND")

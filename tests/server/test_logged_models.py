@@ -135,3 +135,40 @@ def test_file_layout_is_mlflow3s(tmp_path):
     assert link["step"] == 3 and link["source_type"] == "RUN_OUTPUT"
     assert [r.info.run_id for r in store.search_runs(["0"], None, 1, 10, None, None)] == [run.info.run_id]
     store.close()
+
+
+def test_sql_migration_6_creates_the_tables_and_keeps_ones_made_on_first_use(tmp_path):
+    """A new database has the logged-model tables from its migrations; a version 4 database whose tables
+    were created on first use (before migration 6) is upgraded with its models intact."""
+    import sqlalchemy as sa
+
+    from tracklet.tracking.stores.sql import SqlStore, logged_models, schema
+
+    fresh = SqlStore(f"sqlite:///{tmp_path / 'fresh.db'}", str(tmp_path / "art"))
+    with fresh._engine.connect() as conn:
+        assert schema.current_version(conn) == schema.LATEST_VERSION == 6
+        assert set(logged_models.metadata.tables) <= set(sa.inspect(conn).get_table_names())
+    fresh.close()
+
+    uri = f"sqlite:///{tmp_path / 'v4.db'}"
+    engine = sa.create_engine(uri)
+    with engine.begin() as conn:
+        assert schema.upgrade(conn, schema.MIGRATIONS[:4]) == 4
+        logged_models.metadata.create_all(conn)  # what the first use of store.logged_models did then
+        conn.execute(
+            sa.insert(schema.experiments).values(
+                experiment_id=0, name="Default", artifact_location=str(tmp_path), lifecycle_stage="active"
+            )
+        )
+        row = {"model_id": "m-old", "experiment_id": "0", "name": "kept", "artifact_location": "x", "status": "READY"}
+        conn.execute(
+            logged_models.models.insert().values(
+                **row, creation_timestamp=T0, last_updated_timestamp=T0, lifecycle_stage="active"
+            )
+        )
+    engine.dispose()
+    store = SqlStore(uri, str(tmp_path / "art"))
+    with store._engine.connect() as conn:
+        assert schema.current_version(conn) == 6
+    assert store.logged_models.get("m-old").name == "kept"
+    store.close()

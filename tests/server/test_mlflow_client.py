@@ -67,6 +67,26 @@ def test_mlflow_client_logs_runs_and_artifacts(mlflow_client_env, backing_store,
     assert backing_store.get_run(run_id).info.lifecycle_stage == "deleted"
 
 
+def test_mlflow_client_forcing_multipart_transfers_falls_back_to_streaming(
+    mlflow_client_env, destination, tmp_path, monkeypatch
+):
+    """A client that forces multipart upload/download gets MLflow's "not supported" answer from mpu/create
+    and presigned, and then streams the file through the proxy in one PUT / GET, as against MLflow's server
+    with a local artifact destination."""
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", "1024")
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "true")
+    payload = os.urandom(3 * 1024 * 1024)
+    (tmp_path / "weights.bin").write_bytes(payload)
+    mlflow.set_experiment("multipart")
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(tmp_path / "weights.bin"), "big")
+    eid, run_id = run.info.experiment_id, run.info.run_id
+    assert (destination / eid / run_id / "artifacts" / "big" / "weights.bin").read_bytes() == payload
+    local = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/big/weights.bin", dst_path=str(tmp_path / "dl"))
+    assert open(local, "rb").read() == payload
+
+
 def test_mlflow_sklearn_log_model_and_load(mlflow_client_env, backing_store):
     np = pytest.importorskip("numpy")
     linear_model = pytest.importorskip("sklearn.linear_model")

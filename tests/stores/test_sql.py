@@ -255,10 +255,12 @@ def test_search_is_compiled_to_sql_and_loads_pages_in_bulk(sql_store):
     best = sorted(expected, key=lambda rid: (-expected[rid][0], -expected[rid][1]))
     assert [r.info.run_id for r in page] == best[:100]
     assert page.token is not None
-    # one statement filters, sorts and limits; four more load the page's metrics, params, tags and inputs
+    # a capped count per metric/param filter picks the plan, at most one statement per metric segment
+    # (NaN, numbers, missing) filters, sorts and limits; four more load the page's metrics, params, tags, inputs
     queries = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(queries) == 5
-    assert "EXISTS" in queries[0] and "LIMIT" in queries[0] and "ORDER BY" in queries[0]
+    assert len(queries) <= 2 + 3 + 4
+    assert all("LIMIT" in q and "ORDER BY" in q for q in queries[2:-4])
+    assert "EXISTS" in queries[2] and all(" IN (" in q for q in queries[-4:])
 
     everything, token = [], None
     while True:

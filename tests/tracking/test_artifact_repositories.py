@@ -1,142 +1,30 @@
 """One contract for every artifact repository (issue 16): the local store, S3 (moto's real S3-protocol server on
-127.0.0.1), FTP (pyftpdlib) and SFTP (paramiko's SSH server, tests/tracking/_sftp_server.py), all on 127.0.0.1.
-Each test gets a fresh root; servers start once per session."""
+127.0.0.1), FTP (pyftpdlib), SFTP (paramiko's SSH server, tests/tracking/_sftp_server.py), Azure Blob through
+``wasbs://`` and ``abfss://`` (Azurite), GCS (fake-gcs-server), all on 127.0.0.1, and HDFS's repository over
+pyarrow's local file system (no namenode can run here: tests/tracking/_artifact_servers.py). Each test gets a
+fresh root; servers start once per session. Every scheme the registry knows must be one of these kinds."""
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import sys
 import threading
-import uuid
 import warnings
 
 import pytest
 
 import tracklet
-from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
-from tracklet.tracking.artifacts import get_artifact_repository
+from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist, TrackletException
+from tracklet.tracking.artifacts import REPOSITORIES, get_artifact_repository
 
-KINDS = ["local", "s3", "ftp", "sftp"]
-
-
-# ---------------------------------------------------------------------- servers
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    moto_server = pytest.importorskip("moto.server")
-    pytest.importorskip("boto3")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+from ._artifact_servers import KIND_OF_SCHEME, KINDS, _local_tree, _tree_bytes, _write, experiment_location
 
 
-@pytest.fixture
-def s3(moto_endpoint, monkeypatch):
-    """A boto3 client on the moto server, with the environment tracklet reads (as MLflow users set it)."""
-    import boto3
-
-    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "TRACKLET_S3_ENDPOINT_URL", "TRACKLET_S3_IGNORE_TLS"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", moto_endpoint)
-    client = boto3.client("s3", endpoint_url=moto_endpoint)
-    bucket = f"b-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=bucket)
-    client.tracklet_bucket = bucket
-    return client
-
-
-@pytest.fixture(scope="session")
-def ftp_server(tmp_path_factory):
-    pytest.importorskip("fsspec")
-    pyftpdlib = pytest.importorskip("pyftpdlib.servers")
-    from pyftpdlib.authorizers import DummyAuthorizer
-    from pyftpdlib.handlers import FTPHandler
-
-    logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
-    root = tmp_path_factory.mktemp("ftproot")
-    auth = DummyAuthorizer()
-    auth.add_user("user", "p@ss word", str(root), perm="elradfmwMT")
-    handler = type("Handler", (FTPHandler,), {"authorizer": auth})
-    server = pyftpdlib.ThreadedFTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.2}, daemon=True)
-    thread.start()
-    yield root, server.address[1]
-    server.close_all()
-
-
-@pytest.fixture(scope="session")
-def sftp_server(tmp_path_factory):
-    pytest.importorskip("fsspec")
-    pytest.importorskip("paramiko")
-    from tests.tracking._sftp_server import SFTPServer
-
-    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
-    root = tmp_path_factory.mktemp("sftproot")
-    known_hosts = tmp_path_factory.mktemp("ssh") / "known_hosts"
-    with SFTPServer(str(root), "user", "p@ss word") as server:
-        known_hosts.write_text(server.known_hosts_line)
-        yield root, server.port, str(known_hosts)
-
-
-@pytest.fixture
-def sftp(sftp_server, monkeypatch):
-    root, port, known_hosts = sftp_server
-    monkeypatch.setenv("TRACKLET_SFTP_KNOWN_HOSTS", known_hosts)
-    return root, port
-
-
-@pytest.fixture(params=KINDS)
-def kind(request):
-    return request.param
-
-
-@pytest.fixture
-def root_uri(kind, request, tmp_path):
-    """A fresh artifact root of ``kind`` and a function listing everything the store holds (to prove that
-    nothing was written outside the root)."""
-    name = uuid.uuid4().hex[:8]
-    if kind == "local":
-        base = tmp_path / "store"
-        base.mkdir()
-        return (base / name / "artifacts").as_uri(), lambda: _local_tree(base)
-    if kind == "s3":
-        s3 = request.getfixturevalue("s3")
-        bucket = s3.tracklet_bucket
-
-        def keys():
-            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-            return {o["Key"] for p in pages for o in p.get("Contents", [])}
-
-        return f"s3://{bucket}/{name}/artifacts", keys
-    if kind == "sftp":
-        root, port = request.getfixturevalue("sftp")
-        return f"sftp://user:p%40ss%20word@127.0.0.1:{port}/{name}/artifacts", lambda: _local_tree(root / name)
-    root, port = request.getfixturevalue("ftp_server")
-    return f"ftp://user:p%40ss%20word@127.0.0.1:{port}/{name}/artifacts", lambda: _local_tree(root / name)
-
-
-def _local_tree(path) -> set[str]:
-    out = set()
-    for base, _dirs, files in os.walk(path):
-        out |= {os.path.relpath(os.path.join(base, f), path).replace(os.sep, "/") for f in files}
-    return out
-
-
-def _write(path, data: bytes | str) -> str:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-    return str(path)
-
-
-def _tree_bytes(path) -> dict[str, bytes]:
-    return {rel: open(os.path.join(path, rel), "rb").read() for rel in _local_tree(path)}
+def test_every_registered_scheme_runs_the_contract():
+    """A repository added to the registry without a kind here fails: the contract suite must cover it."""
+    assert set(REPOSITORIES) == set(KIND_OF_SCHEME)
+    assert set(KIND_OF_SCHEME.values()) <= set(KINDS)
 
 
 # ---------------------------------------------------------------------- the contract
@@ -162,7 +50,7 @@ def test_directories_unicode_names_roundtrip(root_uri, tmp_path):
     uri, _ = root_uri
     repo = get_artifact_repository(uri)
     src = tmp_path / "src"
-    files = {"données/ü ñ.txt": "accents", "x/y/z.bin": b"\x00\xff" * 100, "top.json": "{}"}
+    files = {"données/ü ñ.txt": "accents", "x/y/z.bin": b"\x00\xff" * 100, "top.json": "{}", "x/empty": b""}
     files |= {f"many/f{i:02d}.txt": str(i) for i in range(30)}
     for rel, data in files.items():
         _write(src / rel, data)
@@ -268,6 +156,26 @@ def test_uploading_a_directory_with_a_link_loop_writes_nothing(root_uri, tmp_pat
     assert everything() == before
 
 
+def test_a_failed_directory_upload_leaves_nothing_visible(root_uri, tmp_path):
+    """A real read failure in the middle of a directory upload (a file that stats as regular but whose reads fail
+    with EIO, /proc/self/mem): what was already sent is removed, what was there before stays."""
+    if not os.path.exists("/proc/self/mem"):
+        pytest.skip("needs Linux's /proc")
+    uri, everything = root_uri
+    repo = get_artifact_repository(uri)
+    repo.log_artifact(_write(tmp_path / "old" / "keep.txt", "kept"), "dir")
+    before = everything()
+    src = tmp_path / "src"
+    for i in range(40):
+        _write(src / f"f{i:02d}.txt", str(i))
+    (src / "m").mkdir()
+    os.symlink("/proc/self/mem", src / "m" / "unreadable.bin")
+    with pytest.raises(TrackletException, match="unreadable.bin"):
+        repo.log_artifacts(str(src), "dir")
+    assert everything() == before
+    assert [f.path for f in repo.list_artifacts("dir")] == ["dir/keep.txt"]
+
+
 # ---------------------------------------------------------------------- object keys written by someone else
 def test_s3_hostile_keys_are_skipped_never_written_outside(s3, tmp_path):
     bucket = s3.tracklet_bucket
@@ -288,7 +196,15 @@ def test_s3_hostile_keys_are_skipped_never_written_outside(s3, tmp_path):
 # ---------------------------------------------------------------------- missing extras
 @pytest.mark.parametrize(
     "uri,module,extra",
-    [("s3://b/x", "boto3", "s3"), ("ftp://h/x", "fsspec", "ftp"), ("sftp://h/x", "paramiko", "sftp")],
+    [
+        ("s3://b/x", "boto3", "s3"),
+        ("ftp://h/x", "fsspec", "ftp"),
+        ("sftp://h/x", "paramiko", "sftp"),
+        ("wasbs://c@acct.blob.core.windows.net/x", "azure.storage.blob", "azure"),
+        ("abfss://c@acct.dfs.core.windows.net/x", "azure.storage.blob", "azure"),
+        ("gs://b/x", "google.cloud.storage", "gcs"),
+        ("hdfs://nn:8020/x", "pyarrow.fs", "hdfs"),
+    ],
 )
 def test_missing_extra_is_named(monkeypatch, uri, module, extra):
     monkeypatch.setitem(sys.modules, module, None)  # what the import system does for an absent package
@@ -302,16 +218,9 @@ def test_unsupported_scheme_is_a_clear_error():
 
 
 # ---------------------------------------------------------------------- through the tracking API
-@pytest.mark.parametrize("remote", ["s3", "ftp", "sftp"])
+@pytest.mark.parametrize("remote", ["s3", "ftp", "sftp", "azure", "gcs", "hdfs"])
 def test_runs_of_an_experiment_on_a_remote_store(remote, request, tmp_path):
-    if remote == "s3":
-        location = f"s3://{request.getfixturevalue('s3').tracklet_bucket}/exp"
-    elif remote == "sftp":
-        _root, port = request.getfixturevalue("sftp")
-        location = f"sftp://user:p%40ss%20word@127.0.0.1:{port}/{uuid.uuid4().hex[:8]}"
-    else:
-        _root, port = request.getfixturevalue("ftp_server")
-        location = f"ftp://user:p%40ss%20word@127.0.0.1:{port}/{uuid.uuid4().hex[:8]}"
+    location = experiment_location(request, remote)
     client = tracklet.MlflowClient()
     eid = client.create_experiment("remote", artifact_location=location)
     keep, gone = client.create_run(eid).info.run_id, client.create_run(eid).info.run_id
@@ -329,7 +238,8 @@ def test_runs_of_an_experiment_on_a_remote_store(remote, request, tmp_path):
     assert {f.path for f in client.list_artifacts(keep)} == {"notes", "d.json"}
 
 
-def test_model_logs_and_loads_through_s3(s3):
+@pytest.mark.parametrize("remote", ["s3", "azure", "gcs", "hdfs"])
+def test_model_logs_and_loads_through_a_remote_store(remote, request):
     pytest.importorskip("sklearn")
     import numpy as np
     from sklearn.linear_model import LinearRegression
@@ -337,7 +247,7 @@ def test_model_logs_and_loads_through_s3(s3):
     import tracklet.pyfunc
     import tracklet.sklearn
 
-    eid = tracklet.create_experiment("s3-models", artifact_location=f"s3://{s3.tracklet_bucket}/models")
+    eid = tracklet.create_experiment(f"{remote}-models", artifact_location=experiment_location(request, remote))
     X = np.arange(12.0).reshape(6, 2)
     with tracklet.start_run(experiment_id=eid) as run:
         tracklet.sklearn.log_model(LinearRegression().fit(X, X[:, 0]), "model")

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from tracklet.exceptions import InvalidParameterValue
@@ -72,3 +74,16 @@ def test_page_tokens_round_trip_and_reject_garbage():
     assert decode_page_token(encode_page_token(40)) == 40
     with pytest.raises(InvalidParameterValue, match="page_token"):
         decode_page_token("not-a-token")
+
+
+@pytest.mark.parametrize(
+    "bad,where",
+    [
+        ("metrics.a = 1 or metrics.b = 2", "at position 14"),
+        ("foo = 1", "at position 0"),
+        ("params.a = 'x' and", "at position 18 (end)"),
+    ],
+)
+def test_errors_give_the_position(bad, where):
+    with pytest.raises(InvalidParameterValue, match=re.escape(where)):
+        parse_filter(bad)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 
 from tracklet import env
 from tracklet.autolog import config as _config
@@ -19,6 +20,12 @@ from tracklet.exceptions import InvalidParameterValue
 # session (logging), patching (wrapt) and importlib.metadata load only when needed: autolog() before
 # any framework is imported stays cheap.
 _hooks_registered: set[tuple[str, str]] = set()  # (integration, module): wrapt would run a hook twice
+# what the first logged run needs besides the store's modules (see _warm_up), and per integration what its
+# first fit imports after training (Pillow for the charts; an integration without Pillow skips them)
+_WARM_MODULES = ("tracklet.tracking.fluent", "tracklet.autolog.session", "tracklet.autolog.kit")
+_CHARTS = ("PIL.Image", "PIL.ImageDraw", "PIL.ImageFont")
+_WARM_EXTRA = {"sklearn": _CHARTS, "xgboost": _CHARTS, "lightgbm": _CHARTS}
+_warm_started: set[str] = set()
 
 
 def _session():
@@ -64,6 +71,35 @@ def autolog(
             configure(name, opts, explicit=False)
         except Exception as exc:  # one broken integration must not stop the others
             _session().report_error(name, exc, silent)
+    if SPARK_DATASOURCE not in excluded:
+        _spark_datasource(disable, silent)
+
+
+# Spark datasource lineage (``tracklet.spark.autolog()``) creates no runs, so it is not in the registry; like
+# MLflow's ``autolog()``, ``tracklet.autolog()`` turns it on too -- once pyspark.sql is imported, so an
+# ``autolog()`` before that loads nothing.
+SPARK_DATASOURCE = "spark"
+_spark_wanted = {"disable": True, "silent": False}
+
+
+def _spark_datasource(disable: bool, silent: bool) -> None:
+    _spark_wanted.update(disable=disable, silent=silent)
+    if "pyspark.sql" in sys.modules or "tracklet.autolog.spark_datasource" in sys.modules:
+        _apply_spark_datasource()
+    elif not disable and (SPARK_DATASOURCE, "pyspark.sql") not in _hooks_registered:
+        import wrapt
+
+        wrapt.register_post_import_hook(lambda module: _apply_spark_datasource(), "pyspark.sql")
+        _hooks_registered.add((SPARK_DATASOURCE, "pyspark.sql"))
+
+
+def _apply_spark_datasource() -> None:
+    try:
+        from tracklet.autolog import spark_datasource
+
+        spark_datasource.autolog(**_spark_wanted, _explicit=False)
+    except Exception as exc:  # lineage must never break the user's import of pyspark
+        _session().report_error(SPARK_DATASOURCE, exc, _spark_wanted["silent"])
 
 
 def _check_excluded(exclude_flavors) -> set[str]:
@@ -73,10 +109,11 @@ def _check_excluded(exclude_flavors) -> set[str]:
         raise InvalidParameterValue(
             f"autolog: exclude_flavors must be a list of framework names, got {exclude_flavors!r}"
         )
-    unknown = sorted(set(exclude_flavors) - set(INTEGRATIONS))
+    unknown = sorted(set(exclude_flavors) - set(INTEGRATIONS) - {SPARK_DATASOURCE})
     if unknown:
         raise InvalidParameterValue(
-            f"autolog: exclude_flavors has unknown framework(s) {unknown}; known: {sorted(INTEGRATIONS)}"
+            f"autolog: exclude_flavors has unknown framework(s) {unknown}; "
+            f"known: {sorted([*INTEGRATIONS, SPARK_DATASOURCE])}"
         )
     return set(exclude_flavors)
 
@@ -102,6 +139,7 @@ def configure(integration: str, opts: dict, explicit: bool = True) -> None:
             _session().reset_warnings(integration)
         if new.disable:
             return
+        _warm_up(integration)
         for name in (integ.module, *integ.also):
             module = sys.modules.get(name)
             if module is not None:
@@ -150,6 +188,38 @@ def _activate(integ: Integration, module, from_hook: bool) -> None:
                 )
                 return
             _session().report_error(integ.name, exc, config.silent)
+
+
+def _warm_up(integration: str) -> None:
+    """Import, in a background daemon thread, what the first logged run needs -- the store for the current
+    tracking URI (SQLAlchemy and the SQL store for a database: ~0.3 s of CPU), the run and logging code -- so a
+    script's first autologged fit doesn't pay for it on the training thread (issues 13 and 15).
+
+    Started by ``autolog()``, so the user's own imports (the framework's: seconds) and data loading overlap
+    it; ``autolog()`` itself stays a sub-millisecond call. Only imports of tracklet and the store's driver
+    library, never a framework, numpy or pandas: no file, connection or run is opened, so a URI changed
+    afterwards costs nothing but an unused import. A failed import is left for the first run to raise where
+    it belongs."""
+    try:
+        from tracklet.tracking.stores.registry import store_modules
+        from tracklet.tracking.uri import get_tracking_uri
+
+        wanted = (*_WARM_MODULES, *store_modules(get_tracking_uri()), *_WARM_EXTRA.get(integration, ()))
+    except Exception:  # noqa: BLE001 - an unusable URI is reported by the first run, not here
+        return
+    names = [n for n in wanted if n not in sys.modules and n not in _warm_started]
+    if not names:
+        return
+    _warm_started.update(names)
+    threading.Thread(target=_import_quietly, args=(names,), name="tracklet-autolog-warm-up", daemon=True).start()
+
+
+def _import_quietly(names: list[str]) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the run's own import raises it again, in the right place
+            pass
 
 
 def installed_version(integ: Integration, module=None) -> str | None:
@@ -247,6 +317,7 @@ def _reset_for_tests() -> None:
     """Back to the state of a fresh process (registered post-import hooks stay; they read the config).
     Each module clears its own tables: the session's, and each loaded integration's ``reset_for_tests``."""
     revert_all()
+    _spark_wanted.update(disable=True, silent=False)
     if "tracklet.autolog.session" in sys.modules:
         _session().reset_for_tests()
     for integ in INTEGRATIONS.values():

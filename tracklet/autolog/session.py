@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from tracklet import env
 from tracklet._logging import get_logger
-from tracklet.exceptions import TrackletException
+from tracklet.exceptions import InvalidParameterValue, TrackletException
 from tracklet.tracking import system_tags as ctx
 from tracklet.tracking import validation as V
 from tracklet.tracking.entities import Metric, Param, RunStatus, RunTag
@@ -158,7 +158,10 @@ def _announce(run) -> None:
     key = (client.tracking_uri, run.info.experiment_id)
     name = _experiment_names.get(key)
     if name is None:
-        name = _experiment_names[key] = client.get_experiment(run.info.experiment_id).name
+        try:
+            name = _experiment_names[key] = client.get_experiment(run.info.experiment_id).name
+        except ConnectionError:  # the tracking server is unreachable: the run is spooled offline (tracking/spool.py)
+            name = f"id {run.info.experiment_id}"
     _log.info(
         "autologging run '%s' (id %s) in experiment '%s' stored at %s",
         run.info.run_name,
@@ -189,6 +192,15 @@ class RunLogger:
         self.run_id = run_id
         self.silent = bool(config and config.silent)
         self.client = current.get_client()
+        # the run's artifact repository, resolved once (not a get_run per artifact): the run just opened in
+        # this context is the active one, whose info we already have
+        self._repo = None
+        self._artifact_uri = None
+        from tracklet.tracking import fluent
+
+        active = fluent.active_run()
+        if active is not None and active.info.run_id == run_id:
+            self._artifact_uri = active.info.artifact_uri
         self._futures: list = []
         self._lock = threading.Lock()
         # param values the run holds: read once from the store for a run we did not create (the user may
@@ -277,26 +289,45 @@ class RunLogger:
             out.append(RunTag(key, value))
         self._submit(tags=out)
 
+    def _artifacts(self):
+        with self._lock:
+            if self._repo is None:
+                from tracklet.tracking.artifacts import get_artifact_repository
+
+                uri = self._artifact_uri or self.client.get_run(self.run_id).info.artifact_uri
+                self._repo = get_artifact_repository(uri, self.client.tracking_uri)
+            return self._repo
+
     def log_artifact_file(self, local_path: str, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, local_path, artifact_path)
+        import os
+
+        if os.path.isfile(local_path):
+            self._artifacts().log_artifact(local_path, artifact_path)
+        else:  # a directory (or the client's error for a missing path)
+            self.client.log_artifact(self.run_id, local_path, artifact_path)
 
     def log_bytes(self, data: bytes, artifact_file: str) -> None:
         """Write ``data`` as the artifact ``artifact_file`` (e.g. a PNG drawn in memory)."""
         import os
         import tempfile
 
-        directory, name = os.path.split(artifact_file)
+        rel = V.validate_artifact_path(artifact_file)
+        if not rel:
+            raise InvalidParameterValue(f"artifact_file must name a file, e.g. 'dir/file.txt'; got {artifact_file!r}")
+        directory, name = os.path.split(rel)
         with tempfile.TemporaryDirectory(prefix="tracklet-artifact-") as tmp:
             path = os.path.join(tmp, name)
             with open(path, "wb") as f:
                 f.write(data)
-            self.client.log_artifact(self.run_id, path, directory or None)
+            self._artifacts().log_artifact(path, directory or None)
 
     def log_dict(self, dictionary, artifact_file: str) -> None:
-        self.client.log_dict(self.run_id, dictionary, artifact_file)
+        from tracklet.tracking.client import dict_bytes
+
+        self.log_bytes(dict_bytes(dictionary, artifact_file), artifact_file)
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self.client.log_text(self.run_id, text, artifact_file)
+        self.log_bytes(text.encode("utf-8"), artifact_file)
 
     def log_figure(self, figure, artifact_file: str) -> None:
         self.client.log_figure(self.run_id, figure, artifact_file)

@@ -11,8 +11,9 @@ are patched, and each DataFrame they return is traced through its analyzed plan
 (:mod:`tracklet.autolog.spark_plan`), so ``spark.sql("select * from parquet.`/path`")``, views, joins,
 unions and subqueries are captured. No Spark job runs; a read costs a few milliseconds.
 
-Enabled by ``tracklet.spark.autolog()`` only: it is not a training integration (it creates no runs), so it is
-not in the autolog registry and ``tracklet.autolog()`` leaves it alone. A read while a run is active (in this
+Enabled by ``tracklet.spark.autolog()`` and by ``tracklet.autolog()`` (as MLflow's ``autolog()`` does; it creates
+no runs, so it is not in the autolog registry -- ``tracklet.autolog.core`` turns it on once pyspark.sql is
+imported). A read while a run is active (in this
 thread) is tagged on that run at once (queued, non-blocking). A read
 with no active run is kept and attached to the next run started in this process, then forgotten. Spark
 Connect DataFrames have no plan in this process; they are skipped with one warning.
@@ -45,13 +46,13 @@ _hook_registered = False
 _in_read: contextvars.ContextVar[bool] = contextvars.ContextVar("tracklet_spark_read", default=False)
 
 
-def autolog(disable: bool = False, silent: bool = False) -> None:
+def autolog(disable: bool = False, silent: bool = False, *, _explicit: bool = True) -> None:
     """Enable (or with ``disable=True`` revert) Spark datasource autologging: the files and tables read through
     Spark are recorded in the run tag ``sparkDatasourceInfo``. Works with any SparkSession (local or cluster),
     with no extra jar; reads made with no active run are attached to the next run started.
 
-    Not part of ``tracklet.autolog()``, which autologs training: call it yourself, before or after importing
-    pyspark."""
+    ``tracklet.autolog()`` turns it on as well (``exclude_flavors=["spark"]`` leaves it off); a call of this
+    function wins over ``tracklet.autolog()``'s settings, as per-framework calls do."""
     import wrapt
 
     from tracklet.autolog import config as _config
@@ -62,9 +63,11 @@ def autolog(disable: bool = False, silent: bool = False) -> None:
         if not isinstance(value, bool):
             raise InvalidParameterValue(f"spark autolog: {name} must be True or False, got {value!r}")
     with _config.lock:
+        if not _explicit and _config.is_explicit(INTEGRATION):
+            return  # the user's own tracklet.spark.autolog(...) wins over tracklet.autolog()
         revert_patches(INTEGRATION)
         reset_for_tests()  # reads kept under an earlier configuration are not attached later
-        _config.set_config(INTEGRATION, AutologConfig(disable=disable, silent=silent), explicit=True)
+        _config.set_config(INTEGRATION, AutologConfig(disable=disable, silent=silent), explicit=_explicit)
         session.reset_warnings(INTEGRATION)
         if disable:
             return

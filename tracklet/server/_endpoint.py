@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import logging
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,6 +29,13 @@ class ServerContext:
     serve_artifacts: bool = True
     artifacts_only: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Store calls run in these threads (the stores are synchronous): a plain executor's round trip costs
+    # about half of anyio's (measured: 40 vs 75 µs of CPU). One queue of writes on a single thread measured
+    # slower than letting SQLite's locking order concurrent writers.
+    executor: ThreadPoolExecutor = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.executor = ThreadPoolExecutor(thread_name_prefix="tracklet-server")
 
 
 def json_response(data: dict, status: int = 200) -> Response:
@@ -79,9 +88,12 @@ def query_args(request: Request) -> dict:
 
 
 async def call_handler(ctx: ServerContext, handler, request: Request, args: Args) -> Response:
-    """Run a synchronous handler in the thread pool and turn its result or error into a response."""
+    """Run a synchronous handler in a worker thread and turn its result or error into a response."""
     try:
-        return json_response(await run_in_threadpool(handler, ctx, args))
+        # the caller's context goes along (a plain executor doesn't copy it): the auth guard reads the principal there
+        call = contextvars.copy_context().run
+        result = await asyncio.get_running_loop().run_in_executor(ctx.executor, call, handler, ctx, args)
+        return json_response(result)
     except TrackletException as exc:
         return error_response(exc.error_code, exc.message, exc.http_status)
     except Exception:

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from tracklet.server import artifacts_api, logged_models_api, metrics
 from tracklet.server import tracking_api as T
 from tracklet.server._endpoint import DEFAULT_MAX_BODY_BYTES, ServerContext, api_endpoint, error_response
+from tracklet.server._routing import fast_routes
 
 _logger = logging.getLogger("tracklet.server")
 
@@ -99,14 +100,14 @@ def create_app(
         routes += ctx.auth.routes()  # users, permissions and tokens (server/auth_api.py)
     if serve_artifacts:
         routes += artifacts_api.proxy_routes(ctx)
-    routes.append(Route("/health", lambda request: PlainTextResponse("OK"), methods=["GET"]))
+    routes.append(Route("/health", _health, methods=["GET"]))
     routes.append(Route("/version", _version, methods=["GET"]))
     if stats is not None:
         routes.append(Route("/metrics", stats.endpoint, methods=["GET"]))
     if not artifacts_only:
         from tracklet.server.ui import ui_routes
 
-        routes += ui_routes()
+        routes += ui_routes(ctx)
 
     async def not_found(request: Request, exc) -> Response:
         return error_response("ENDPOINT_NOT_FOUND", f"No endpoint {request.method} {request.url.path}", 404)
@@ -120,12 +121,18 @@ def create_app(
 
     middleware = ctx.auth.middleware() if ctx.auth is not None else None
     app = Starlette(
-        routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: not_allowed, 500: internal}
+        routes=fast_routes(routes),
+        middleware=middleware,
+        exception_handlers={404: not_found, 405: not_allowed, 500: internal},
     )
     app.state.context = ctx
     if stats is not None:
         return stats.wrap(app)
     return app
+
+
+async def _health(request: Request) -> Response:
+    return PlainTextResponse("OK")  # async: a sync endpoint would cost a thread-pool round trip
 
 
 def _version(request: Request) -> Response:

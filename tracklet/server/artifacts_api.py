@@ -29,6 +29,10 @@ from tracklet.tracking.validation import validate_artifact_path
 
 PROXY_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
 PROXIED_SCHEME = "mlflow-artifacts"
+# MLflow clients fall back to one streamed PUT / GET when these endpoints answer with exactly this message
+# (checked by prefix); any other error fails the upload of a client that forces multipart transfers
+MULTIPART_UPLOAD_UNSUPPORTED = "Multipart upload is not supported for the current artifact repository"
+PRESIGNED_DOWNLOAD_UNSUPPORTED = "Multipart download is not supported for the current artifact repository"
 
 
 def safe_relative_path(path: str | None) -> str:
@@ -206,7 +210,18 @@ def proxy_routes(ctx) -> list[Route]:
 
         return endpoint
 
+    async def no_multipart_upload(request: Request) -> Response:
+        return error_response("NOT_IMPLEMENTED", MULTIPART_UPLOAD_UNSUPPORTED, 501)
+
+    async def no_presigned_download(request: Request) -> Response:
+        return error_response("NOT_IMPLEMENTED", PRESIGNED_DOWNLOAD_UNSUPPORTED, 501)
+
+    # Multipart transfers hand out presigned object-store URLs, so the client bypasses the proxy; we stream
+    # every transfer through the proxy instead, and /server-info says so (multipart_*_enabled: false).
+    base = "/api/2.0/mlflow-artifacts"
     return [
         Route(PROXY_PREFIX, guarded(listing), methods=["GET"]),
         Route(PROXY_PREFIX + "/{artifact_path:path}", guarded(one_file), methods=["GET", "PUT", "DELETE"]),
+        Route(base + "/mpu/{action:str}/{artifact_path:path}", guarded(no_multipart_upload), methods=["POST"]),
+        Route(base + "/presigned/{artifact_path:path}", guarded(no_presigned_download), methods=["GET"]),
     ]

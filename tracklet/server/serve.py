@@ -126,7 +126,10 @@ def build_app(options: dict):
 
 def app_from_env():
     """uvicorn factory for worker processes: the options come from ``TRACKLET_SERVER_CONFIG``."""
-    return build_app(json.loads(os.environ[CONFIG_ENV]))
+    from tracklet.server._startup import DeferredApp
+
+    options = json.loads(os.environ[CONFIG_ENV])
+    return DeferredApp(lambda: build_app(options))
 
 
 def bind_warning(host: str, has_auth: bool) -> str | None:
@@ -155,7 +158,23 @@ def run_from_args(args) -> None:
     print(f"tracklet server: http://{args.host}:{args.port} ({where})", file=sys.stderr, flush=True)
     common = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": False}
     if args.workers > 1:
+        if not options["artifacts_only"]:  # fail here, once, rather than in every worker
+            open_store(options["backend_store_uri"], options["default_artifact_root"]).close()
         os.environ[CONFIG_ENV] = json.dumps(options)
         uvicorn.run("tracklet.server.serve:app_from_env", factory=True, workers=args.workers, **common)
-    else:
-        uvicorn.run(build_app(options), **common)
+        return
+    # one worker: no supervisor process; listen first and open the store in the background (ready < 1 s)
+    from tracklet.server._startup import DeferredApp
+
+    failures: list[BaseException] = []
+
+    def stop(exc: BaseException) -> None:
+        failures.append(exc)
+        server.should_exit = True
+
+    server = uvicorn.Server(uvicorn.Config(DeferredApp(lambda: build_app(options), stop), **common))
+    server.run()
+    if failures:
+        raise SystemExit(f"tracklet server: cannot start: {failures[0]}")
+    if not server.started:
+        raise SystemExit(3)  # uvicorn logged why (e.g. the port is in use), as uvicorn.run exits

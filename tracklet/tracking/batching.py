@@ -14,6 +14,9 @@ Guarantees:
   calls write synchronously in the caller's thread.
 * a failing store is warned about once per (run, kind of error); the number of further failures is
   reported at the next flush.
+* bounded memory: a store that can spill (the REST store's offline spool) gets at most
+  ``TRACKLET_ASYNC_MAX_QUEUED`` entries (default 10,000) queued in memory; past that, ``submit`` appends the
+  entry to the spool's journal file instead (a few microseconds, never a wait on the server).
 * no point is written twice: a merged batch is retried entry by entry only when the store *rejected* it as
   invalid (INVALID_PARAMETER_VALUE, raised before anything is written), to isolate the faulty entry. Any other
   error (I/O, database, an unknown run) fails every entry of that batch without a retry, because the store
@@ -39,6 +42,7 @@ from tracklet.tracking.run_operations import RunOperations
 
 _log = get_logger("tracklet.batching")
 
+DEFAULT_MAX_QUEUED = 10_000  # entries held in memory before a spilling store takes them (TRACKLET_ASYNC_MAX_QUEUED)
 MAX_FLUSH_INTERVAL = 10.0  # seconds; TRACKLET_ASYNC_FLUSH_INTERVAL above this is clamped (end_run waits it)
 _IDLE_EXIT = 5.0  # seconds without work after which the writer thread exits
 
@@ -87,8 +91,22 @@ def _check_interval(value) -> float:
 class BatchingLogger:
     """Queue + background writer in front of ``log_batch(run_id, metrics, params, tags)``."""
 
-    def __init__(self, log_batch: Callable, flush_interval: float | None = None, name: str = "tracklet-logger"):
+    def __init__(
+        self,
+        log_batch: Callable,
+        flush_interval: float | None = None,
+        name: str = "tracklet-logger",
+        spill: Callable | None = None,
+        max_queued: int | None = None,
+    ):
         self._log_batch = log_batch
+        # spill(run_id, metrics, params, tags) takes an entry when the queue is full (it must not block)
+        self._spill = spill
+        self._max_queued = max(
+            1, env.get_int("ASYNC_MAX_QUEUED", DEFAULT_MAX_QUEUED) if max_queued is None else max_queued
+        )
+        self.peak_queued = 0  # the most entries the queue held (only counted when ``spill`` is set)
+        self.spilled = 0
         self._interval = flush_interval_from_env() if flush_interval is None else _check_interval(flush_interval)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -115,10 +133,25 @@ class BatchingLogger:
         if self._broken is not None:
             self._write([op])  # the writer thread is gone: write in the caller's thread
             return op
+        if self._spill is not None:
+            size = self._queue.qsize()
+            if size >= self._max_queued and self._spill_entry(op):
+                return op
+            if size >= self.peak_queued:
+                self.peak_queued = size + 1
         self._queue.put(op)
         if self._thread is None:
             self._start()
         return op
+
+    def _spill_entry(self, op: RunOperations) -> bool:
+        try:
+            self._spill(op.run_id, _metrics(op.metrics), list(op.params), list(op.tags))
+        except Exception:  # noqa: BLE001 - the spool is unavailable: queue in memory as before
+            return False
+        self.spilled += 1
+        op._resolve(None)
+        return True
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every entry submitted before this call has been written (or failed)."""
@@ -383,7 +416,8 @@ def logger_for(store, create: bool = True) -> BatchingLogger | None:
     with _by_store_lock:
         found = _by_store.get(id(store))
         if found is None or found[0] is not store:
-            found = _by_store[id(store)] = (store, BatchingLogger(store.log_batch))
+            logger = BatchingLogger(store.log_batch, spill=getattr(store, "spill_batch", None))
+            found = _by_store[id(store)] = (store, logger)
     return found[1]
 
 

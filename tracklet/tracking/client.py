@@ -63,6 +63,15 @@ def _entities(items, cls, argument: str, fields: tuple[str, ...]) -> list:
     return out
 
 
+def dict_bytes(dictionary, artifact_file: str) -> bytes:
+    """``dictionary`` as ``log_dict`` writes it: YAML for ``.yml``/``.yaml``, else JSON."""
+    if artifact_file.endswith((".yml", ".yaml")):
+        import yaml
+
+        return yaml.safe_dump(dictionary, default_flow_style=False, sort_keys=False).encode("utf-8")
+    return json.dumps(dictionary, indent=2, default=str).encode("utf-8")
+
+
 class TrackletClient:
     """Client for runs and experiments in one tracking store.
 
@@ -318,13 +327,7 @@ class TrackletClient:
 
     def log_dict(self, run_id: str, dictionary, artifact_file: str) -> None:
         """``.yml``/``.yaml`` as YAML, anything else as JSON."""
-        if artifact_file.endswith((".yml", ".yaml")):
-            import yaml
-
-            data = yaml.safe_dump(dictionary, default_flow_style=False, sort_keys=False)
-        else:
-            data = json.dumps(dictionary, indent=2, default=str)
-        self._log_bytes(run_id, data.encode("utf-8"), artifact_file)
+        self._log_bytes(run_id, dict_bytes(dictionary, artifact_file), artifact_file)
 
     def _log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
         rel = V.validate_artifact_path(artifact_file)

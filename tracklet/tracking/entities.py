@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -107,8 +108,9 @@ class SourceType:
         return cls._TO_INT.get(name, 1000)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Metric:
+    # slots: a history of a million points is a million of these (a third of the memory, faster to build)
     key: str
     value: float
     timestamp: int
@@ -118,14 +120,76 @@ class Metric:
         return {"key": self.key, "value": self.value, "timestamp": self.timestamp, "step": self.step}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetricWithRunId(Metric):
     """A metric point and the run it belongs to (``get_metric_history_bulk_interval``)."""
 
     run_id: str = ""
 
     def to_dict(self) -> dict:
-        return {**super().to_dict(), "run_id": self.run_id}
+        # Metric.to_dict, not super(): a slots dataclass is a new class, which zero-argument super() misses
+        return {**Metric.to_dict(self), "run_id": self.run_id}
+
+
+_new = object.__new__
+_set_key, _set_value = Metric.key.__set__, Metric.value.__set__  # the slots' own setters: no __init__ per point
+_set_timestamp, _set_step = Metric.timestamp.__set__, Metric.step.__set__
+
+
+def _metric(key: str, value: float, timestamp: int, step: int) -> Metric:
+    m = _new(Metric)
+    _set_key(m, key)
+    _set_value(m, value)
+    _set_timestamp(m, timestamp)
+    _set_step(m, step)
+    return m
+
+
+class MetricHistory(Sequence):
+    """The history of one metric, as ``get_metric_history`` returns it: a read-only sequence of
+    :class:`Metric` ordered by (step, timestamp), equal to the list of the same Metrics.
+
+    It holds the points as ``(value, timestamp, step)`` rows and builds each Metric when it is read, so
+    fetching a long history costs no object per point; :meth:`columns` gives the values, timestamps and
+    steps without building any Metric.
+    """
+
+    __slots__ = ("key", "_rows")
+
+    def __init__(self, key: str, rows: list):
+        self.key = key
+        self._rows = rows  # (value, timestamp, step, ...) tuples; extra fields are ignored
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return MetricHistory(self.key, self._rows[index])
+        value, timestamp, step = self._rows[index][:3]
+        return _metric(self.key, value, timestamp, step)
+
+    def __iter__(self):
+        key = self.key
+        for row in self._rows:
+            yield _metric(key, row[0], row[1], row[2])
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, MetricHistory | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # mutable-sequence-like equality with lists: not hashable
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+    def columns(self) -> tuple[list[float], list[int], list[int]]:
+        """``(values, timestamps, steps)``, three lists in history order."""
+        if not self._rows:
+            return [], [], []
+        values, timestamps, steps = zip(*((r[0], r[1], r[2]) for r in self._rows), strict=True)
+        return list(values), list(timestamps), list(steps)
 
 
 @dataclass(frozen=True)

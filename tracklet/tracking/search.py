@@ -105,7 +105,8 @@ _TOKEN_RE = re.compile(
 )
 
 
-def _tokenize(text: str) -> list[tuple[str, str]]:
+def _tokenize(text: str) -> list[tuple[str, str, int]]:
+    """(kind, text, position) of every token; the position lets errors point at the offending token."""
     tokens, pos = [], 0
     while pos < len(text):
         m = _TOKEN_RE.match(text, pos)
@@ -115,7 +116,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
             )
         kind = m.lastgroup
         if kind != "ws":
-            tokens.append((kind, m.group()))
+            tokens.append((kind, m.group(), pos))
         pos = m.end()
     return tokens
 
@@ -133,13 +134,18 @@ def _unquote(tok: str) -> str:
 class _Parser:
     def __init__(self, text: str, attributes: dict[str, str], default_kind_for_bare: str | None):
         self.text = text
-        self.tokens = _tokenize(text)
+        tokens = _tokenize(text)
+        self.tokens = [t[:2] for t in tokens]
+        self.positions = [t[2] for t in tokens]
         self.i = 0
         self.attributes = attributes
         self.bare = default_kind_for_bare
 
     def error(self, why: str):
-        return InvalidParameterValue(f"Invalid filter string {self.text!r}: {why}")
+        # the token just taken is the one that broke the rule (or the filter ended early)
+        j = max(self.i - 1, 0)
+        where = f"at position {self.positions[j]}" if j < len(self.positions) else f"at position {len(self.text)} (end)"
+        return InvalidParameterValue(f"Invalid filter string {self.text!r} {where}: {why}")
 
     def peek(self, offset=0):
         j = self.i + offset

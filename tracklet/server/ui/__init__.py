@@ -11,8 +11,9 @@ from pathlib import Path
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def ui_routes() -> list:
-    """Starlette routes for the UI: ``/`` (the single page) and ``/static/...`` (its assets)."""
+def ui_routes(ctx=None) -> list:
+    """Starlette routes for the UI: ``/`` (the single page), ``/static/...`` (its assets) and, given the server
+    context ``ctx``, ``/get-artifact`` (run artifacts for previews and downloads)."""
     from starlette.responses import FileResponse
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
@@ -22,7 +23,12 @@ def ui_routes() -> list:
     def page(request):
         return FileResponse(index, media_type="text/html", headers={"Cache-Control": "no-cache"})
 
-    return [
+    routes = [
         Route("/", page, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+    if ctx is not None:
+        from tracklet.server.ui.artifacts import get_artifact_route
+
+        routes.append(get_artifact_route(ctx))
+    return routes

@@ -6,6 +6,7 @@ import re
 from urllib.parse import unquote
 
 from tracklet.exceptions import InvalidParameterValue
+from tracklet.tracking import spool_replay
 from tracklet.tracking.artifacts.base import ArtifactRepository
 
 # After one decoding, an escape that still encodes '.', '/', '\\', '%' or NUL can only be an attempt to get a
@@ -13,10 +14,26 @@ from tracklet.tracking.artifacts.base import ArtifactRepository
 _STILL_ENCODED = re.compile(r"%(2e|2f|5c|25|00)", re.IGNORECASE)
 
 
+# scheme -> "module:class" of its repository (imported on first use: an extra's package loads only when needed).
+# Local paths ("", "file", a Windows drive letter) and the tracking server's proxy are handled before this table.
+REPOSITORIES = {
+    "s3": "tracklet.tracking.artifacts.s3:S3ArtifactRepository",
+    "wasbs": "tracklet.tracking.artifacts.azure:AzureBlobArtifactRepository",
+    "wasb": "tracklet.tracking.artifacts.azure:AzureBlobArtifactRepository",
+    "abfss": "tracklet.tracking.artifacts.azure:AzureBlobArtifactRepository",
+    "gs": "tracklet.tracking.artifacts.gcs:GCSArtifactRepository",
+    "hdfs": "tracklet.tracking.artifacts.hdfs:HdfsArtifactRepository",
+    "ftp": "tracklet.tracking.artifacts.fsspec_repo:FsspecArtifactRepository",
+    "sftp": "tracklet.tracking.artifacts.fsspec_repo:FsspecArtifactRepository",
+}
+
+
 def get_artifact_repository(artifact_uri: str, tracking_uri: str | None = None) -> ArtifactRepository:
     """Repository for ``artifact_uri``, chosen by scheme: ``file://``/plain paths (NFS is a path), ``s3://``
-    (extra ``s3``), ``ftp://`` (extra ``ftp``), ``sftp://`` (extra ``sftp``); ``mlflow-artifacts:/`` (and
+    (extra ``s3``), ``wasbs://``/``abfss://`` (extra ``azure``), ``gs://`` (extra ``gcs``), ``hdfs://`` (extra
+    ``hdfs``), ``ftp://`` (extra ``ftp``), ``sftp://`` (extra ``sftp``); ``mlflow-artifacts:/`` (and
     ``http(s)://`` proxy URLs) go through the tracking server at ``tracking_uri`` (default: the current one)."""
+    import importlib
     from urllib.parse import urlparse
 
     scheme = urlparse(artifact_uri).scheme.lower()
@@ -28,18 +45,14 @@ def get_artifact_repository(artifact_uri: str, tracking_uri: str | None = None) 
         from tracklet.tracking.artifacts.local import LocalArtifactRepository
 
         return LocalArtifactRepository(artifact_uri)
-    if scheme == "s3":
-        from tracklet.tracking.artifacts.s3 import S3ArtifactRepository
-
-        return S3ArtifactRepository(artifact_uri)
-    if scheme in ("ftp", "sftp"):
-        from tracklet.tracking.artifacts.fsspec_repo import FsspecArtifactRepository
-
-        return FsspecArtifactRepository(artifact_uri)
-    raise InvalidParameterValue(
-        f"Unsupported artifact URI {artifact_uri!r}: scheme {scheme!r} has no artifact repository "
-        "(supported: file:// and local paths, s3://, ftp://, sftp://, mlflow-artifacts:/, http(s)://)"
-    )
+    target = REPOSITORIES.get(scheme)
+    if target is None:
+        raise InvalidParameterValue(
+            f"Unsupported artifact URI {artifact_uri!r}: scheme {scheme!r} has no artifact repository (supported: "
+            f"file:// and local paths, {', '.join(s + '://' for s in REPOSITORIES)}, mlflow-artifacts:/, http(s)://)"
+        )
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)(artifact_uri)
 
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:
@@ -67,4 +80,24 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
     return run_id, validate_artifact_path(path)
 
 
-__all__ = ["ArtifactRepository", "get_artifact_repository", "parse_runs_uri"]
+def _upload_spooled(local_dir: str, artifact_uri: str, tracking_uri: str) -> None:
+    """Upload files the offline spool kept (``tracking/spool_replay.py``) into a run's artifact root, one by
+    one in this thread (it may run at interpreter exit, when no new thread can start)."""
+    import os
+
+    repo = get_artifact_repository(artifact_uri, tracking_uri)
+    for folder, _, files in os.walk(local_dir):
+        rel = os.path.relpath(folder, local_dir).replace(os.sep, "/")
+        for name in sorted(files):
+            repo.log_artifact(os.path.join(folder, name), None if rel == "." else rel)
+
+
+def _prepare_upload() -> None:
+    """Load the proxied-artifact client now: an upload may run at interpreter exit, when imports that start
+    threads (``concurrent.futures``) fail."""
+    from tracklet.tracking.artifacts import http  # noqa: F401
+
+
+spool_replay.set_artifact_uploader(_upload_spooled, _prepare_upload)
+
+__all__ = ["REPOSITORIES", "ArtifactRepository", "get_artifact_repository", "parse_runs_uri"]

@@ -165,6 +165,12 @@ class FsspecArtifactRepository(RemoteArtifactRepository):
     def _is_file(self, path: str) -> bool:
         return self._kind(path) == "file"
 
+    def _prune_dirs(self, paths: list[str]) -> None:
+        for path in paths:
+            if self._kind(path) == "dir" and not self._entries(path):
+                self._call("removal of", path, self.fs.rmdir, path)
+                self.fs.invalidate_cache()
+
     def _delete_tree(self, path: str) -> None:
         kind = self._kind(path)
         if kind is not None:

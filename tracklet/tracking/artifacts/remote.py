@@ -5,8 +5,10 @@ becomes a key under the run's prefix, so ``..``, absolute keys and NUL never rea
 the store lists back is checked the same way before it becomes a ``FileInfo`` or a local path: an object
 literally named ``artifacts/../../x`` (S3 allows that) is skipped with a warning, never written outside the
 download's destination. Prefixes are matched with a trailing ``/``, so ``.../artifacts`` never reaches
-``.../artifacts-old``. Every file is uploaded whole (multipart or temp-name-then-rename): a failed upload
-leaves no half-visible artifact; downloads go to a temp name renamed into place.
+``.../artifacts-old``. Every file is uploaded whole (multipart or temp-name-then-rename), and a directory
+upload that fails removes the files it had already made visible (a store that can stage files invisibly, like
+Azure's uncommitted blocks, commits them only once every file is staged): a failed upload leaves no
+half-visible artifact. Downloads go to a temp name renamed into place.
 """
 
 from __future__ import annotations
@@ -101,14 +103,76 @@ class RemoteArtifactRepository(ArtifactRepository):
     def _delete_tree(self, path: str) -> None:
         """Remove the file ``path`` and everything under ``path/``."""
 
+    def _stage(self, local_file: str, path: str):
+        """Upload one file so that it is not visible yet and return a function that makes it visible, or
+        upload it visibly and return None (stores that cannot stage: the caller removes it on failure)."""
+        self._put(local_file, path)
+        return None
+
+    def _delete_files(self, paths: list[str]) -> None:
+        """Remove the files ``paths`` (missing ones are fine)."""
+        for path in paths:
+            self._delete_tree(path)
+
+    def _prune_dirs(self, paths: list[str]) -> None:
+        """Remove the directories ``paths`` (deepest first) that are empty; stores without directories: nothing."""
+
+    def _upload(self, pairs: list[tuple[str, str]]) -> None:
+        """Upload (local file, path) pairs, all or nothing: on a failure, the files this call made visible are
+        removed (an older version of a file it replaced is gone too) and staged ones are never committed."""
+        sent: list[str] = []  # list.append is atomic: jobs on several threads record what they made visible
+        staged: list[tuple[str, object]] = []
+
+        def stage(src: str, path: str) -> None:
+            try:
+                commit = self._stage(src, path)
+            except OSError as exc:  # reading the local file failed (the store's own errors are TrackletExceptions)
+                raise TrackletException(f"upload of {src!r} to {self.shown_uri}: {exc.strerror or exc}") from None
+            if commit is None:
+                sent.append(path)
+            else:
+                staged.append((path, commit))
+
+        def commit(path: str, fn) -> None:
+            fn()
+            sent.append(path)
+
+        try:
+            self._transfer([(os.path.getsize(src), lambda s=src, p=path: stage(s, p)) for src, path in pairs])
+            self._transfer([(0, lambda p=path, fn=fn: commit(p, fn)) for path, fn in staged])
+        except BaseException:
+            try:
+                self._delete_files(list(sent))
+                self._prune_dirs(self._parents([path for _, path in pairs]))
+            except Exception as exc:  # the upload's own error is the one to raise; say what may be left
+                warnings.warn(f"a failed upload to {self.shown_uri} could not remove what it sent: {exc}", stacklevel=3)
+            raise
+
+    def _parents(self, paths: list[str]) -> list[str]:
+        """The directories strictly under the root that hold ``paths``, deepest first."""
+        out: set[str] = set()
+        prefix = f"{self.root}/" if self.root else ""
+        for path in paths:
+            parent = path.rpartition("/")[0]
+            while parent.startswith(prefix) and len(parent) > len(prefix) and parent not in out:
+                out.add(parent)
+                parent = parent.rpartition("/")[0]
+        return sorted(out, key=lambda p: (-p.count("/"), p))
+
     def _transfer(self, jobs: list[tuple[int, object]]) -> None:
         """Run (size, job) transfers: small files concurrently, large ones one at a time (each already goes in
-        concurrent parts), so memory stays bounded however many large files a directory holds."""
+        concurrent parts), so memory stays bounded however many large files a directory holds. The first
+        failure cancels the jobs not started yet and is raised once the running ones have finished."""
         small = [job for size, job in jobs if size < self.large_file]
         if len(small) > 1 and self.max_workers > 1:
-            with ThreadPoolExecutor(min(self.max_workers, len(small))) as pool:
+            pool = ThreadPoolExecutor(min(self.max_workers, len(small)))
+            try:
                 for future in [pool.submit(job) for job in small]:
                     future.result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
         else:
             for job in small:
                 job()
@@ -121,7 +185,7 @@ class RemoteArtifactRepository(ArtifactRepository):
         if not os.path.isfile(local_file):
             raise InvalidParameterValue(f"log_artifact: local_file {local_file!r} is not an existing file")
         rel = validate_artifact_path(artifact_path)
-        self._put(local_file, self._path(_join(rel, os.path.basename(local_file))))
+        self._upload([(local_file, self._path(_join(rel, os.path.basename(local_file))))])
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         """Upload a directory's regular files (checked first: loops, dangling links, FIFOs), concurrently."""
@@ -129,8 +193,7 @@ class RemoteArtifactRepository(ArtifactRepository):
             raise InvalidParameterValue(f"log_artifacts: local_dir {local_dir!r} is not an existing directory")
         _, files = _fs.scan_source_dir(local_dir)
         rel = validate_artifact_path(artifact_path)
-        keys = [(src, self._path(_join(rel, *sub))) for sub, src in files]
-        self._transfer([(os.path.getsize(src), lambda s=src, k=key: self._put(s, k)) for src, key in keys])
+        self._upload([(src, self._path(_join(rel, *sub))) for sub, src in files])
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         rel = validate_artifact_path(path)

@@ -4,7 +4,8 @@ boto3 rather than fsspec's s3fs: s3fs pins aiobotocore, which pins botocore to a
 here would have replaced the botocore that boto3 users already have); boto3 is the vendor's SDK, what MLflow
 uses, and its transfer manager uploads and downloads in parts, streaming, with bounded memory
 (``TransferConfig``: ``max_concurrency`` x ``multipart_chunksize``). A multipart upload becomes visible only
-when complete, so a failed upload leaves no half-visible object.
+when complete, so a failed upload leaves no half-visible object; a failed directory upload deletes the objects
+it had completed (remote.RemoteArtifactRepository._upload).
 
 Configuration as MLflow: ``AWS_*`` variables / profiles for credentials and region;
 ``TRACKLET_S3_ENDPOINT_URL`` (or ``MLFLOW_S3_ENDPOINT_URL``) for an S3-compatible endpoint;
@@ -120,8 +121,10 @@ class S3ArtifactRepository(RemoteArtifactRepository):
         return True
 
     def _delete_tree(self, path: str) -> None:
-        keys = [k for k, _ in self._objects_under(path)] + [path]  # deleting a missing key is not an error
-        for i in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+        self._delete_files([k for k, _ in self._objects_under(path)] + [path])
+
+    def _delete_files(self, keys: list[str]) -> None:
+        for i in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys; a missing key is no error
             batch = [{"Key": k} for k in keys[i : i + 1000]]
-            with _errors("delete under", f"s3://{self.bucket}/{path}"):
+            with _errors("delete of", f"s3://{self.bucket}/{keys[i]} (and {len(batch) - 1} more)"):
                 self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})

@@ -84,6 +84,8 @@ class StdlibTransport(Transport):
         parsed = urlparse(base_url)
         self.scheme, self.host, self.port = parsed.scheme, parsed.hostname or "localhost", parsed.port
         self.timeout = timeout if timeout is not None else env_number("HTTP_REQUEST_TIMEOUT", 120.0, float)
+        # a host that does not answer at all (down, firewalled) is given up on sooner than a slow request
+        self.connect_timeout = min(self.timeout, env_number("HTTP_CONNECT_TIMEOUT", 5.0, float))
         self._local = threading.local()
         self._context = _ssl_context() if self.scheme == "https" else None
 
@@ -109,9 +111,13 @@ class StdlibTransport(Transport):
             conn = self._connection()
             fresh = conn.sock is None
             try:
+                if fresh:
+                    self._connect(conn)
                 conn.request(request.method, url, body=request.body, headers=request.headers)
                 response = conn.getresponse()
                 return self._read(response, request)
+            except TransportError:
+                raise
             except ConnectionRefusedError as exc:
                 self._drop()
                 raise TransportError(f"Connection refused by {self.host}:{self.port}: {exc}", sent=False) from None
@@ -124,6 +130,20 @@ class StdlibTransport(Transport):
                 self._drop()
                 raise TransportError(f"Request to {self.host}:{self.port} failed: {exc!r}") from None
         raise AssertionError("unreachable")
+
+    def _connect(self, conn: http.client.HTTPConnection) -> None:
+        """Open the connection within ``connect_timeout``; a failure here provably sent nothing."""
+        conn.timeout = self.connect_timeout
+        try:
+            conn.connect()
+        except ConnectionRefusedError:
+            raise
+        except OSError as exc:
+            self._drop()
+            raise TransportError(f"Cannot connect to {self.host}:{self.port}: {exc!r}", sent=False) from None
+        finally:
+            conn.timeout = self.timeout
+        conn.sock.settimeout(self.timeout)
 
     def _read(self, response, request: HttpRequest) -> HttpResponse:
         headers = {k.lower(): v for k, v in response.getheaders()}
@@ -153,11 +173,14 @@ def auth_headers() -> dict[str, str]:
     return {}
 
 
-def send_with_retries(transport: Transport, request: HttpRequest, idempotent: bool) -> HttpResponse:
+def send_with_retries(
+    transport: Transport, request: HttpRequest, idempotent: bool, retry_connection: bool = True
+) -> HttpResponse:
     """Send ``request``, retrying with exponential backoff (and jitter) on connection errors, 429 and 5xx.
 
     A call that is not idempotent is retried only when it provably was not processed (the connection was
-    refused, or the server answered 429). Tuned by
+    refused, or the server answered 429). ``retry_connection=False`` raises a connection error at once (the
+    offline spool keeps the call instead of making the caller wait). Tuned by
     ``HTTP_REQUEST_MAX_RETRIES`` (default 5) and ``HTTP_REQUEST_BACKOFF_FACTOR`` (seconds, default 0.1)."""
     retries = max(0, env_number("HTTP_REQUEST_MAX_RETRIES", 5, int))
     factor = max(0.0, env_number("HTTP_REQUEST_BACKOFF_FACTOR", 0.1, float))
@@ -168,7 +191,7 @@ def send_with_retries(transport: Transport, request: HttpRequest, idempotent: bo
         try:
             response = transport.send(request)
         except TransportError as exc:
-            if attempt >= retries or (exc.sent and not idempotent):
+            if not retry_connection or attempt >= retries or (exc.sent and not idempotent):
                 raise
             delay = factor * (2**attempt)
         else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import numbers
 import time
+import typing
 
 from tracklet.exceptions import InvalidParameterValue
 from tracklet.tracking import validation
@@ -143,8 +144,9 @@ class Store(abc.ABC):
         """RESOURCE_DOES_NOT_EXIST if the run has no such tag."""
 
     @abc.abstractmethod
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every logged value of ``key``, ordered by (step, timestamp)."""
+    def get_metric_history(self, run_id: str, key: str) -> typing.Sequence[Metric]:
+        """Every logged value of ``key``, ordered by (step, timestamp): a list, or a
+        :class:`~tracklet.tracking.entities.MetricHistory` that builds each Metric when it is read."""
 
     def get_metric_history_bulk_interval(
         self,

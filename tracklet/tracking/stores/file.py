@@ -34,9 +34,19 @@ import pathlib
 from urllib.parse import unquote, urlparse
 
 from tracklet.tracking import validation
-from tracklet.tracking.entities import Experiment, Metric, PagedList, Param, Run, RunInfo, RunTag
-from tracklet.tracking.stores import file_search
-from tracklet.tracking.stores.base import Store
+from tracklet.tracking.entities import (
+    Experiment,
+    Metric,
+    MetricHistory,
+    MetricWithRunId,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunTag,
+)
+from tracklet.tracking.stores import file_buckets, file_search
+from tracklet.tracking.stores.base import Store, validate_bulk_interval
 from tracklet.tracking.stores.file_experiments import ExperimentStore
 from tracklet.tracking.stores.file_inputs import log_inputs
 from tracklet.tracking.stores.file_layout import RunLayout, StoreCorruptionWarning
@@ -182,9 +192,32 @@ class FileStore(Store):
         """Remove a run tag; RESOURCE_DOES_NOT_EXIST if the run has no such tag."""
         self._writer.delete_tag(run_id, key)
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+    def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
         """Every logged value of ``key``, ordered by (step, timestamp) (file order on ties)."""
         return self._writer.get_metric_history(run_id, key)
+
+    def get_metric_history_bulk_interval(
+        self,
+        run_ids: list[str],
+        metric_key: str,
+        max_results: int,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> list[MetricWithRunId]:
+        """At most ``max_results`` points per run keeping each step bucket's min and max (see
+        :meth:`Store.get_metric_history_bulk_interval`), read from per-bucket summaries kept beside each
+        metric file (:mod:`.file_buckets`), so a long history is not parsed again on every read."""
+        run_ids, max_results, start, end = validate_bulk_interval(run_ids, max_results, start_step, end_step)
+        low, high = -(2**63) if start is None else start, 2**63 - 1 if end is None else end
+        out = []
+        for run_id in run_ids:
+            run_dir, path = self._writer.metric_file(run_id, metric_key)
+            try:
+                points = file_buckets.downsampled(path, run_dir, metric_key, low, high, max_results) if path else []
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                points = []
+            out += [MetricWithRunId(metric_key, v, ts, step, run_id) for v, step, ts in points]
+        return out
 
     def record_logged_model(self, run_id: str, model_dict: dict) -> None:
         """Append ``model_dict`` to the ``mlflow.log-model.history`` tag (concurrent appends all land)."""

@@ -13,7 +13,7 @@ import stat
 
 from tracklet.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.tracking import system_tags, validation
-from tracklet.tracking.entities import Metric, Param, RunInfo, RunTag
+from tracklet.tracking.entities import Metric, MetricHistory, Param, RunInfo, RunTag
 from tracklet.tracking.stores import file_cache as fc
 from tracklet.tracking.stores import file_io as fio
 from tracklet.tracking.stores import file_journal as journal
@@ -135,25 +135,31 @@ class RunWriter:
             if not fio.remove_key_file(os.path.join(run_dir, TAGS), key):
                 raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}")
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every logged value of ``key``, ordered by (step, timestamp) (file order on ties)."""
+    def metric_file(self, run_id: str, key: str) -> tuple[str, str | None]:
+        """(run folder, path of the metric file of ``key`` or None when no such key can exist); the run must."""
         run_dir, _ = self.layout.locate(run_id)
         try:
             validation.validate_key(key, "metric")
             fio.check_key_name("metric", key)
         except InvalidParameterValue:
-            return []  # such a key cannot have been logged (and must not become a path)
+            return run_dir, None  # such a key cannot have been logged (and must not become a path)
         self.layout.settle(run_dir)
-        path = fio.key_path(os.path.join(run_dir, METRICS), key)
+        return run_dir, fio.key_path(os.path.join(run_dir, METRICS), key)
+
+    def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
+        """Every logged value of ``key``, ordered by (step, timestamp) (file order on ties)."""
+        _, path = self.metric_file(run_id, key)
+        if path is None:
+            return MetricHistory(key, [])
         try:
             data = fio.read_bytes(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return []
+            return MetricHistory(key, [])
         rows, bad = fc.parse_metric_lines(data)
         if bad:
             self.layout.report(path, f"{bad} malformed metric line(s) skipped")
         rows.sort(key=lambda r: (r[2], r[0]))
-        return [Metric(key, value, ts, step) for ts, value, step in rows]
+        return MetricHistory(key, [(value, ts, step) for ts, value, step in rows])
 
     def record_logged_model(self, run_id: str, model_dict: dict) -> None:
         """Append ``model_dict`` to the ``mlflow.log-model.history`` tag under the run lock, so concurrent

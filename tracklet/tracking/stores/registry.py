@@ -148,6 +148,19 @@ def create_store(uri: str):
     )
 
 
+def store_modules(uri: str) -> tuple[str, ...]:
+    """The modules :func:`create_store` will import for ``uri`` (SQLAlchemy and the SQL store, the file store or
+    the REST store), for a background warm-up; () for a URI it cannot use (creating the store reports that)."""
+    scheme = urlparse(uri).scheme.split("+")[0].lower() if isinstance(uri, str) else "?"
+    if scheme in _SQL_SCHEMES:
+        return ("tracklet.tracking.stores.sql",)
+    if scheme in ("", "file") or (len(scheme) == 1 and scheme.isalpha()):
+        return ("tracklet.tracking.stores.file",)
+    if scheme in ("http", "https"):
+        return ("tracklet.tracking.stores.rest",)
+    return ()
+
+
 def get_store(uri: str):
     """The shared Store for ``uri`` (created on first use)."""
     key = normalize_uri(uri)

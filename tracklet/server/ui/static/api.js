@@ -11,6 +11,15 @@ export class ApiError extends Error {
   }
 }
 
+/** fetch, with a network failure (server down, connection refused) as an ApiError the pages can show. */
+async function send(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw new ApiError(0, "NETWORK_ERROR", `The tracking server could not be reached (${err.message}).`);
+  }
+}
+
 async function handle(response) {
   const text = await response.text();
   let body = {};
@@ -33,13 +42,13 @@ export async function apiGet(endpoint, params = {}) {
     for (const item of Array.isArray(v) ? v : [v]) q.append(k, String(item));
   }
   const qs = q.toString();
-  return handle(await fetch(PREFIX + endpoint + (qs ? "?" + qs : ""), { credentials: "same-origin" }));
+  return handle(await send(PREFIX + endpoint + (qs ? "?" + qs : ""), { credentials: "same-origin" }));
 }
 
 /** POST <endpoint> with a JSON body. */
 export async function apiPost(endpoint, body = {}) {
   return handle(
-    await fetch(PREFIX + endpoint, {
+    await send(PREFIX + endpoint, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json" },

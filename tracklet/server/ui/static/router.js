@@ -29,8 +29,16 @@ export function href(path, query = {}) {
   return "#" + path + (qs ? "?" + qs : "");
 }
 
+/** Go to a view (a new history entry); going to the view already shown re-renders it (e.g. re-apply a filter). */
 export function navigate(path, query = {}) {
-  location.hash = href(path, query).slice(1);
+  const target = href(path, query);
+  if (target === location.hash || (target === "#/" && !location.hash)) refresh();
+  else location.hash = target.slice(1);
+}
+
+/** Re-render the current view (as if the hash had changed). */
+export function refresh() {
+  window.dispatchEvent(new HashChangeEvent("hashchange"));
 }
 
 /** Change some query params of the current view; replace=true keeps history clean (typing, zooming). */

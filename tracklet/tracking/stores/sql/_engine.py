@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from tracklet.exceptions import InvalidParameterValue
+from tracklet.tracking.stores.sql_pool import engine_pool_options  # SQLALCHEMYSTORE_* pool variables
 
 # execution option that makes a connection's transaction a write transaction (SQLite: BEGIN IMMEDIATE)
 WRITE_OPTION = "tracklet_write"
@@ -95,7 +96,7 @@ def create_engine(db_uri: str) -> tuple[Engine, bool]:
     backend = url.get_backend_name()
     if backend != "sqlite":
         try:
-            return sa.create_engine(url, pool_pre_ping=True, future=True), False
+            return sa.create_engine(url, future=True, **engine_pool_options(backend)), False
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             hint = _INSTALL_HINTS.get(backend, "install its driver")
             raise InvalidParameterValue(
@@ -115,7 +116,7 @@ def create_engine(db_uri: str) -> tuple[Engine, bool]:
                 f"Cannot create the SQLite database {url.database!r}: its folder {parent!r} cannot be created "
                 f"({exc.strerror or exc})"
             ) from None
-    engine = sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **engine_pool_options(backend, memory), **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):

@@ -141,11 +141,18 @@ class _Compiler:
             )
         raise InvalidParameterValue(f"Invalid filter on {c.kind!r}")
 
-    def value_conditions(self, table, comparisons: list[Comparison]):
-        """Every comparison on one row of latest_metrics / params / tags (all of the same key)."""
+    def value_conditions(self, table, comparisons: list[Comparison], indexed: bool = False):
+        """Every comparison on one row of latest_metrics / params / tags (all of the same key); ``indexed``:
+        for a read of the (experiment, key, value) index."""
         if comparisons[0].kind == METRIC:
             return conjunction([self.metric_condition(table, c.op, c.value) for c in comparisons])
-        return conjunction([self.string_condition(table.c.value, c.op, c.value) for c in comparisons])
+        conditions = [self.string_condition(table.c.value, c.op, c.value) for c in comparisons]
+        if indexed and comparisons[0].kind == PARAM and self.dialect == "postgresql":
+            # the same test on md5(value), which the version 5 index holds (it cannot hold long values); only
+            # here: PostgreSQL multiplies the two tests' selectivities, and a per-run check so underestimated
+            # would turn the plan around
+            conditions += [_md5_condition(table.c.value, c) for c in comparisons if c.op in ("=", "IN")]
+        return conjunction(conditions)
 
     def key_exists(self, kind: str, key: str, comparisons: list[Comparison]):
         """EXISTS: the run's metric/param/tag ``key`` passes every comparison (one row per run and key, so
@@ -164,17 +171,20 @@ class _Compiler:
             .where(
                 table.c.experiment_id.in_(experiment_ids),
                 table.c.key == key,
-                self.value_conditions(table, comparisons),
+                self.value_conditions(table, comparisons, indexed=True),
             )
             .subquery("driver")
         )
 
     # ---- run ordering
-    def run_order(self, orders: list[OrderBy], source=runs):
+    def run_order(self, orders: list[OrderBy], source=runs, lead=None):
         """(from-clause, sort terms ``[(expression, ascending)]``) for the run search, joining the sort keys
         onto ``source``. Where an expression can be NULL (a missing key), the term before it puts every such
-        row in a group of its own, so NULLs never need ordering against values."""
+        row in a group of its own, so NULLs never need ordering against values. ``lead``: the latest_metrics
+        alias already in ``source`` for the first sort key (a metric); the first metric's alias is kept in
+        ``self.first_metric``."""
         terms = []
+        self.first_metric = None
         for ob in _distinct_keys([*orders, *search.DEFAULT_RUN_ORDER]):
             if ob.kind == ATTRIBUTE:
                 col = _RUN_COLUMNS.get(ob.key)
@@ -186,8 +196,13 @@ class _Compiler:
                     col = self.cs(col)
                 terms.append((col, ob.ascending))
             elif ob.kind == METRIC:
-                lm = latest_metrics.alias()
-                source = source.outerjoin(lm, sa.and_(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == ob.key))
+                if lead is not None and not terms:
+                    lm = lead
+                else:
+                    lm = latest_metrics.alias()
+                    source = source.outerjoin(lm, sa.and_(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == ob.key))
+                if not terms:
+                    self.first_metric = lm
                 terms.append((sa.case((lm.c.run_uuid.is_(None), 1), else_=0), True))
                 terms.append((sa.case((lm.c.special == NAN, 1), else_=0), ob.ascending))
                 terms.append((lm.c.value, ob.ascending))
@@ -244,6 +259,12 @@ class _Compiler:
         return source, clauses
 
 
+def _md5_condition(col, c: Comparison):
+    # md5 of the bound value computed by the database (its encoding), folded to a constant when planning
+    digests = [sa.func.md5(sa.cast(sa.literal(v), sa.Text)) for v in ([c.value] if c.op == "=" else c.value)]
+    return sa.func.md5(col).in_(digests) if c.op == "IN" else sa.func.md5(col) == digests[0]
+
+
 def _distinct_keys(orders: list[OrderBy]) -> list[OrderBy]:
     """Drop repeated sort keys: a key sorted on again only orders ties that it already separated."""
     seen, out = set(), []
@@ -283,18 +304,50 @@ def sorts_in_sql(orders: list[OrderBy]) -> bool:
     return len([ob for ob in _distinct_keys(orders) if ob.kind != ATTRIBUTE]) <= MAX_SQL_ORDER_KEYS
 
 
-def run_search_statement(
-    dialect: str,
-    experiment_ids: list[int],
-    stages: tuple[str, ...],
-    comparisons: tuple[Comparison, ...],
-    orders: list[OrderBy],
-    after: list | None = None,
-) -> sa.Select:
-    """SELECT the runs' columns matching every comparison, then the values of their sort terms; sorted when
-    :func:`sorts_in_sql` (else unsorted, for the caller to sort), only the rows after the sort values
-    ``after`` when given; the caller adds LIMIT/OFFSET."""
+# A search ordered first by a metric is answered in segments, each a run of rows the full order keeps
+# together: the metric's NaN values, its numbers, and the runs without it (in that order for DESC; numbers
+# first for ASC). The first two can be read from the (experiment, key, value) index in the order of the page,
+# so a LIMIT stops the scan after the page (see run_search_statement).
+NAN_SEGMENT, VALUE_SEGMENT, MISSING_SEGMENT = "nan", "value", "missing"
+
+
+def metric_segments(orders: list[OrderBy]) -> list[str] | None:
+    """The segments of a search sorted by ``orders`` in order, or None when the first sort key is no metric."""
+    first = _distinct_keys([*orders, *search.DEFAULT_RUN_ORDER])[0]
+    if first.kind != METRIC:
+        return None
+    if first.ascending:
+        return [VALUE_SEGMENT, NAN_SEGMENT, MISSING_SEGMENT]
+    return [NAN_SEGMENT, VALUE_SEGMENT, MISSING_SEGMENT]
+
+
+def sorted_by_start_time(orders: list[OrderBy]) -> bool:
+    """Whether the first sort key is the start time (the default order): the (experiment, start_time) index
+    gives the runs in page order."""
+    first = _distinct_keys([*orders, *search.DEFAULT_RUN_ORDER])[0]
+    return first.kind == ATTRIBUTE and first.key == "start_time"
+
+
+def segment_of(after: list) -> str:
+    """The segment of the row whose sort values (page token) are ``after``."""
+    if after[0] == 1:
+        return MISSING_SEGMENT
+    return NAN_SEGMENT if after[1] == 1 else VALUE_SEGMENT
+
+
+def probe_statements(dialect: str, experiment_ids: list[int], comparisons: tuple[Comparison, ...], cap: int):
+    """One ``count`` per indexed metric/param filter of the runs passing it, counting at most ``cap``: cheap
+    index-range counts that tell whether a filter is selective enough to drive the search."""
     comp = _Compiler(dialect)
+    out = []
+    for (kind, key), group in _keyed_groups(comparisons)[0].items():
+        if kind in _INDEXED:
+            found = comp.indexed_runs(kind, key, group, experiment_ids)
+            out.append(sa.select(sa.func.count()).select_from(sa.select(found.c.run_uuid).limit(cap).subquery()))
+    return out
+
+
+def _keyed_groups(comparisons) -> tuple[dict[tuple[str, str], list[Comparison]], list[Comparison]]:
     keyed: dict[tuple[str, str], list[Comparison]] = {}  # every comparison on one metric/param/tag together
     others = []
     for c in dict.fromkeys(comparisons):  # a repeated clause filters nothing more
@@ -302,17 +355,56 @@ def run_search_statement(
             keyed.setdefault((c.kind, c.key), []).append(c)
         else:
             others.append(c)
+    return keyed, others
+
+
+def run_search_statement(
+    dialect: str,
+    experiment_ids: list[int],
+    stages: tuple[str, ...],
+    comparisons: tuple[Comparison, ...],
+    orders: list[OrderBy],
+    after: list | None = None,
+    segment: str | None = None,
+    drive: bool = True,
+) -> sa.Select:
+    """SELECT the runs' columns matching every comparison, then the values of their sort terms; sorted when
+    :func:`sorts_in_sql` (else unsorted, for the caller to sort), only the rows after the sort values
+    ``after`` when given; the caller adds LIMIT/OFFSET.
+
+    ``segment`` (see :func:`metric_segments`) selects only that segment's rows. The NaN and number segments
+    walk the first sort metric's (experiment, key, value) index in page order and check the filters per run,
+    which pays when the filters pass many runs; otherwise the most selective filter drives the search, unless
+    ``drive`` is false (then the database reads the runs in the order of an index, when one fits the order)."""
+    comp = _Compiler(dialect)
+    keyed, others = _keyed_groups(comparisons)
     source = runs
+    where = [runs.c.experiment_id.in_(experiment_ids), runs.c.lifecycle_stage.in_(list(stages))]
+    walk = segment in (NAN_SEGMENT, VALUE_SEGMENT)
     indexed = [group for group in keyed if group[0] in _INDEXED]
-    if indexed:
+    lead = None
+    if walk:
+        first = _distinct_keys(orders)[0]
+        lead = latest_metrics.alias("lead")
+        source = lead.join(runs, runs.c.run_uuid == lead.c.run_uuid)
+        where += [lead.c.experiment_id.in_(experiment_ids), lead.c.key == first.key]
+        if segment == NAN_SEGMENT:  # NaN is stored as 0.0 (special 1): one point of the index
+            where += [lead.c.value == 0.0, lead.c.special == NAN]
+        else:
+            where.append(lead.c.special != NAN)
+            if after is not None and segment_of(after) == VALUE_SEGMENT and after[2] is not None:
+                # the page starts at the token's value: an index bound, not a filter on every row before it
+                where.append(lead.c.value <= after[2] if not first.ascending else lead.c.value >= after[2])
+    elif indexed and drive:
         # start from the runs that pass the most selective metric/param filter (an index range), so the
         # cost grows with the runs that pass, not with the runs of the experiment; the other clauses are
         # then checked per passing run through the (run, key) primary keys
         driver = min(indexed, key=lambda group: min(_selectivity_rank(c) for c in keyed[group]))
         found = comp.indexed_runs(*driver, keyed.pop(driver), experiment_ids)
         source = found.join(runs, runs.c.run_uuid == found.c.run_uuid)
-    source, terms = comp.run_order(orders, source) if sorts_in_sql(orders) else (source, [])
-    where = [runs.c.experiment_id.in_(experiment_ids), runs.c.lifecycle_stage.in_(list(stages))]
+    source, terms = comp.run_order(orders, source, lead) if sorts_in_sql(orders) else (source, [])
+    if segment == MISSING_SEGMENT:
+        where.append(comp.first_metric.c.run_uuid.is_(None))
     if after is not None:
         where.append(_after(terms, after))
     checks = [comp.key_exists(kind, key, group) for (kind, key), group in keyed.items()]
@@ -323,6 +415,8 @@ def run_search_statement(
         where.append(condition if n < _JOINED_FILTERS else sa.func.coalesce(condition, sa.false()))
     keys = [expr.label(f"sort_key_{n}") for n, (expr, _) in enumerate(terms)]
     order_clauses = [sa.asc(expr) if ascending else sa.desc(expr) for expr, ascending in terms]
+    if walk:  # the missing/NaN flags are constant in the segment: ordering by them would defeat the index
+        order_clauses = order_clauses[2:]
     return sa.select(*runs.c, *keys).select_from(source).where(conjunction(where)).order_by(*order_clauses)
 
 

@@ -1,7 +1,7 @@
-"""Logged models in the SQL store: four tables beside the tracking schema, created on first use.
+"""Logged models in the SQL store: four tables beside the tracking tables, created by schema migration 5.
 
-They live in their own ``MetaData`` (created with ``checkfirst``), so they need no migration of the tracking
-tables; a later schema migration can adopt them unchanged.
+They live in their own ``MetaData``; migration 5 creates them with ``checkfirst`` because databases of
+schema version 4 may already have them (they were created on first use then).
 """
 
 from __future__ import annotations
@@ -55,13 +55,6 @@ _FIELDS = [c.name for c in models.c]
 
 class SqlLoggedModels(LoggedModelStore):
     """Logged models of a SqlStore, in its database (reads and writes go through the store's transactions)."""
-
-    def __init__(self, store):
-        super().__init__(store)
-        with store._write() as conn:
-            if conn.dialect.name == "postgresql":  # workers starting together would race on CREATE TABLE
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261208)")
-            metadata.create_all(conn, checkfirst=True)
 
     def _replace(self, conn, table, model_id: str, items: dict[str, str]) -> None:
         if not items:

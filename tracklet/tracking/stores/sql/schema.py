@@ -269,7 +269,35 @@ def _metric_buckets_v4(conn: Connection) -> None:
             conn.execute(sa.insert(metric_buckets), bucket_rows(run_id, key, pairs))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _create_v2, _search_indexes_v3, _metric_buckets_v4]
+def _param_value_hash_index_v5(conn: Connection) -> None:
+    """Version 5, PostgreSQL: an index on (experiment, key, md5(value)), so an equality filter on a param finds
+    its runs from an index range there too (version 3's index stops at the key on PostgreSQL, as a long value
+    exceeds a B-tree entry: every run with the key was read); compile.py adds the matching md5 condition.
+    Other databases: nothing (SQLite's index holds the value; MySQL keeps reading by key)."""
+    if conn.dialect.name == "postgresql":
+        p = params.c
+        sa.Index(PARAM_VALUE_HASH_INDEX, p.experiment_id, p.key, sa.func.md5(p.value), p.run_uuid).create(conn)
+
+
+PARAM_VALUE_HASH_INDEX = "ix_params_experiment_key_value_md5"
+
+
+def _logged_models_v6(conn: Connection) -> None:
+    """Version 6: the MLflow 3 logged-model tables (``sql/logged_models.py``). Before, they were created on
+    first use outside the migrations; ``checkfirst`` keeps such a database's tables and rows as they are."""
+    from tracklet.tracking.stores.sql import logged_models
+
+    logged_models.metadata.create_all(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _create_v1,
+    _create_v2,
+    _search_indexes_v3,
+    _metric_buckets_v4,
+    _param_value_hash_index_v5,
+    _logged_models_v6,
+]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -33,7 +33,14 @@ from tracklet.tracking.entities import (
 )
 from tracklet.tracking.stores.base import Store, now_ms
 from tracklet.tracking.stores.sql import _engine, _rows, _writer, schema
-from tracklet.tracking.stores.sql.compile import run_search_statement, sorts_in_sql
+from tracklet.tracking.stores.sql.compile import (
+    metric_segments,
+    probe_statements,
+    run_search_statement,
+    segment_of,
+    sorted_by_start_time,
+    sorts_in_sql,
+)
 from tracklet.tracking.stores.sql.experiments import ExperimentMethods
 from tracklet.tracking.stores.sql.history import HistoryMethods
 from tracklet.tracking.stores.sql.schema import experiments, latest_metrics, metrics, params, runs, tags
@@ -41,6 +48,7 @@ from tracklet.tracking.stores.sql.schema import experiments, latest_metrics, met
 RUN_NAME_TAG = _writer.RUN_NAME_TAG
 LOG_MODEL_HISTORY_TAG = system_tags.LOG_MODEL_HISTORY
 _ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
+_WALK_CAP = 1000  # see SqlStore._walks
 
 _b = sa.bindparam
 _q_run = sa.select(*runs.c).where(runs.c.run_uuid == _b("r"))
@@ -373,10 +381,40 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
                 )
                 return PagedList(page, token)
             # the page after the last row served (keyset), so runs logged meanwhile shift nothing
-            stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders, after)
-            rows = conn.execute(stmt.limit(max_results + 1).offset(0 if after is not None else offset)).all()
+            walk = self._walks(conn, ids, comparisons, orders, max_results, offset, after)
+            if walk and metric_segments(orders):
+                rows = self._segmented_rows(conn, ids, stages, comparisons, orders, max_results, after)
+            else:
+                stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders, after, drive=not walk)
+                rows = conn.execute(stmt.limit(max_results + 1).offset(0 if after is not None else offset)).all()
             token = None
             if len(rows) > max_results:
                 last = rows[max_results - 1]
                 token = search.encode_page_token(offset + max_results, list(last[len(runs.c) :]))
             return PagedList(_rows.load_runs(conn, rows[:max_results]), token)
+
+    def _walks(self, conn, ids, comparisons, orders, max_results, offset, after) -> bool:
+        """Whether to read the runs in page order, checking the filters per run (walking the sort metric's
+        index in metric segments, or the start-time index), rather than starting from the runs passing the
+        most selective filter: the search is sorted first by a metric or the start time over one experiment
+        (an index range in page order), and no metric/param filter is selective (each passes at least
+        ``_WALK_CAP`` runs: then the walk meets a passing run every few rows, while a driver visits them all)."""
+        walkable = metric_segments(orders) is not None or sorted_by_start_time(orders)
+        if len(ids) != 1 or not walkable or (after is None and offset):
+            return False
+        cap = max(_WALK_CAP, 10 * (max_results + 1))
+        return all(
+            conn.execute(probe).scalar() >= cap for probe in probe_statements(self._dialect, ids, comparisons, cap)
+        )
+
+    def _segmented_rows(self, conn, ids, stages, comparisons, orders, max_results, after) -> list:
+        segments = metric_segments(orders)
+        if after is not None:
+            segments = segments[segments.index(segment_of(after)) :]
+        rows: list = []
+        for segment in segments:
+            stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders, after, segment)
+            rows += conn.execute(stmt.limit(max_results + 1 - len(rows))).all()
+            if len(rows) > max_results:
+                break
+        return rows
