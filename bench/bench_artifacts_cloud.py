@@ -17,17 +17,15 @@ import glob
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_artifacts_s3 import _measure, _steps  # noqa: E402
+from bench_artifacts_s3 import _measure, _steps, interleaved_medians, make_inputs  # noqa: E402
 
 
 def _repo(lib: str, uri: str):
@@ -47,17 +45,7 @@ def _repo(lib: str, uri: str):
 
 def worker(lib: str, base_uri: str, size_mb: int, files: int) -> None:
     """One library, in this process: upload and download a big file and a directory of small files."""
-    work = tempfile.mkdtemp(prefix="bench-cloud-")
-    big = os.path.join(work, "model.bin")
-    with open(big, "wb") as f:
-        block = os.urandom(1 << 20)
-        for _ in range(size_mb):
-            f.write(block)
-    small = os.path.join(work, "small")
-    os.makedirs(small)
-    for i in range(files):
-        with open(os.path.join(small, f"f{i:04d}.txt"), "wb") as f:
-            f.write(os.urandom(2048))
+    work, big, small = make_inputs("bench-cloud-", size_mb, files)
     repo = _repo(lib, f"{base_uri}/{lib}-{uuid.uuid4().hex[:6]}/artifacts")
     dl = os.path.join(work, "dl")
     os.makedirs(dl)
@@ -128,20 +116,12 @@ def main() -> None:
             base, server = _gcs(env)
         try:
             libs = ["tracklet", "mlflow"] if args.lib == "both" else [args.lib]
-            rows: dict[tuple[str, str], list[dict]] = {}
-            for _ in range(args.repeat):  # interleaved: one process per library per round
-                for lib in libs:
-                    cmd = [sys.executable, __file__, "--worker", lib, "--uri", base, "--size-mb", str(args.size_mb)]
-                    cmd += ["--files", str(args.files)]
-                    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-                    for line in out.splitlines():
-                        row = json.loads(line)
-                        rows.setdefault((row["lib"], row["figure"]), []).append(row)
-            for (lib, figure), runs in rows.items():
-                value = statistics.median(r["value"] for r in runs)
-                peak = statistics.median(r["peak_mb"] for r in runs)
-                row = {"store": store, "lib": lib, "figure": figure, "value": round(value, 1), "unit": runs[0]["unit"]}
-                print(json.dumps(row | {"peak_mb": round(peak), "rounds": len(runs)}))
+            commands = {}
+            for lib in libs:
+                cmd = [sys.executable, __file__, "--worker", lib, "--uri", base, "--size-mb", str(args.size_mb)]
+                commands[lib] = cmd + ["--files", str(args.files)]
+            for row in interleaved_medians(commands, args.repeat, env):
+                print(json.dumps({"store": store} | row))
         finally:
             if server is not None:
                 server.terminate()

@@ -66,9 +66,9 @@ def _steps(repo, big: str, small: str, dl: str) -> dict:
     }
 
 
-def worker(lib: str, bucket: str, size_mb: int, files: int, repeat: int = 1) -> None:
-    """One library, in this process: upload and download a big file and a directory of small files."""
-    work = tempfile.mkdtemp(prefix="bench-s3-")
+def make_inputs(prefix: str, size_mb: int, files: int) -> tuple[str, str, str]:
+    """A temp folder with a file of ``size_mb`` MB and a folder of ``files`` files of 2 KB: (folder, file, folder)."""
+    work = tempfile.mkdtemp(prefix=prefix)
     big = os.path.join(work, "model.bin")
     with open(big, "wb") as f:
         block = os.urandom(1 << 20)
@@ -79,6 +79,30 @@ def worker(lib: str, bucket: str, size_mb: int, files: int, repeat: int = 1) -> 
     for i in range(files):
         with open(os.path.join(small, f"f{i:04d}.txt"), "wb") as f:
             f.write(os.urandom(2048))
+    return work, big, small
+
+
+def interleaved_medians(commands: dict[str, list[str]], repeat: int, env: dict) -> list[dict]:
+    """Run each library's worker command once per round, rounds interleaved; the median row of each figure."""
+    rows: dict[tuple[str, str], list[dict]] = {}
+    for _ in range(repeat):
+        for cmd in commands.values():
+            out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+            for line in out.splitlines():
+                row = json.loads(line)
+                rows.setdefault((row["lib"], row["figure"]), []).append(row)
+    out = []
+    for (lib, figure), runs in rows.items():
+        value = statistics.median(r["value"] for r in runs)
+        peak = statistics.median(r["peak_mb"] for r in runs)
+        out.append({"lib": lib, "figure": figure, "value": round(value, 1), "unit": runs[0]["unit"]})
+        out[-1] |= {"peak_mb": round(peak), "rounds": len(runs)}
+    return out
+
+
+def worker(lib: str, bucket: str, size_mb: int, files: int, repeat: int = 1) -> None:
+    """One library, in this process: upload and download a big file and a directory of small files."""
+    work, big, small = make_inputs("bench-s3-", size_mb, files)
     results: dict[str, list[tuple[float, float]]] = {}
     for r in range(repeat):
         repo = _repo(lib, f"s3://{bucket}/{lib}-{r}-{uuid.uuid4().hex[:6]}/artifacts")
@@ -139,30 +163,12 @@ def main() -> None:
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         client.create_bucket(Bucket=bucket)
         libs = ["tracklet", "mlflow"] if args.lib == "both" else [args.lib]
-        rows: dict[tuple[str, str], list[dict]] = {}
-        for _ in range(args.repeat):  # interleaved: one process per library per round
-            for lib in libs:
-                cmd = [sys.executable, __file__, "--worker", lib, "--bucket", bucket, "--size-mb", str(args.size_mb)]
-                cmd += ["--files", str(args.files)]
-                out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-                for line in out.splitlines():
-                    row = json.loads(line)
-                    rows.setdefault((row["lib"], row["figure"]), []).append(row)
-        for (lib, figure), runs in rows.items():
-            value = statistics.median(r["value"] for r in runs)
-            peak = statistics.median(r["peak_mb"] for r in runs)
-            print(
-                json.dumps(
-                    {
-                        "lib": lib,
-                        "figure": figure,
-                        "value": round(value, 1),
-                        "unit": runs[0]["unit"],
-                        "peak_mb": round(peak),
-                        "rounds": len(runs),
-                    }
-                )
-            )
+        commands = {}
+        for lib in libs:
+            cmd = [sys.executable, __file__, "--worker", lib, "--bucket", bucket, "--size-mb", str(args.size_mb)]
+            commands[lib] = cmd + ["--files", str(args.files)]
+        for row in interleaved_medians(commands, args.repeat, env):
+            print(json.dumps(row))
     finally:
         server.terminate()
         server.wait()

@@ -251,5 +251,6 @@ def test_get_artifact_route_is_checked_by_run(world, ids):
     client = world[0]
     query = f"/get-artifact?path=f.txt&run_uuid={ids['run']}"
     assert as_user(client, "no_permissions")("GET", query).status_code == 403
-    assert as_user(client, "read")("GET", query).status_code != 403
+    allowed = as_user(client, "read")("GET", query)
+    assert allowed.status_code == 200 and allowed.content == b"data"
     assert as_user(client, "read")("GET", "/get-artifact?path=f.txt").status_code == 403  # no run: admins only

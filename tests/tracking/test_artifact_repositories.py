@@ -50,7 +50,7 @@ def test_directories_unicode_names_roundtrip(root_uri, tmp_path):
     uri, _ = root_uri
     repo = get_artifact_repository(uri)
     src = tmp_path / "src"
-    files = {"données/ü ñ.txt": "accents", "x/y/z.bin": b"\x00\xff" * 100, "top.json": "{}"}
+    files = {"données/ü ñ.txt": "accents", "x/y/z.bin": b"\x00\xff" * 100, "top.json": "{}", "x/empty": b""}
     files |= {f"many/f{i:02d}.txt": str(i) for i in range(30)}
     for rel, data in files.items():
         _write(src / rel, data)

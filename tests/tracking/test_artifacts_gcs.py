@@ -31,7 +31,7 @@ def test_without_credentials_the_error_names_google_application_credentials(monk
 
 
 def test_a_large_file_goes_in_resumable_chunks_and_comes_back_whole(gcs_bucket, tmp_path):
-    data = os.urandom(gcs.CHUNK * 2 + 777)
+    data = os.urandom(gcs.CHUNK * 2 + 777)  # three resumable chunks
     src = tmp_path / "model.bin"
     src.write_bytes(data)
     repo = get_artifact_repository(f"gs://{gcs_bucket.name}/run/artifacts")

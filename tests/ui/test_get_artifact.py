@@ -91,6 +91,9 @@ def test_missing_file_directory_run_and_path(logged):
     assert get(f"{url}/get-artifact?run_id={'0' * 32}&path=a.txt")[0] == 404
     assert get(f"{url}/get-artifact?run_id={run_id}")[0] == 400
     assert get(f"{url}/get-artifact?path=a.txt")[0] == 400
+    # both names for two different runs: refused (an auth check reads one of them)
+    assert get(f"{url}/get-artifact?run_id={run_id}&run_uuid={'0' * 32}&path=config.json")[0] == 400
+    assert get(f"{url}/get-artifact?run_id={run_id}&run_uuid={run_id}&path=config.json")[0] == 200
 
 
 def test_local_artifact_root_and_auth(tmp_path):

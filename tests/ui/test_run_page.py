@@ -131,7 +131,8 @@ def test_a_rejected_tag_edit_shows_the_error(ui_server, page, manual_run):
     open_run(page, ui_server.url, run_id)
     page.click(".tk-add-tag")  # an empty key: the server refuses it
     page.wait_for_selector("#tags [role=alert]")
-    assert "Error" in page.inner_text("#tags [role=alert]")
+    alert = page.inner_text("#tags [role=alert]")
+    assert "The tag was not changed" in alert and "INVALID_PARAMETER_VALUE" in alert
 
 
 def test_charts_tab_axis_switch_and_deep_linked_zoom(ui_server, page, manual_run):
@@ -288,3 +289,21 @@ def test_autologged_xgboost_run(ui_server, page):
     assert "tensor float64 [-1, 3]" in signature and "tensor float32 [-1]" in signature
     screenshot(page, "run-mlmodel")
     assert page.console_errors == []
+
+
+def test_axe_finds_no_serious_violations_on_the_run_page(ui_server, page, manual_run):
+    from tests.ui.test_a11y import axe_violations
+
+    run_id, _ = manual_run
+    open_run(page, ui_server.url, run_id)
+    page.wait_for_selector(".tk-logged-models, #logged-models p")
+    page.click(".tk-edit-note")  # the note editor too
+    assert axe_violations(page) == []
+    page.click(".tk-tab[data-tab=charts]")
+    page.wait_for_selector(".tk-chart-box[data-metric=loss][data-state=ready]")
+    assert axe_violations(page) == []
+    page.click(".tk-tab[data-tab=artifacts]")
+    page.locator(".tk-tree li[data-path='data'] > button").click()
+    page.locator(".tk-tree li[data-path='data/scores.csv'] > button").click()
+    page.wait_for_selector(".tk-preview-body[data-state=ready] table")
+    assert axe_violations(page) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -89,7 +90,9 @@ def query_args(request: Request) -> dict:
 async def call_handler(ctx: ServerContext, handler, request: Request, args: Args) -> Response:
     """Run a synchronous handler in a worker thread and turn its result or error into a response."""
     try:
-        result = await asyncio.get_running_loop().run_in_executor(ctx.executor, handler, ctx, args)
+        # the caller's context goes along (a plain executor doesn't copy it): the auth guard reads the principal there
+        call = contextvars.copy_context().run
+        result = await asyncio.get_running_loop().run_in_executor(ctx.executor, call, handler, ctx, args)
         return json_response(result)
     except TrackletException as exc:
         return error_response(exc.error_code, exc.message, exc.http_status)

@@ -1,10 +1,11 @@
 """Answering ``/health`` before the app is built: the server listens first, then opens its store.
 
 Opening a store means importing SQLAlchemy, connecting and migrating the database: most of a cold start.
-:class:`DeferredApp` is the ASGI app uvicorn serves. On the lifespan startup it builds the real app in a
-background thread; ``GET /health`` answers ``OK`` at once (the process is up and will serve), every other
-request waits for the build and then goes to the real app. If the build fails, ``on_error`` is called
-(``tracklet server`` stops and exits 1 with the message) and requests get a 503 that names the cause.
+:class:`DeferredApp` is the ASGI app uvicorn serves. It builds the real app in a background thread, started
+shortly after the lifespan startup (uvicorn binds its socket then) or by the first request. ``GET /health``
+answers ``OK`` at once (the process is up and will serve); every other request waits for the build and then
+goes to the real app. If the build fails, ``on_error`` is called (``tracklet server`` stops and exits 1 with
+the message) and requests get a 503 that names the cause.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 from collections.abc import Callable
 
 _logger = logging.getLogger("tracklet.server")
+START_DELAY_S = 0.1  # after the lifespan startup, unless a request comes first
 
 
 class DeferredApp:
@@ -40,20 +42,25 @@ class DeferredApp:
     def _run(self) -> None:
         # the future holds (app, None) or (None, error), so awaiting it never raises in the event loop
         try:
-            self._future.set_result((self._build(), None))
-        except BaseException as exc:  # answered to every request and passed to on_error
-            self._future.set_result((None, exc))
+            app = self._build()
+        except BaseException as exc:  # passed to on_error, then answered to every request
             _logger.error("tracklet server cannot start: %s", exc)
-            if self._on_error is not None:
-                self._on_error(exc)
+            try:
+                if self._on_error is not None:
+                    self._on_error(exc)
+            finally:
+                self._future.set_result((None, exc))
+            return
+        self._future.set_result((app, None))
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
         if not self._future.done():
-            if scope["type"] == "http" and scope["path"] == "/health" and scope["method"] in ("GET", "HEAD"):
+            if scope["type"] == "http" and scope["path"] == "/health" and scope["method"] == "GET":
                 await _plain(send, 200, b"OK")
+                self.start()
                 return
             self.start()
             await asyncio.wrap_future(self._future)
@@ -69,7 +76,8 @@ class DeferredApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.start()
+                # uvicorn binds its socket after this; building meanwhile would slow that down (one GIL)
+                asyncio.get_running_loop().call_later(START_DELAY_S, self.start)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})

@@ -132,10 +132,11 @@ class Spool:
 
     def remember(self, run: Run) -> Run:
         """Keep the latest copy of a run the server returned (answered by ``get_run`` while it is down)."""
-        self._seen[run.info.run_id] = run
-        self._seen.move_to_end(run.info.run_id)
-        while len(self._seen) > _CACHED_RUNS:
-            self._seen.popitem(last=False)
+        with self._lock:
+            self._seen[run.info.run_id] = run
+            self._seen.move_to_end(run.info.run_id)
+            while len(self._seen) > _CACHED_RUNS:
+                self._seen.popitem(last=False)
         return run
 
     def knows(self, run_id: str) -> bool:
@@ -183,12 +184,9 @@ class Spool:
                 head = self._records(self._pending[:_DRAIN_CHUNK])
             if self.down:
                 if not self._probe():
-                    with self._changed:
-                        self._changed.notify_all()
-                        self._changed.wait(delay)
-                    delay = min(delay * 2, _PROBE_MAX)
+                    delay = self._pause(delay)
                     continue
-                self.down, delay = False, _PROBE_MIN
+                self.down = False
             stalled = None
             try:
                 done = replayer.run(head)
@@ -215,6 +213,17 @@ class Spool:
                     self._journal.path,
                 )
                 return
+            if done:  # progress: the next outage starts probing quickly again
+                delay = _PROBE_MIN
+            elif self.down:  # no progress (unreachable, or answering 5xx): back off before trying again
+                delay = self._pause(delay)
+
+    def _pause(self, delay: float) -> float:
+        """Wait ``delay`` seconds (waking waiters first); the next delay, doubled up to the maximum."""
+        with self._changed:
+            self._changed.notify_all()
+            self._changed.wait(delay)
+        return min(delay * 2, _PROBE_MAX)
 
     def _records(self, seqs: list[int]) -> list[dict]:
         """The records of ``seqs`` (called with the lock held), read back from the journal when not in memory."""

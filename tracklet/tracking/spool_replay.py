@@ -29,6 +29,8 @@ from tracklet.tracking.entities import RunTag, ViewType
 OFFLINE_RUN_TAG = "tracklet.offline.runId"
 LOG_BATCH = "runs/log-batch"
 _TRANSIENT_CODES = frozenset({"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"})
+# answers about the caller, not the record: keep the record for a later `tracklet sync` with other credentials
+_CREDENTIAL_CODES = frozenset({"UNAUTHENTICATED", "PERMISSION_DENIED"})
 
 
 # (local folder, run artifact URI, tracking URI) -> None; set by tracklet.tracking.artifacts when it loads (it
@@ -74,7 +76,7 @@ def _stop_unless_refused(exc: BaseException, done: int) -> None:
     """Raise :class:`Unreachable` / :class:`ReplayError` unless ``exc`` is the server refusing the record."""
     if is_transient(exc):
         raise Unreachable(exc, done) from None
-    if not isinstance(exc, TrackletException):
+    if not isinstance(exc, TrackletException) or exc.error_code in _CREDENTIAL_CODES:
         raise ReplayError(exc, done) from None
 
 

@@ -89,9 +89,12 @@ def get_artifact_route(ctx) -> Route:
             if ctx.store is None:
                 raise InvalidParameterValue("This server has no tracking store")
             q = request.query_params
-            run_id = q.get("run_id") or q.get("run_uuid")
-            if not run_id:
+            given = {q.get("run_id"), q.get("run_uuid")} - {None, ""}
+            if len(given) > 1:  # the auth gate checks one of them: never serve the other
+                raise InvalidParameterValue("Parameters 'run_id' and 'run_uuid' name different runs")
+            if not given:
                 raise InvalidParameterValue("Missing value for required parameter 'run_id'")
+            run_id = given.pop()
             rel = safe_relative_path(q.get("path"))
             if not rel:
                 raise InvalidParameterValue("Missing value for required parameter 'path' (a file in the run)")

@@ -142,6 +142,8 @@ class AzureBlobArtifactRepository(RemoteArtifactRepository):
     def _send_blocks(self, blob, local_file: str, path: str) -> list[str]:
         with _errors("upload to", f"{self._where}/{path}"), open(local_file, "rb") as f:
             first = f.read(BLOCK)
+            if not first:  # an empty file is an empty block list (the service refuses empty blocks)
+                return []
             if len(first) < BLOCK:  # one block: sent on this thread (directories already run files concurrently)
                 block_id = _block_id(0)
                 blob.stage_block(block_id, first, length=len(first))

@@ -4,13 +4,15 @@ import { dispatch, route } from "./router.js";
 import { errorBox, replace } from "./dom.js";
 import { renderSidebar } from "./pages/experiments.js";
 import { renderHome, renderRuns } from "./pages/runs.js";
-import { renderRun } from "./pages/run.js";
-import { renderCompare } from "./pages/compare.js";
+
+// the run and compare pages (and the charts and previews they import) load when first shown: the first load
+// of the runs table carries only what it needs
+const lazy = (module, name) => async (el, ctx) => (await import(module))[name](el, ctx);
 
 route("/", renderHome);
 route("/experiments/:ids", renderRuns);
-route("/runs/:runId", renderRun);
-route("/compare", renderCompare);
+route("/runs/:runId", lazy("./pages/run.js", "renderRun"));
+route("/compare", lazy("./pages/compare.js", "renderCompare"));
 
 const main = document.getElementById("main");
 const sidebar = document.getElementById("sidebar");
@@ -18,11 +20,17 @@ const sidebar = document.getElementById("sidebar");
 async function show() {
   // a re-render (e.g. a filter applied with Enter) gives the focus back to the control that had it
   const focusedId = main.contains(document.activeElement) ? document.activeElement.id : "";
+  // each navigation renders into its own container: a slower earlier view that finishes late writes into a
+  // container no longer on the page instead of over the current one
+  const view = document.createElement("div");
+  view.className = "view";
+  main.replaceChildren(view);
   try {
-    await dispatch(main);
+    await dispatch(view);
   } catch (err) {
-    replace(main, errorBox(err, "This page could not be shown"));
+    replace(view, errorBox(err, "This page could not be shown"));
   }
+  if (!view.isConnected) return; // a newer navigation took over
   if (focusedId) {
     const again = document.getElementById(focusedId);
     if (again) again.focus();

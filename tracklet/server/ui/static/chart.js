@@ -44,8 +44,15 @@ export function loadScript(src, globalName, css = null) {
   return scripts.get(src);
 }
 
-/** The vendored uPlot constructor (loaded on first use). */
+/** The vendored uPlot constructor (loaded on first use), with the chart styles of run.css. */
 export function loadUPlot() {
+  if (!document.getElementById("tk-run-css")) {
+    const link = document.createElement("link"); // the compare page uses charts without the run page
+    link.id = "tk-run-css";
+    link.rel = "stylesheet";
+    link.href = "static/run.css";
+    document.head.appendChild(link);
+  }
   return loadScript("static/vendor/uPlot.iife.min.js", "uPlot", "static/vendor/uPlot.min.css");
 }
 

@@ -59,7 +59,7 @@ export const BASE_COLUMNS = [
     order: null, // end - start is not a server-side sort key
   },
   { id: "framework", label: "Autolog", value: (r) => r.tags[AUTOLOG_TAG] || "", order: `tags.${quoteKey(AUTOLOG_TAG)}` },
-  { id: "user", label: "User", value: (r) => r.user, order: `tags.${quoteKey(USER_TAG)}` },
+  { id: "user", label: "User", value: (r) => r.user, order: "attributes.user_id" }, // set on every run, the tag not
 ];
 
 export const EXPERIMENT_COLUMN = {

@@ -5,6 +5,7 @@
 // origin); the server also sends every artifact with `Content-Security-Policy: sandbox`.
 
 import { apiGet, artifactUrl } from "./api.js";
+import { h } from "./dom.js";
 import { loadScript } from "./chart.js";
 
 const MAX_TEXT_BYTES = 2 * 1024 * 1024; // larger files are offered for download only
@@ -15,21 +16,6 @@ const HTML = /\.html?$/i;
 const JSON_FILE = /\.(json|jsonl)$/i;
 const YAML = /\.(ya?ml)$/i;
 const MARKDOWN = /\.(md|markdown)$/i;
-
-/** Element helper: h("td", {className: "x"}, "text", childNode, ...). */
-export function h(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "dataset") Object.assign(node.dataset, v);
-    else if (k in node) node[k] = v;
-    else node.setAttribute(k, v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    node.append(c instanceof Node ? c : String(c));
-  }
-  return node;
-}
 
 // ------------------------------------------------------------------ Markdown (a safe subset)
 
@@ -150,7 +136,7 @@ export function parseDelimited(text, sep = ",", limit = MAX_TABLE_ROWS + 1) {
 }
 
 function table(rows, header) {
-  const t = h("table", { className: "tk-table" });
+  const t = h("table", { class: "tk-table" });
   if (header) t.append(h("thead", {}, h("tr", {}, header.map((c) => h("th", { scope: "col" }, c)))));
   t.append(h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))));
   return t;
@@ -177,7 +163,7 @@ function schemaTable(spec) {
 
 /** The parsed MLmodel (a YAML object) as sections: facts, flavors, signature. */
 export function renderMLmodel(meta) {
-  const out = h("div", { className: "tk-mlmodel" });
+  const out = h("div", { class: "tk-mlmodel" });
   const facts = ["artifact_path", "model_uuid", "model_id", "run_id", "utc_time_created", "model_size_bytes"]
     .filter((k) => meta[k] !== undefined && meta[k] !== null)
     .map((k) => [k, String(meta[k])]);
@@ -198,7 +184,7 @@ export function renderMLmodel(meta) {
   );
   const sig = meta.signature;
   out.append(h("h4", {}, "Signature"));
-  if (!sig) out.append(h("p", { className: "muted" }, "No signature logged."));
+  if (!sig) out.append(h("p", { class: "muted" }, "No signature logged."));
   else {
     for (const part of ["inputs", "outputs", "params"]) {
       if (!sig[part]) continue;
@@ -236,37 +222,37 @@ async function fetchText(url) {
 async function previewBody(runId, path, size) {
   const url = artifactUrl(runId, path);
   const name = path.split("/").pop();
-  if (IMAGE.test(name)) return h("img", { src: url, alt: path, className: "tk-preview-image" });
+  if (IMAGE.test(name)) return h("img", { src: url, alt: path, class: "tk-preview-image" });
   if (size !== undefined && size > MAX_TEXT_BYTES) {
-    return h("p", { className: "muted" }, `Too large to preview (${formatBytes(size)}); download it instead.`);
+    return h("p", { class: "muted" }, `Too large to preview (${formatBytes(size)}); download it instead.`);
   }
   const text = await fetchText(url);
-  if (text === null) return h("p", { className: "muted" }, "Binary file: no preview; download it instead.");
+  if (text === null) return h("p", { class: "muted" }, "Binary file: no preview; download it instead.");
   if (name === "MLmodel") {
     const jsyaml = await loadScript("static/vendor/js-yaml.min.js", "jsyaml");
     return renderMLmodel(jsyaml.load(text, { schema: jsyaml.JSON_SCHEMA }) || {});
   }
   if (HTML.test(name)) {
     // empty sandbox: no scripts, no same-origin access, no forms or popups
-    return h("iframe", { sandbox: "", srcdoc: text, className: "tk-preview-html", title: path });
+    return h("iframe", { sandbox: "", srcdoc: text, class: "tk-preview-html", title: path });
   }
   if (TABLE.test(name)) {
     const rows = parseDelimited(text, /\.tsv$/i.test(name) ? "\t" : ",");
     const more = rows.length > MAX_TABLE_ROWS;
-    const wrap = h("div", { className: "tk-preview-table" }, table(rows.slice(1, MAX_TABLE_ROWS + 1), rows[0] || []));
-    if (more) wrap.append(h("p", { className: "muted" }, `First ${MAX_TABLE_ROWS} rows shown.`));
+    const wrap = h("div", { class: "tk-preview-table" }, table(rows.slice(1, MAX_TABLE_ROWS + 1), rows[0] || []));
+    if (more) wrap.append(h("p", { class: "muted" }, `First ${MAX_TABLE_ROWS} rows shown.`));
     return wrap;
   }
-  if (MARKDOWN.test(name)) return h("div", { className: "tk-markdown" }, renderMarkdown(text));
+  if (MARKDOWN.test(name)) return h("div", { class: "tk-markdown" }, renderMarkdown(text));
   if (JSON_FILE.test(name) && !/\.jsonl$/i.test(name)) {
     try {
-      return h("pre", { className: "tk-preview-text" }, JSON.stringify(JSON.parse(text), null, 2));
+      return h("pre", { class: "tk-preview-text" }, JSON.stringify(JSON.parse(text), null, 2));
     } catch {
       /* not valid JSON: show as text */
     }
   }
-  if (YAML.test(name)) return h("pre", { className: "tk-preview-text tk-yaml" }, text);
-  return h("pre", { className: "tk-preview-text" }, text);
+  if (YAML.test(name)) return h("pre", { class: "tk-preview-text tk-yaml" }, text);
+  return h("pre", { class: "tk-preview-text" }, text);
 }
 
 export function formatBytes(n) {
@@ -287,20 +273,20 @@ export async function renderPreview(el, runId, path, size) {
   el.replaceChildren(
     h(
       "div",
-      { className: "tk-preview-head" },
-      h("span", { className: "tk-preview-path" }, path),
-      size !== undefined ? h("span", { className: "muted" }, formatBytes(size)) : null,
-      h("a", { href: artifactUrl(runId, path), download: name, className: "tk-download" }, "Download"),
+      { class: "tk-preview-head" },
+      h("span", { class: "tk-preview-path" }, path),
+      size !== undefined ? h("span", { class: "muted" }, formatBytes(size)) : null,
+      h("a", { href: artifactUrl(runId, path), download: name, class: "tk-download" }, "Download"),
     ),
   );
-  const body = h("div", { className: "tk-preview-body", dataset: { state: "loading" } }, "Loading…");
+  const body = h("div", { class: "tk-preview-body", dataset: { state: "loading" } }, "Loading…");
   el.append(body);
   try {
     const content = await previewBody(runId, path, size);
     body.replaceChildren(content);
     body.dataset.state = "ready";
   } catch (err) {
-    body.replaceChildren(h("p", { className: "error", role: "alert" }, "Preview failed: " + (err.message || err)));
+    body.replaceChildren(h("p", { class: "error", role: "alert" }, "Preview failed: " + (err.message || err)));
     body.dataset.state = "error";
   }
 }
@@ -310,9 +296,9 @@ export async function renderPreview(el, runId, path, size) {
 /** A lazily expanded tree of run `runId`'s artifacts beside a preview pane. `selected` (a file path) is opened on
  *  the way in (its directories expanded); `onSelect(path)` hears about every file the user opens. */
 export function renderArtifactBrowser(panel, runId, { selected = "", onSelect = () => {} } = {}) {
-  const tree = h("ul", { className: "tk-tree", role: "tree", "aria-label": "Artifacts" });
-  const preview = h("div", { className: "tk-preview" }, h("p", { className: "muted" }, "Select a file to preview it."));
-  panel.append(h("div", { className: "tk-artifacts" }, h("div", { className: "tk-tree-box" }, tree), preview));
+  const tree = h("ul", { class: "tk-tree", role: "tree", "aria-label": "Artifacts" });
+  const preview = h("div", { class: "tk-preview" }, h("p", { class: "muted" }, "Select a file to preview it."));
+  panel.append(h("div", { class: "tk-artifacts" }, h("div", { class: "tk-tree-box" }, tree), preview));
   const wanted = selected;
   const select = (item, node) => {
     for (const n of tree.querySelectorAll(".tk-selected")) n.classList.remove("tk-selected");
@@ -322,21 +308,21 @@ export function renderArtifactBrowser(panel, runId, { selected = "", onSelect = 
   };
 
   async function expand(ul, path) {
-    ul.replaceChildren(h("li", { className: "muted" }, "Loading…"));
+    ul.replaceChildren(h("li", { class: "muted" }, "Loading…"));
     let files;
     try {
       files = (await apiGet("artifacts/list", { run_id: runId, path: path || undefined })).files || [];
     } catch (err) {
-      ul.replaceChildren(h("li", { className: "error", role: "alert" }, "Error: " + (err.message || err)));
+      ul.replaceChildren(h("li", { class: "error", role: "alert" }, "Error: " + (err.message || err)));
       return;
     }
     files.sort((a, b) => b.is_dir - a.is_dir || a.path.localeCompare(b.path));
     ul.replaceChildren();
-    if (!files.length) ul.append(h("li", { className: "muted" }, path ? "(empty)" : "No artifacts."));
+    if (!files.length) ul.append(h("li", { class: "muted" }, path ? "(empty)" : "No artifacts."));
     for (const item of files) {
       const name = item.path.split("/").pop();
       const li = h("li", { role: "treeitem", dataset: { path: item.path } });
-      const label = h("button", { type: "button", className: item.is_dir ? "tk-dir" : "tk-file" }, name);
+      const label = h("button", { type: "button", class: item.is_dir ? "tk-dir" : "tk-file" }, name);
       li.append(label);
       if (item.is_dir) {
         li.setAttribute("aria-expanded", "false");
@@ -354,11 +340,11 @@ export function renderArtifactBrowser(panel, runId, { selected = "", onSelect = 
         });
         if (wanted.startsWith(item.path + "/")) label.click(); // deep link: open the way to the file
       } else {
-        label.append(h("span", { className: "muted tk-size" }, formatBytes(item.file_size)));
+        label.append(h("span", { class: "muted tk-size" }, formatBytes(item.file_size)));
         label.addEventListener("click", () => select(item, li));
         const download = h(
           "a",
-          { href: artifactUrl(runId, item.path), download: name, className: "tk-tree-download", title: "Download" },
+          { href: artifactUrl(runId, item.path), download: name, class: "tk-tree-download", title: "Download" },
           "⤓",
         );
         download.setAttribute("aria-label", "Download " + item.path);

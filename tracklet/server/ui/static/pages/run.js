@@ -5,7 +5,9 @@
 import { apiGet, apiPost } from "../api.js";
 import { createChart } from "../chart.js";
 import { current, href, updateQuery } from "../router.js";
-import { h, renderArtifactBrowser, renderMarkdown } from "../preview.js";
+import { errorBox, h } from "../dom.js";
+import { durationMs, formatDuration, formatNumber, formatTime } from "../format.js";
+import { renderArtifactBrowser, renderMarkdown } from "../preview.js";
 
 const NOTE = "mlflow.note.content";
 const PARENT = "mlflow.parentRunId";
@@ -27,24 +29,6 @@ function ensureStyles() {
   document.head.append(h("link", { id: "tk-run-css", rel: "stylesheet", href: "static/run.css" }));
 }
 
-function fmtTime(ms) {
-  return ms ? new Date(Number(ms)).toLocaleString() : "";
-}
-
-export function fmtDuration(ms) {
-  if (ms === null || ms === undefined || ms < 0) return "";
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${(ms / 1000).toFixed(1)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-}
-
-function fmtValue(v) {
-  const n = Number(v);
-  if (typeof v === "string" && !Number.isFinite(n)) return v; // NaN / Infinity arrive as strings
-  return Number.isInteger(n) ? String(n) : n.toPrecision(6).replace(/\.?0+(e|$)/, "$1");
-}
-
 function kv(list) {
   const out = {};
   for (const { key, value } of list || []) out[key] = value;
@@ -52,13 +36,13 @@ function kv(list) {
 }
 
 function section(title, id, ...body) {
-  return h("section", { className: "tk-section", id }, h("h3", {}, title), ...body);
+  return h("section", { class: "tk-section", id }, h("h3", {}, title), ...body);
 }
 
 function kvTable(rows, header, className = "") {
   return h(
     "table",
-    { className: "tk-table " + className },
+    { class: "tk-table " + className },
     header ? h("thead", {}, h("tr", {}, header.map((c) => h("th", { scope: "col" }, c)))) : null,
     h(
       "tbody",
@@ -74,16 +58,23 @@ export async function renderRun(el, { params, query }) {
   for (const c of charts) c.destroy();
   charts = [];
   const runId = params.runId;
-  const { run } = await apiGet("runs/get", { run_id: runId });
-  const page = h("div", { className: "tk-run", dataset: { runId } });
+  const path = current().path;
+  let run;
+  try {
+    ({ run } = await apiGet("runs/get", { run_id: runId }));
+  } finally {
+    // the user went elsewhere while this loaded: that view owns `el` now (nor is this error theirs)
+    if (current().path !== path) return; // eslint-disable-line no-unsafe-finally
+  }
+  const page = h("div", { class: "tk-run", dataset: { runId } });
   el.replaceChildren(page);
   const state = { run, query };
   page.append(header(run));
   const tab = TABS.some(([t]) => t === query.get("tab")) ? query.get("tab") : "overview";
-  const tabBar = h("div", { className: "tk-tabs", role: "tablist" });
-  const panel = h("div", { className: "tk-tab-panel", role: "tabpanel" });
+  const tabBar = h("div", { class: "tk-tabs", role: "tablist" });
+  const panel = h("div", { class: "tk-tab-panel", role: "tabpanel" });
   for (const [name, label] of TABS) {
-    const button = h("button", { type: "button", role: "tab", className: "tk-tab", dataset: { tab: name } }, label);
+    const button = h("button", { type: "button", role: "tab", class: "tk-tab", dataset: { tab: name } }, label);
     button.setAttribute("aria-selected", String(name === tab));
     button.addEventListener("click", () => {
       updateQuery({ tab: name === "overview" ? null : name });
@@ -109,31 +100,30 @@ function showTab(panel, tab, state) {
 function header(run) {
   const info = run.info;
   const tags = kv(run.data.tags);
-  const end = info.end_time ? Number(info.end_time) : info.status === "RUNNING" ? Date.now() : null;
   const experiment = h("a", { href: href("/experiments/" + info.experiment_id) }, "experiment " + info.experiment_id);
   apiGet("experiments/get", { experiment_id: info.experiment_id })
     .then((r) => (experiment.textContent = r.experiment.name))
     .catch(() => {});
   const facts = [
-    ["Status", h("span", { className: "tk-status tk-status-" + info.status.toLowerCase() }, info.status)],
-    ["Started", fmtTime(info.start_time)],
-    ["Duration", end ? fmtDuration(end - Number(info.start_time)) : ""],
+    ["Status", h("span", { class: "tk-status tk-status-" + info.status.toLowerCase() }, info.status)],
+    ["Started", formatTime(info.start_time)],
+    ["Duration", formatDuration(durationMs(info.start_time, info.end_time, info.status))],
     ["Experiment", experiment],
     ["Run ID", h("code", {}, info.run_id)],
   ];
   if (tags[PARENT]) {
-    const parent = h("a", { href: href("/runs/" + tags[PARENT]), className: "tk-parent" }, tags[PARENT]);
+    const parent = h("a", { href: href("/runs/" + tags[PARENT]), class: "tk-parent" }, tags[PARENT]);
     facts.push(["Parent run", parent]);
   }
   if (tags["mlflow.user"]) facts.push(["User", tags["mlflow.user"]]);
   if (tags["mlflow.source.name"]) facts.push(["Source", tags["mlflow.source.name"]]);
   return h(
     "header",
-    { className: "tk-run-header" },
-    h("h2", { className: "tk-run-name" }, info.run_name || info.run_id),
+    { class: "tk-run-header" },
+    h("h2", { class: "tk-run-name" }, info.run_name || info.run_id),
     h(
       "dl",
-      { className: "tk-facts" },
+      { class: "tk-facts" },
       facts.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))),
     ),
   );
@@ -143,7 +133,7 @@ function header(run) {
 
 function renderOverview(panel, state) {
   const { run } = state;
-  const grid = h("div", { className: "tk-overview" });
+  const grid = h("div", { class: "tk-overview" });
   panel.append(grid);
   const summary = autologSummary(run);
   const note = noteSection(state);
@@ -157,7 +147,7 @@ function renderOverview(panel, state) {
       "params",
       params.length
         ? kvTable(params.map((p) => [p.key, p.value]), ["Name", "Value"], "tk-params")
-        : h("p", { className: "muted" }, "None."),
+        : h("p", { class: "muted" }, "None."),
     ),
   );
   const metrics = (run.data.metrics || []).slice().sort((a, b) => a.key.localeCompare(b.key));
@@ -169,13 +159,13 @@ function renderOverview(panel, state) {
         ? kvTable(
             metrics.map((m) => [
               h("a", { href: href(current().path, { tab: "charts", metric: m.key }) }, m.key),
-              fmtValue(m.value),
+              formatNumber(m.value),
               String(m.step),
             ]),
             ["Name", "Latest value", "Step"],
             "tk-metrics",
           )
-        : h("p", { className: "muted" }, "None."),
+        : h("p", { class: "muted" }, "None."),
     ),
   );
   for (const wide of [tagsSection(state), inputsSection(run), loggedModelsSection(run)]) {
@@ -214,7 +204,7 @@ function autologSummary(run) {
     ["restored_epoch", "Restored epoch"],
     ["stopped_epoch", "Stopped epoch"],
   ]) {
-    if (metrics[key] !== undefined) rows.push([label, fmtValue(metrics[key])]);
+    if (metrics[key] !== undefined) rows.push([label, formatNumber(metrics[key])]);
   }
   return section("Autolog", "autolog", kvTable(rows, null, "tk-autolog"));
 }
@@ -223,21 +213,17 @@ async function reloadRun(state) {
   state.run = (await apiGet("runs/get", { run_id: state.run.info.run_id })).run;
 }
 
-function errorLine(err) {
-  return h("p", { className: "error", role: "alert" }, "Error: " + (err.message || err));
-}
-
 function noteSection(state) {
   const box = section("Note", "note");
   const draw = () => {
     const note = kv(state.run.data.tags)[NOTE] || "";
-    const body = h("div", { className: "tk-markdown tk-note" });
+    const body = h("div", { class: "tk-markdown tk-note" });
     if (note) body.append(renderMarkdown(note));
-    else body.append(h("p", { className: "muted" }, "No note yet."));
-    const edit = h("button", { type: "button", className: "tk-edit-note" }, note ? "Edit note" : "Add note");
+    else body.append(h("p", { class: "muted" }, "No note yet."));
+    const edit = h("button", { type: "button", class: "tk-edit-note" }, note ? "Edit note" : "Add note");
     edit.addEventListener("click", () => {
-      const area = h("textarea", { className: "tk-note-input", rows: 8, value: note, "aria-label": "Note (Markdown)" });
-      const save = h("button", { type: "button", className: "tk-save-note" }, "Save");
+      const area = h("textarea", { class: "tk-note-input", rows: 8, text: note, "aria-label": "Note (Markdown)" });
+      const save = h("button", { type: "button", class: "tk-save-note" }, "Save");
       const cancel = h("button", { type: "button" }, "Cancel");
       const status = h("div");
       cancel.addEventListener("click", draw);
@@ -250,13 +236,13 @@ function noteSection(state) {
           draw();
         } catch (err) {
           save.disabled = false;
-          status.replaceChildren(errorLine(err));
+          status.replaceChildren(errorBox(err, "The note was not saved"));
         }
       });
-      box.replaceChildren(box.firstChild, area, h("div", { className: "tk-actions" }, save, cancel), status);
+      box.replaceChildren(box.firstChild, area, h("div", { class: "tk-actions" }, save, cancel), status);
       area.focus();
     });
-    box.replaceChildren(box.firstChild, body, h("div", { className: "tk-actions" }, edit));
+    box.replaceChildren(box.firstChild, body, h("div", { class: "tk-actions" }, edit));
   };
   draw();
   return box;
@@ -271,33 +257,33 @@ function tagsSection(state) {
       await reloadRun(state);
       draw();
     } catch (err) {
-      draw(errorLine(err));
+      draw(errorBox(err, "The tag was not changed"));
     }
   }
   const setTag = (key, value) => act(() => apiPost("runs/set-tag", { run_id: runId(), key, value }));
 
   function row(t) {
-    const value = h("td", { className: "tk-tag-value" }, t.value);
-    const edit = h("button", { type: "button", className: "tk-tag-edit", "aria-label": "Edit tag " + t.key }, "Edit");
-    const del = h("button", { type: "button", className: "tk-tag-delete", "aria-label": "Delete tag " + t.key });
+    const value = h("td", { class: "tk-tag-value" }, t.value);
+    const edit = h("button", { type: "button", class: "tk-tag-edit", "aria-label": "Edit tag " + t.key }, "Edit");
+    const del = h("button", { type: "button", class: "tk-tag-delete", "aria-label": "Delete tag " + t.key });
     del.textContent = "Delete";
     edit.addEventListener("click", () => {
-      const input = h("input", { type: "text", value: t.value, className: "tk-tag-input" });
+      const input = h("input", { type: "text", value: t.value, class: "tk-tag-input" });
       input.setAttribute("aria-label", "Value of " + t.key);
-      const save = h("button", { type: "button", className: "tk-tag-save" }, "Save");
+      const save = h("button", { type: "button", class: "tk-tag-save" }, "Save");
       save.addEventListener("click", () => setTag(t.key, input.value));
       input.addEventListener("keydown", (e) => e.key === "Enter" && save.click());
       value.replaceChildren(input, save);
       input.focus();
     });
     del.addEventListener("click", () => act(() => apiPost("runs/delete-tag", { run_id: runId(), key: t.key })));
-    const actions = h("td", { className: "tk-actions" }, edit, del);
+    const actions = h("td", { class: "tk-actions" }, edit, del);
     return h("tr", { dataset: { key: t.key } }, h("td", {}, t.key), value, actions);
   }
 
   function tagTable(tags) {
     const head = h("tr", {}, h("th", { scope: "col" }, "Key"), h("th", { scope: "col" }, "Value"), h("th", {}, ""));
-    return h("table", { className: "tk-table tk-tags" }, h("thead", {}, head), h("tbody", {}, tags.map(row)));
+    return h("table", { class: "tk-table tk-tags" }, h("thead", {}, head), h("tbody", {}, tags.map(row)));
   }
 
   function draw(message) {
@@ -305,19 +291,19 @@ function tagsSection(state) {
     // tracklet's and MLflow's own tags (mlflow.*) are folded away: the user's tags come first
     const system = tags.filter((t) => t.key.startsWith("mlflow."));
     const mine = tags.filter((t) => !t.key.startsWith("mlflow."));
-    const newKey = h("input", { type: "text", placeholder: "key", className: "tk-new-tag-key" });
-    const newValue = h("input", { type: "text", placeholder: "value", className: "tk-new-tag-value" });
+    const newKey = h("input", { type: "text", placeholder: "key", class: "tk-new-tag-key" });
+    const newValue = h("input", { type: "text", placeholder: "value", class: "tk-new-tag-value" });
     newKey.setAttribute("aria-label", "New tag key");
     newValue.setAttribute("aria-label", "New tag value");
-    const add = h("button", { type: "button", className: "tk-add-tag" }, "Add tag");
+    const add = h("button", { type: "button", class: "tk-add-tag" }, "Add tag");
     add.addEventListener("click", () => setTag(newKey.value.trim(), newValue.value));
     const systemSummary = h("summary", {}, `System tags (${system.length})`);
     box.replaceChildren(
       box.firstChild,
-      mine.length ? tagTable(mine) : h("p", { className: "muted" }, "No tags of your own yet."),
-      h("div", { className: "tk-add-tag-form" }, newKey, newValue, add),
+      mine.length ? tagTable(mine) : h("p", { class: "muted" }, "No tags of your own yet."),
+      h("div", { class: "tk-add-tag-form" }, newKey, newValue, add),
       message || "",
-      system.length ? h("details", { className: "tk-system-tags" }, systemSummary, tagTable(system)) : "",
+      system.length ? h("details", { class: "tk-system-tags" }, systemSummary, tagTable(system)) : "",
     );
   }
   draw();
@@ -326,7 +312,7 @@ function tagsSection(state) {
 
 function inputsSection(run) {
   const inputs = (run.inputs && run.inputs.dataset_inputs) || [];
-  if (!inputs.length) return section("Dataset inputs", "inputs", h("p", { className: "muted" }, "None."));
+  if (!inputs.length) return section("Dataset inputs", "inputs", h("p", { class: "muted" }, "None."));
   const rows = inputs.map(({ dataset, tags }) => {
     const context = kv(tags)["mlflow.data.context"] || "";
     const details = h("details", {}, h("summary", {}, "schema & profile"));
@@ -347,7 +333,7 @@ function inputsSection(run) {
 }
 
 function loggedModelsSection(run) {
-  const box = section("Logged models", "logged-models", h("p", { className: "muted" }, "Loading…"));
+  const box = section("Logged models", "logged-models", h("p", { class: "muted" }, "Loading…"));
   const { run_id, experiment_id } = run.info;
   apiPost("logged-models/search", { experiment_ids: [experiment_id], filter: `source_run_id = '${run_id}'` })
     .then(({ models = [] }) => {
@@ -356,17 +342,17 @@ function loggedModelsSection(run) {
         h("code", {}, info.model_id),
         info.model_type || "",
         (info.status || "").replace("LOGGED_MODEL_", ""),
-        fmtTime(info.creation_timestamp_ms),
+        formatTime(info.creation_timestamp_ms),
         info.artifact_uri || "",
       ]);
       box.replaceChildren(
         box.firstChild,
         rows.length
           ? kvTable(rows, ["Name", "Model ID", "Type", "Status", "Created", "Artifact URI"], "tk-logged-models")
-          : h("p", { className: "muted" }, "None."),
+          : h("p", { class: "muted" }, "None."),
       );
     })
-    .catch((err) => box.replaceChildren(box.firstChild, errorLine(err)));
+    .catch((err) => box.replaceChildren(box.firstChild, errorBox(err, "Logged models could not be loaded")));
   return box;
 }
 
@@ -381,14 +367,14 @@ function renderCharts(panel, state) {
   const { run, query } = state;
   const keys = Array.from(new Set((run.data.metrics || []).map((m) => m.key))).sort();
   if (!keys.length) {
-    panel.append(h("p", { className: "muted" }, "This run has no metrics."));
+    panel.append(h("p", { class: "muted" }, "This run has no metrics."));
     return;
   }
   const xAxis = X_AXES.some(([x]) => x === query.get("x")) ? query.get("x") : "step";
   const only = keys.includes(query.get("metric")) ? query.get("metric") : null;
   const range = parseRange(query.get("range"));
-  const controls = h("div", { className: "tk-chart-controls" });
-  const select = h("select", { className: "tk-x-axis", "aria-label": "X axis" });
+  const controls = h("div", { class: "tk-chart-controls" });
+  const select = h("select", { class: "tk-x-axis", "aria-label": "X axis" });
   for (const [value, label] of X_AXES) select.append(h("option", { value, selected: value === xAxis }, label));
   select.addEventListener("change", () => {
     updateQuery({ x: select.value === "step" ? null : select.value, range: null }); // a range is in x-axis units
@@ -400,7 +386,7 @@ function renderCharts(panel, state) {
     controls.append(h("a", { href: all }, `All ${keys.length} metrics`));
   }
   panel.append(controls);
-  const grid = h("div", { className: "tk-chart-grid" + (only || keys.length === 1 ? " tk-chart-single" : "") });
+  const grid = h("div", { class: "tk-chart-grid" + (only || keys.length === 1 ? " tk-chart-single" : "") });
   panel.append(grid);
   // every chart on the page shares the x range: zooming one zooms all, and the range is in the URL
   const onRangeChange = (r, source) => {
@@ -426,7 +412,7 @@ function renderCharts(panel, state) {
   });
   charts.push({ destroy: () => observer.disconnect(), setRange() {} });
   for (const key of only ? [only] : keys) {
-    const box = h("div", { className: "tk-chart-box", dataset: { metric: key } });
+    const box = h("div", { class: "tk-chart-box", dataset: { metric: key } });
     grid.append(box);
     observer.observe(box);
   }
