@@ -64,3 +64,22 @@ print("sql" if "tracklet.tracking.stores.sql" in sys.modules else "no-sql",
         assert out.returncode == 0, out.stderr
         assert expected in out.stdout.split(), out.stdout
     assert not [p for p in os.listdir(tmp_path) if p.startswith(("mlruns", "w.db"))], "autolog() created the store"
+
+
+def test_a_fork_while_the_warm_up_imports_does_not_hang_the_child(tmp_path):
+    """``os.fork()`` right after ``autolog()`` waits for the warm-up imports, so the child never inherits an
+    import lock held by a thread it does not have (it would hang importing the same modules)."""
+    code = f"""
+import os, tracklet
+tracklet.set_tracking_uri({("sqlite:///" + str(tmp_path / "f.db"))!r})
+tracklet.autolog()
+import sklearn
+pid = os.fork()
+if pid == 0:
+    import sqlalchemy, tracklet.tracking.stores.sql
+    os._exit(7)
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "7"

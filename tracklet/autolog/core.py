@@ -9,6 +9,7 @@ it is needed, so ``tracklet.autolog()`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import threading
 
@@ -211,7 +212,25 @@ def _warm_up(integration: str) -> None:
     if not names:
         return
     _warm_started.update(names)
-    threading.Thread(target=_import_quietly, args=(names,), name="tracklet-autolog-warm-up", daemon=True).start()
+    thread = threading.Thread(target=_import_quietly, args=(names,), name="tracklet-autolog-warm-up", daemon=True)
+    if not _fork_guard and hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_finish_warm_up)
+        _fork_guard.append(True)
+    _warm_threads.append(thread)
+    thread.start()
+
+
+_warm_threads: list[threading.Thread] = []
+_fork_guard: list[bool] = []  # registered once per process
+
+
+def _finish_warm_up() -> None:
+    """Before a fork: let the warm-up imports finish (bounded), so no child starts with an import lock held by
+    a thread that does not exist in it (a child importing the same module would hang)."""
+    for thread in list(_warm_threads):
+        if thread.is_alive() and thread is not threading.current_thread():
+            thread.join(10)
+    _warm_threads[:] = [t for t in _warm_threads if t.is_alive()]
 
 
 def _import_quietly(names: list[str]) -> None:
