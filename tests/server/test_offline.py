@@ -289,7 +289,9 @@ with tracklet.start_run() as run:
     counts = step_counts(server.url, the_run(server.url).info.run_id, "loss")
     assert all(counts[s] == 1 for s in range(2001))  # acknowledged to the journal: arrived
     assert max(counts.values()) == 1  # and nothing twice
-    assert sorted(counts) == list(range(len(counts)))  # a prefix: the journal is written in order
+    # Not necessarily a prefix: past the queue cap, points spill to the journal while earlier ones still wait in
+    # the in-memory queue, and SIGKILL loses that queue (README: "Offline / unreachable server").
+    assert set(counts) <= set(range(1_000_000)) and len(counts) >= 2001
 
 
 def test_corrupt_journal_tail_is_reported_and_the_rest_uploaded(tmp_path, server):
