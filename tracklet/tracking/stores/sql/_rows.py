@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import operator
+import sqlite3
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from tracklet.tracking.entities import (
     Dataset,
@@ -29,37 +32,49 @@ from tracklet.tracking.stores.sql.schema import (
 )
 
 _INF = math.inf
+_by_key = operator.attrgetter("key")
 _CHUNK = 500  # ids per IN (...) list, well under every database's bound-parameter limit
 
-_q_latest = sa.select(
-    latest_metrics.c.run_uuid,
-    latest_metrics.c.key,
-    latest_metrics.c.value,
-    latest_metrics.c.special,
-    latest_metrics.c.timestamp,
-    latest_metrics.c.step,
-).where(latest_metrics.c.run_uuid.in_(sa.bindparam("ids", expanding=True)))
-_q_params = sa.select(params.c.run_uuid, params.c.key, params.c.value).where(
-    params.c.run_uuid.in_(sa.bindparam("ids", expanding=True))
-)
-_q_tags = sa.select(tags.c.run_uuid, tags.c.key, tags.c.value).where(
-    tags.c.run_uuid.in_(sa.bindparam("ids", expanding=True))
-)
-_q_inputs = (
-    sa.select(
-        inputs.c.run_uuid,
-        inputs.c.tags,
-        datasets.c.name,
-        datasets.c.digest,
-        datasets.c.source_type,
-        datasets.c.source,
-        datasets.c.schema,
-        datasets.c.profile,
+
+def _run_queries(in_ids) -> tuple:
+    """The four bulk loaders (latest metrics, params, tags, dataset inputs) with ``in_ids(column)`` picking
+    the runs."""
+    lm, ds = latest_metrics.c, datasets.c
+    latest = sa.select(lm.run_uuid, lm.key, lm.value, lm.special, lm.timestamp, lm.step).where(in_ids(lm.run_uuid))
+    param_rows = sa.select(params.c.run_uuid, params.c.key, params.c.value).where(in_ids(params.c.run_uuid))
+    tag_rows = sa.select(tags.c.run_uuid, tags.c.key, tags.c.value).where(in_ids(tags.c.run_uuid))
+    input_rows = (
+        sa.select(
+            inputs.c.run_uuid, inputs.c.tags, ds.name, ds.digest, ds.source_type, ds.source, ds.schema, ds.profile
+        )
+        .select_from(inputs.join(datasets, ds.dataset_uuid == inputs.c.dataset_uuid))
+        .where(in_ids(inputs.c.run_uuid))
+        .order_by(inputs.c.run_uuid, inputs.c.position)
     )
-    .select_from(inputs.join(datasets, datasets.c.dataset_uuid == inputs.c.dataset_uuid))
-    .where(inputs.c.run_uuid.in_(sa.bindparam("ids", expanding=True)))
-    .order_by(inputs.c.run_uuid, inputs.c.position)
-)
+    return latest, param_rows, tag_rows, input_rows
+
+
+def _sqlite_has_json_each() -> bool:
+    # built into SQLite since 3.38 (Python's own builds had it earlier); a build without it falls back
+    try:
+        sqlite3.connect(":memory:").execute("SELECT value FROM json_each('[]')").close()
+        return True
+    except sqlite3.Error:
+        return False
+
+
+# How a bulk loader names its runs. An expanding IN (...) list is re-rendered by SQLAlchemy on every call (a
+# bound parameter per id: about a third of a 400-run search's time), so SQLite gets the ids as one JSON array
+# and PostgreSQL as one array parameter; other databases keep the IN list, in chunks.
+_IDS_AS_ONE_PARAM = {
+    "sqlite": (
+        lambda col: col.in_(sa.select(sa.column("value")).select_from(sa.func.json_each(sa.bindparam("ids")))),
+        json.dumps,
+    ),
+    "postgresql": (lambda col: col == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String))), list),
+}
+_QUERIES = {"": _run_queries(lambda col: col.in_(sa.bindparam("ids", expanding=True)))}
+
 _q_exp_tags = sa.select(experiment_tags.c.experiment_id, experiment_tags.c.key, experiment_tags.c.value).where(
     experiment_tags.c.experiment_id.in_(sa.bindparam("ids", expanding=True))
 )
@@ -105,27 +120,43 @@ def run_info_from_row(row) -> RunInfo:
     )
 
 
+def _bulk_queries(dialect: str) -> tuple:
+    """(queries, how the id list is bound, chunk size) for ``dialect``."""
+    one_param = _IDS_AS_ONE_PARAM.get(dialect)
+    if dialect == "sqlite" and not _QUERIES.setdefault("json_each", _sqlite_has_json_each()):
+        one_param = None
+    if one_param is None:
+        return _QUERIES[""], list, _CHUNK
+    if dialect not in _QUERIES:
+        _QUERIES[dialect] = _run_queries(one_param[0])
+    return _QUERIES[dialect], one_param[1], None
+
+
 def load_runs(conn, run_rows) -> list[Run]:
-    """Build Run entities for ``run_rows`` (rows of schema.runs) with four bulk queries per chunk."""
+    """Build Run entities for ``run_rows`` (rows of schema.runs) with four bulk queries (per chunk of ids where
+    the database takes them as a list of parameters), read as the driver's own tuples."""
     ids = [row[0] for row in run_rows]
     metrics: dict[str, list[Metric]] = {rid: [] for rid in ids}
     param_maps: dict[str, dict[str, str]] = {rid: {} for rid in ids}
     tag_maps: dict[str, dict[str, str]] = {rid: {} for rid in ids}
     input_lists: dict[str, list[DatasetInput]] = {rid: [] for rid in ids}
-    for chunk in _chunks(ids):
-        bind = {"ids": chunk}
-        for rid, key, value, special, timestamp, step in conn.execute(_q_latest, bind).all():
-            metrics[rid].append(Metric(key, decode_value(value, special), timestamp, step))
-        for rid, key, value in conn.execute(_q_params, bind).all():
+    (q_latest, q_params, q_tags, q_inputs), bind_ids, chunk_size = _bulk_queries(conn.dialect.name)
+    for chunk in _chunks(ids, chunk_size or len(ids) or 1):
+        bind = {"ids": bind_ids(chunk)}
+        for rid, key, value, special, timestamp, step in conn.execute(q_latest, bind).cursor.fetchall():
+            metrics[rid].append(Metric(key, decode_value(value, special) if special else value, timestamp, step))
+        for rid, key, value in conn.execute(q_params, bind).cursor.fetchall():
             param_maps[rid][key] = value
-        for rid, key, value in conn.execute(_q_tags, bind).all():
+        for rid, key, value in conn.execute(q_tags, bind).cursor.fetchall():
             tag_maps[rid][key] = value
-        for rid, input_tags, *fields in conn.execute(_q_inputs, bind).all():
+        for rid, input_tags, *fields in conn.execute(q_inputs, bind).cursor.fetchall():
             input_lists[rid].append(_dataset_input(input_tags, *fields))
     out = []
     for row in run_rows:
         rid = row[0]
-        ms = sorted(metrics[rid], key=lambda m: m.key)
+        ms = metrics[rid]
+        if len(ms) > 1:
+            ms.sort(key=_by_key)
         out.append(
             Run(
                 info=run_info_from_row(row),

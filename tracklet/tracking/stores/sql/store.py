@@ -377,7 +377,9 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
             if not sorts_in_sql(orders):  # dozens of sort keys: sort the selected runs as the file store does
                 stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders)
                 page, token = search.paginate(
-                    search.sort_runs(_rows.load_runs(conn, conn.execute(stmt).all()), orders), max_results, page_token
+                    search.sort_runs(_rows.load_runs(conn, conn.execute(stmt).cursor.fetchall()), orders),
+                    max_results,
+                    page_token,
                 )
                 return PagedList(page, token)
             # the page after the last row served (keyset), so runs logged meanwhile shift nothing
@@ -386,7 +388,9 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
                 rows = self._segmented_rows(conn, ids, stages, comparisons, orders, max_results, after)
             else:
                 stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders, after, drive=not walk)
-                rows = conn.execute(stmt.limit(max_results + 1).offset(0 if after is not None else offset)).all()
+                rows = conn.execute(
+                    stmt.limit(max_results + 1).offset(0 if after is not None else offset)
+                ).cursor.fetchall()
             token = None
             if len(rows) > max_results:
                 last = rows[max_results - 1]
@@ -414,7 +418,7 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
         rows: list = []
         for segment in segments:
             stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders, after, segment)
-            rows += conn.execute(stmt.limit(max_results + 1 - len(rows))).all()
+            rows += conn.execute(stmt.limit(max_results + 1 - len(rows))).cursor.fetchall()
             if len(rows) > max_results:
                 break
         return rows
