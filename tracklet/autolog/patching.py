@@ -9,7 +9,12 @@ The path of one patched training call (:func:`safe_patch`)::
     disabled / suppressed / nested in another patched call / hooks.applies() is False -> original only
     open the managed run (reuse the active run, or create one tagged mlflow.autologging=<name>)
     hooks.before(call) -> original(*args, **kwargs) exactly once -> hooks.after(call, result)
+    the steps ``after`` deferred with :func:`defer`: handed to the post-fit worker (:mod:`.deferred`)
     flush the RunLogger; end the run if we created it: FINISHED, FAILED (user error) or KILLED (Ctrl-C)
+      (after the deferred steps, in the worker, when there were any; the run leaves the active-run stack now)
+
+A patched call on an instance with a post-fit task still pending waits for it first (a ``warm_start`` refit
+must not change the model that task is measuring).
 
 The user's exceptions propagate unchanged. Ours are reported once per integration as an AutologWarning
 and the result is returned; the run still ends FINISHED with whatever was logged. In strict mode
@@ -18,6 +23,8 @@ and the result is returned; the run still ends FINISHED with whatever was logged
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import inspect
 import sys
 import types
@@ -25,7 +32,7 @@ from dataclasses import dataclass, field
 
 import wrapt
 
-from tracklet.autolog import session
+from tracklet.autolog import deferred, session
 from tracklet.autolog.config import AutologConfig, get_config, lock
 
 _MISSING = object()
@@ -105,6 +112,15 @@ class Call:
     state: dict = field(default_factory=dict)
     parent: Call | None = None
     logging: bool = True  # False for a call that runs without logging (its nested calls don't log either)
+    post_fit: list = field(default_factory=list)  # (step, args) that ``after`` deferred (see defer)
+
+
+def defer(call: Call, step, *args) -> None:
+    """From ``after``: run ``step(call, *args)`` once ``after`` returns -- for a top-level call on the post-fit
+    worker (:mod:`.deferred`) unless ``TRACKLET_AUTOLOG_DEFER_POST_FIT=false``, else at once on the training
+    thread. The call's logging is flushed and the run it created ended after its steps. ``args`` must be what
+    the step needs as of now: the user may change the estimator once ``fit`` returned (pass a snapshot)."""
+    call.post_fit.append((step, args))
 
 
 class LightHooks:
@@ -297,7 +313,9 @@ def replace_attribute(integration: str, owner, attribute: str, replacement) -> N
 
 
 def revert_patches(integration: str) -> None:
-    """Restore every original patched by ``integration``, exactly, in reverse order."""
+    """Restore every original patched by ``integration``, exactly, in reverse order (after pending post-fit
+    tasks: an unpatched refit would not wait for them)."""
+    deferred.wait_all()
     with lock:
         records = _patches.pop(integration, [])
         for p in reversed(records):
@@ -330,6 +348,8 @@ def _signature(record: _Patch, wrapped) -> inspect.Signature:
 
 def _patched_call(record: _Patch, hooks: PatchHooks, wrapped, instance, args, kwargs):
     integration = record.integration
+    if instance is not None:
+        deferred.wait_for(instance)  # its post-fit task must not see this call change the model
     config = get_config(integration)
     if config.disable or session.suppressed():
         return wrapped(*args, **kwargs)
@@ -414,6 +434,7 @@ def _safely(call: Call, step, *args) -> bool:
 def _run_logged(call: Call, hooks: PatchHooks, wrapped, created: bool):
     token = session._current.set(call)
     error: BaseException | None = None
+    later: contextvars.Context | None = None  # the context the deferred steps run in, on the worker
     try:
         ok = _safely(call, hooks.before)
         try:
@@ -425,18 +446,64 @@ def _run_logged(call: Call, hooks: PatchHooks, wrapped, created: bool):
             raise
         if ok:
             _safely(call, hooks.after, result)
+            if call.post_fit:
+                if call.parent is None and deferred.enabled():
+                    later = contextvars.copy_context()  # this call is current there: nested calls don't log
+                else:
+                    _run_post_fit(call)
         return result
     except BaseException as exc:  # strict mode: ours raised; count it as a failure of the call
         error = error or exc
         raise
     finally:
         session._current.reset(token)
-        _finish(call, created, error)
+        if later is None or error is not None or not _finish_later(call, created, later):
+            _finish(call, created, error)
 
 
-def _finish(call: Call, created: bool, error: BaseException | None) -> None:
-    """Flush the call's logging and end the run if this call created it. Our failures here are
-    reported (raised in strict mode only when no other exception is already propagating)."""
+def _run_post_fit(call: Call) -> None:
+    """Run the steps ``after`` deferred; each failure is reported (strict mode: the first raises once all ran)."""
+    first = None
+    steps, call.post_fit = call.post_fit, []
+    for step, args in steps:
+        try:
+            step(call, *args)
+        except Exception as exc:
+            try:
+                session.report_error(call.integration, exc, call.config.silent)
+            except Exception as strict:
+                first = first or strict
+    if first is not None:
+        raise first
+
+
+def _finish_later(call: Call, created: bool, context: contextvars.Context) -> bool:
+    """Take the run off the active-run stack now; run the deferred steps, the flush and the end of the run on
+    the post-fit worker. False (reported) if the run could not be detached: finish here instead."""
+    try:
+        end = session.detach_run(call.run_id) if created else None
+    except Exception as exc:
+        session.report_error(call.integration, exc, call.config.silent)
+        return False
+    task = functools.partial(_post_fit_task, call, created, end)
+    try:
+        deferred.submit(task, owner=call.instance, context=context)
+    except Exception:  # noqa: BLE001 - it can't be handed over: do it here, as without deferral
+        context.run(task)
+    return True
+
+
+def _post_fit_task(call: Call, created: bool, end) -> None:
+    try:
+        _run_post_fit(call)
+    finally:
+        _finish(call, created, None, end)
+
+
+def _finish(call: Call, created: bool, error: BaseException | None, end=None) -> None:
+    """Flush the call's logging and end the run if this call created it (with ``end`` when it was detached
+    already). Our failures here are reported (raised in strict mode only when no other exception is already
+    propagating)."""
     failures = []
     if call.parent is None and call.logger is not None:
         try:
@@ -445,7 +512,11 @@ def _finish(call: Call, created: bool, error: BaseException | None) -> None:
             failures.append(exc)
     if created:
         try:
-            session.close_run(call.run_id, session.finish_status(error))
+            status = session.finish_status(error)
+            if end is not None:
+                end(status)
+            else:
+                session.close_run(call.run_id, status)
         except Exception as exc:
             failures.append(exc)
     for exc in failures:

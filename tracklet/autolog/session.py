@@ -178,6 +178,22 @@ def close_run(run_id: str, status: str) -> None:
     fluent._end_run_by_id(run_id, status)
 
 
+def detach_run(run_id: str):
+    """Take a run :func:`open_run` created off this context's run stack now (``active_run()`` is None after the
+    fit returns, ``last_active_run()`` names it); returns ``end(status)``, which ends it later, from any thread,
+    in the store it was created in."""
+    from tracklet.tracking import current, fluent
+
+    client = current.get_client()
+    run_ids = fluent._detach_run(run_id)
+
+    def end(status: str) -> None:
+        for rid in run_ids:
+            client.set_terminated(rid, status)
+
+    return end
+
+
 # ---------------------------------------------------------------------- RunLogger
 
 

@@ -431,8 +431,27 @@ def close_logger(store) -> None:
     found[1].shutdown()
 
 
+# callables that block until work queued elsewhere, which will log, is done (autolog's deferred post-fit
+# recording registers one): every flush and every read of tracking data through the client calls them first
+_barriers: list[Callable[[], None]] = []
+
+
+def add_barrier(wait: Callable[[], None]) -> None:
+    """Register ``wait``: called (in the reading thread) before every flush and every read through the client,
+    so what is queued upstream of the batching logger is logged before anything reads the run."""
+    if wait not in _barriers:
+        _barriers.append(wait)
+
+
+def wait_for_barriers() -> None:
+    """Call the registered barriers (nothing when none is registered)."""
+    for wait in _barriers:
+        wait()
+
+
 def flush_all() -> None:
-    """Drain every batching logger in the process."""
+    """Drain every batching logger in the process (after the barriers: their work logs too)."""
+    wait_for_barriers()
     for lg in list(_loggers):
         lg.flush()
 

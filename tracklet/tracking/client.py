@@ -14,7 +14,7 @@ from urllib.parse import quote, urlparse
 from tracklet.exceptions import InvalidParameterValue
 from tracklet.tracking import system_tags
 from tracklet.tracking import validation as V
-from tracklet.tracking.batching import BatchingLogger, logger_for
+from tracklet.tracking.batching import BatchingLogger, logger_for, wait_for_barriers
 from tracklet.tracking.entities import (
     Experiment,
     FileInfo,
@@ -108,7 +108,9 @@ class TrackletClient:
         return lg
 
     def flush_async_logging(self) -> None:
-        """Block until this store's queued asynchronous logging is written."""
+        """Block until this store's queued asynchronous logging is written (and what autologging still records
+        after a fit: see ``batching.add_barrier``)."""
+        wait_for_barriers()
         lg = self._batching or logger_for(self.store, create=False)
         if lg is not None:
             lg.flush()
@@ -179,6 +181,8 @@ class TrackletClient:
         return self.store.create_run(experiment_id, user, start_time or _now_ms(), tag_list, run_name)
 
     def get_run(self, run_id: str) -> Run:
+        """The run as stored (after what autologging still records from a fit that returned)."""
+        wait_for_barriers()
         return self.store.get_run(V.validate_run_id(run_id))
 
     def get_parent_run(self, run_id: str) -> Run | None:
@@ -216,6 +220,7 @@ class TrackletClient:
             experiment_ids = [experiment_ids]
         ids = [V.validate_experiment_id(e) for e in (experiment_ids or [])]
         filter_string, order_by, page_token = V.validate_search_args(filter_string, order_by, page_token)
+        wait_for_barriers()
         return self.store.search_runs(
             ids,
             filter_string,
@@ -306,7 +311,9 @@ class TrackletClient:
     def _artifact_repo(self, run_id: str):
         from tracklet.tracking.artifacts import get_artifact_repository
 
-        return get_artifact_repository(self.get_run(run_id).info.artifact_uri, self.tracking_uri)
+        # the store's get_run: writing an artifact need not wait for the barriers, only reading does
+        run = self.store.get_run(V.validate_run_id(run_id))
+        return get_artifact_repository(run.info.artifact_uri, self.tracking_uri)
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
         """Copy a file (or a directory, as a subdirectory) into the run's artifacts."""
@@ -361,9 +368,11 @@ class TrackletClient:
             )
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        wait_for_barriers()
         return self._artifact_repo(run_id).list_artifacts(path)
 
     def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+        wait_for_barriers()
         return self._artifact_repo(run_id).download_artifacts(path, dst_path)
 
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import threading
 
+from tracklet.tracking import uri as _uri
+from tracklet.tracking.batching import wait_for_barriers
 from tracklet.tracking.client import TrackletClient
-from tracklet.tracking.uri import get_tracking_uri, is_tracking_uri_set, set_tracking_uri
+from tracklet.tracking.uri import get_tracking_uri, is_tracking_uri_set
 
 _clients: dict[str, TrackletClient] = {}
 _lock = threading.Lock()
+
+
+def set_tracking_uri(uri) -> None:
+    """Set the tracking store for this process: a path, ``file://``, ``sqlite:///``, ``postgresql://`` ...
+    (``None`` goes back to the environment / default). What autologging still records from a fit that returned
+    goes to the store it started in: that finishes first."""
+    wait_for_barriers()
+    _uri.set_tracking_uri(uri)
 
 
 def get_client() -> TrackletClient:

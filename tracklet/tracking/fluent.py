@@ -220,16 +220,24 @@ def _remember_last(run_id: str) -> None:
     _last_run_id_global = run_id
 
 
-def _end_run_by_id(run_id: str, status: str) -> None:
+def _detach_run(run_id: str) -> list[str]:
+    """Take ``run_id`` off this context's run stack, with any run nested above it (a block that raised may have
+    left them open), and record it as the last run; returns the ids to end, innermost first (the caller ends
+    them: autologging may do so later, once a fit's deferred records are written)."""
     stack = _run_stack.get()
     idx = next((i for i in range(len(stack) - 1, -1, -1) if stack[i].info.run_id == run_id), None)
-    # end runs nested above it first (a block that raised may have left them open)
+    inner = []
     if idx is not None:
-        for inner in reversed(stack[idx + 1 :]):
-            get_client().set_terminated(inner.info.run_id, status)
+        inner = [r.info.run_id for r in reversed(stack[idx + 1 :])]
         _run_stack.set(stack[:idx])
-    get_client().set_terminated(run_id, status)
     _remember_last(run_id)
+    return [*inner, run_id]
+
+
+def _end_run_by_id(run_id: str, status: str) -> None:
+    client = get_client()
+    for rid in _detach_run(run_id):
+        client.set_terminated(rid, status)
 
 
 def end_run(status: str = RunStatus.FINISHED) -> None:

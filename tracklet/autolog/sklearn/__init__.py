@@ -26,8 +26,10 @@ Parts: this entry (which estimators, the fit hooks), :mod:`._training` (training
 
 from __future__ import annotations
 
-from tracklet.autolog import kit, session
-from tracklet.autolog.patching import LightHooks, PatchHooks, safe_patch, wrap_raw
+import copy
+
+from tracklet.autolog import deferred, kit, session
+from tracklet.autolog.patching import LightHooks, PatchHooks, defer, safe_patch, wrap_light, wrap_raw
 from tracklet.autolog.sklearn import _post, _search, _training
 from tracklet.autolog.sklearn._common import INTEGRATION, SklearnOptions, defining_classes, log_model
 
@@ -128,9 +130,20 @@ def install(module, config) -> None:
     for method in TRAINING_METHODS:
         for owner in defining_classes(included, method):
             safe_patch(INTEGRATION, owner, method, hooks)
+    for owner in defining_classes(included, "partial_fit"):
+        wrap_light(INTEGRATION, owner, "partial_fit", _WaitHooks())
     _patch_no_logging_functions()
     _patch_parallel()
     _post.install(included)
+
+
+class _WaitHooks(LightHooks):
+    """``partial_fit`` changes a fitted model in place: it waits for the model's pending post-fit recording."""
+
+    def before(self, instance, args, kwargs):
+        if instance is not None:
+            deferred.wait_for(instance)
+        return None
 
 
 def _patch_no_logging_functions() -> None:
@@ -238,21 +251,66 @@ class FitHooks(PatchHooks):
         kit.capture_example(call, X)
 
     def after(self, call, result) -> None:
-        est, st = call.instance, call.state
+        est = call.instance
+        # now, on the training thread: a prediction made right after fit is linked to this run
         _post.register_model(est, call.run_id)
-        search = _is_search(est)
-        if search and hasattr(est, "best_estimator_"):
+        if _is_search(est) and hasattr(est, "best_estimator_"):
             _post.register_model(est.best_estimator_, call.run_id)
-        refit = not search or hasattr(est, "best_estimator_")  # a search with refit=False can't predict
-        if refit and (st["y"] is not None or not _is_supervised(est)):
-            _training.log_training_metrics(call, est, st["X"], st["y"], st["sample_weight"])
-        _log_html(call, est)
-        if search:
-            _search.log_search(call, est)
-        if refit:
-            log_model(call, est, "model")
-        if st["X"] is not None:
-            kit.log_datasets(call, [kit.dataset_input(st["X"], st["y"], "train")])
+        defer(call, _record, _snapshot(est))
+
+
+def _record(call, est) -> None:
+    """What a fit records once training is over (on the post-fit worker: see ``patching.defer``); ``est`` is a
+    snapshot of the fitted estimator."""
+    st = call.state
+    search = _is_search(est)
+    refit = not search or hasattr(est, "best_estimator_")  # a search with refit=False can't predict
+    if refit and (st["y"] is not None or not _is_supervised(est)):
+        _training.log_training_metrics(call, est, st["X"], st["y"], st["sample_weight"])
+    _log_html(call, est)
+    if search:
+        _search.log_search(call, est)
+    if refit:
+        log_model(call, est, "model")
+    if st["X"] is not None:
+        kit.log_datasets(call, [kit.dataset_input(st["X"], st["y"], "train")])
+
+
+_SNAPSHOT_DEPTH = 3  # Pipeline -> its steps -> a step's own estimators
+
+
+def _snapshot(est, depth: int = 0):
+    """A copy of the fitted ``est`` that later changes to ``est`` can't reach: a shallow copy (arrays are shared;
+    a refit assigns new ones), likewise for the estimators it holds -- Pipeline steps, a search's
+    ``best_estimator_``, a forest's trees -- in new lists, so ``set_params`` (which reaches nested estimators
+    and replaces Pipeline steps in their list) changes nothing recorded. Training that changes a model in place
+    (``warm_start``, ``partial_fit``) waits for the recording instead (see ``patching``)."""
+    try:
+        snap = copy.copy(est)
+        attrs = vars(snap)
+    except Exception:  # noqa: BLE001 - not copyable (or no __dict__): record the estimator itself
+        return est
+    if depth < _SNAPSHOT_DEPTH:
+        for name, value in list(attrs.items()):
+            attrs[name] = _snapshot_value(value, depth + 1)
+    return snap
+
+
+def _snapshot_value(value, depth: int):
+    from sklearn.base import BaseEstimator
+
+    if isinstance(value, BaseEstimator):
+        return _snapshot(value, depth)
+    if type(value) in (list, tuple) and any(
+        isinstance(v, BaseEstimator) or (type(v) is tuple and any(isinstance(x, BaseEstimator) for x in v))
+        for v in value
+    ):
+        items = [
+            tuple(_snapshot_value(x, depth) for x in v) if type(v) is tuple else _snapshot_value(v, depth)
+            for v in value
+        ]
+        return items if type(value) is list else tuple(items)
+    return value
 
 
 def _is_supervised(est) -> bool:
