@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import contextvars
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from tracklet import env
 
@@ -62,6 +63,7 @@ _owners: dict[int, _Task] = {}  # id(owner) -> its latest task
 _errors: list[BaseException] = []  # strict mode: task failures to raise at the next wait point
 _worker: threading.Thread | None = None
 _hooks_installed = False
+_own_steps: contextvars.ContextVar[bool] = contextvars.ContextVar("tracklet_post_fit_own_steps", default=False)
 
 
 def enabled() -> bool:
@@ -91,12 +93,24 @@ def submit(fn: Callable[[], None], owner=None, context: contextvars.Context | No
         _drain_here()
 
 
+@contextlib.contextmanager
+def own_steps() -> Iterator[None]:
+    """Autologging's own steps of a fit (``before``, ``after``, the final flush): they read and flush only their
+    own run, so the barrier does not make them wait for other fits' tasks."""
+    token = _own_steps.set(True)
+    try:
+        yield
+    finally:
+        _own_steps.reset(token)
+
+
 def wait_all() -> None:
-    """Block until every submitted task has finished; raise a failure a task kept (strict mode)."""
+    """Block until every submitted task has finished; raise a failure a task kept (strict mode). A no-op on the
+    worker (a task's own flush or read: earlier tasks are done) and inside :func:`own_steps`."""
     if not _pending and not _errors:
         return
-    if threading.current_thread() is _worker:
-        return  # a task's own flush or read: earlier tasks are done (FIFO), later ones wait for it
+    if threading.current_thread() is _worker or _own_steps.get():
+        return
     with _cond:
         _cond.wait_for(lambda: not _pending)
     _raise_kept()

@@ -424,7 +424,8 @@ def _run_unlogged(integration, instance, config, wrapped, args, kwargs):
 
 def _safely(call: Call, step, *args) -> bool:
     try:
-        step(call, *args)
+        with deferred.own_steps():
+            step(call, *args)
         return True
     except Exception as exc:
         session.report_error(call.integration, exc, call.config.silent)
@@ -467,7 +468,8 @@ def _run_post_fit(call: Call) -> None:
     steps, call.post_fit = call.post_fit, []
     for step, args in steps:
         try:
-            step(call, *args)
+            with deferred.own_steps():
+                step(call, *args)
         except Exception as exc:
             try:
                 session.report_error(call.integration, exc, call.config.silent)
@@ -505,20 +507,21 @@ def _finish(call: Call, created: bool, error: BaseException | None, end=None) ->
     already). Our failures here are reported (raised in strict mode only when no other exception is already
     propagating)."""
     failures = []
-    if call.parent is None and call.logger is not None:
-        try:
-            call.logger.flush()
-        except Exception as exc:
-            failures.append(exc)
-    if created:
-        try:
-            status = session.finish_status(error)
-            if end is not None:
-                end(status)
-            else:
-                session.close_run(call.run_id, status)
-        except Exception as exc:
-            failures.append(exc)
+    with deferred.own_steps():
+        if call.parent is None and call.logger is not None:
+            try:
+                call.logger.flush()
+            except Exception as exc:
+                failures.append(exc)
+        if created:
+            try:
+                status = session.finish_status(error)
+                if end is not None:
+                    end(status)
+                else:
+                    session.close_run(call.run_id, status)
+            except Exception as exc:
+                failures.append(exc)
     for exc in failures:
         if error is not None:
             session.warn_once(

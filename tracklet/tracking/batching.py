@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import math
+import os
 import queue
 import threading
 import time
@@ -169,6 +170,15 @@ class BatchingLogger:
         if thread is not None:
             self._queue.put(_STOP)
             thread.join(timeout=60)
+
+    def _reset_in_child(self) -> None:
+        """After ``os.fork()``, in the child: the writer thread is the parent's (a flush would wait for it
+        forever), and so is what was queued (the parent writes it)."""
+        self._queue = queue.SimpleQueue()
+        self._thread = None
+        self._lock = threading.Lock()
+        self._written = threading.Condition()
+        self._inflight = []
 
     @property
     def thread(self) -> threading.Thread | None:
@@ -454,6 +464,15 @@ def flush_all() -> None:
     wait_for_barriers()
     for lg in list(_loggers):
         lg.flush()
+
+
+def _reset_loggers_in_child() -> None:
+    for lg in list(_loggers):
+        lg._reset_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_loggers_in_child)
 
 
 @atexit.register

@@ -251,11 +251,14 @@ class FitHooks(PatchHooks):
         kit.capture_example(call, X)
 
     def after(self, call, result) -> None:
-        est = call.instance
-        # now, on the training thread: a prediction made right after fit is linked to this run
+        est, st = call.instance, call.state
+        # now, on the training thread: a prediction made right after fit is linked to this run, and its
+        # evaluation dataset is recorded after the training dataset (a digest of a few rows and a write)
         _post.register_model(est, call.run_id)
         if _is_search(est) and hasattr(est, "best_estimator_"):
             _post.register_model(est.best_estimator_, call.run_id)
+        if st["X"] is not None:
+            kit.log_datasets(call, [kit.dataset_input(st["X"], st["y"], "train")])
         defer(call, _record, _snapshot(est))
 
 
@@ -272,8 +275,6 @@ def _record(call, est) -> None:
         _search.log_search(call, est)
     if refit:
         log_model(call, est, "model")
-    if st["X"] is not None:
-        kit.log_datasets(call, [kit.dataset_input(st["X"], st["y"], "train")])
 
 
 _SNAPSHOT_DEPTH = 3  # Pipeline -> its steps -> a step's own estimators
