@@ -327,3 +327,14 @@ def test_fixed_paths_resolve_before_parameter_routes_as_listed(http):
     assert found.status_code == 200 and found.json().get("models", []) == []
     assert_error(http.get(f"{API}/logged-models/search"), 404, "RESOURCE_DOES_NOT_EXIST")
     assert_error(http.delete(f"{API}/runs/search"), 405, "ENDPOINT_NOT_FOUND")
+
+
+def test_replies_fall_back_to_the_standard_json_for_what_orjson_refuses():
+    from tracklet.server import _endpoint
+
+    assert _endpoint._orjson is not None, "orjson is in the server extra"
+    fast = _endpoint._dumps({"runs": [{"key": "k", "value": 1.5, "step": 2**62}]})
+    assert json.loads(fast) == {"runs": [{"key": "k", "value": 1.5, "step": 2**62}]}
+    # a lone surrogate (JSON allows "\ud800" escapes) and an integer beyond 64 bits: orjson raises, json answers
+    for data in ({"value": "\ud800"}, {"step": 2**70}):
+        assert json.loads(_endpoint._dumps(data)) == data

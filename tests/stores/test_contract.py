@@ -419,6 +419,17 @@ def test_nan_and_inf_round_trip(store):
     assert store.get_metric_history(rid, "ninf")[0].value == -math.inf
 
 
+def test_metric_history_mixing_special_values_keeps_order_and_values(store):
+    rid = new_run(store).info.run_id
+    values = [0.5, math.nan, 2.0, math.inf, -1.25, -math.inf, 3.0]
+    store.log_batch(rid, [Metric("m", v, T0 + i, i) for i, v in enumerate(values)], [], [])
+    got = store.get_metric_history(rid, "m")
+    assert [m.step for m in got] == list(range(len(values)))
+    assert [m.timestamp for m in got] == [T0 + i for i in range(len(values))]
+    for m, v in zip(got, values, strict=True):
+        assert (math.isnan(m.value) and math.isnan(v)) or m.value == v
+
+
 def test_nan_never_hides_a_real_value_on_a_tie(store):
     rid = new_run(store).info.run_id
     store.log_metric(rid, Metric("m", 1.5, T0, 0))

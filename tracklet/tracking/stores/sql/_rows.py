@@ -8,7 +8,6 @@ import operator
 import sqlite3
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from tracklet.tracking.entities import (
     Dataset,
@@ -16,10 +15,10 @@ from tracklet.tracking.entities import (
     Experiment,
     Metric,
     Run,
+    RunData,
     RunInfo,
     RunInputs,
     RunTag,
-    make_run_data,
 )
 from tracklet.tracking.stores.sql.compile import NAN, NEG_INF, POS_INF
 from tracklet.tracking.stores.sql.schema import (
@@ -71,7 +70,7 @@ _IDS_AS_ONE_PARAM = {
         lambda col: col.in_(sa.select(sa.column("value")).select_from(sa.func.json_each(sa.bindparam("ids")))),
         json.dumps,
     ),
-    "postgresql": (lambda col: col == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String))), list),
+    "postgresql": (lambda col: col == sa.any_(sa.bindparam("ids", type_=sa.ARRAY(sa.String))), list),
 }
 _QUERIES = {"": _run_queries(lambda col: col.in_(sa.bindparam("ids", expanding=True)))}
 
@@ -152,18 +151,16 @@ def load_runs(conn, run_rows) -> list[Run]:
         for rid, input_tags, *fields in conn.execute(q_inputs, bind).cursor.fetchall():
             input_lists[rid].append(_dataset_input(input_tags, *fields))
     out = []
+    no_inputs = RunInputs()
     for row in run_rows:
         rid = row[0]
         ms = metrics[rid]
         if len(ms) > 1:
             ms.sort(key=_by_key)
-        out.append(
-            Run(
-                info=run_info_from_row(row),
-                data=make_run_data(ms, param_maps[rid], tag_maps[rid]),
-                inputs=RunInputs(tuple(input_lists[rid])),
-            )
-        )
+        # RunData built directly: the dicts are this call's own, no copies (make_run_data copies)
+        data = RunData({m.key: m.value for m in ms}, param_maps[rid], tag_maps[rid], tuple(ms))
+        found = input_lists[rid]
+        out.append(Run(run_info_from_row(row), data, RunInputs(tuple(found)) if found else no_inputs))
     return out
 
 

@@ -23,7 +23,13 @@ _in_order = (metrics.c.step, metrics.c.timestamp, metrics.c.id)
 # (value, timestamp, step, special): the row shape MetricHistory reads, the special code last
 _q_history = sa.select(metrics.c.value, metrics.c.timestamp, metrics.c.step, metrics.c.special).where(*_of_key)
 _q_history = _q_history.order_by(*_in_order)
-_special = operator.itemgetter(3)
+# The common case in three columns: a point with a special code (NaN, +-inf) reads as NULL, and only then is the
+# history read again with the codes (a fourth column costs the driver ~15% of a million-point read)
+_q_plain_history = sa.select(
+    sa.case((metrics.c.special == 0, metrics.c.value)), metrics.c.timestamp, metrics.c.step
+).where(*_of_key)
+_q_plain_history = _q_plain_history.order_by(*_in_order)
+_value = operator.itemgetter(0)
 _q_points = sa.select(*_point_cols).where(*_of_key, *_in_range).order_by(*_in_order)
 _q_count = sa.select(sa.func.count()).select_from(
     sa.select(metrics.c.id).where(*_of_key, *_in_range).limit(_b("n")).subquery()
@@ -52,10 +58,11 @@ class HistoryMethods:
             self._check_run(conn, run_id)
             # the driver's own tuples, fetched at once: no SQLAlchemy Row and no Metric per point (a million
             # points: most of the time went there)
-            rows = conn.execute(_q_history, {"r": run_id, "k": key}).cursor.fetchall()
-        if any(map(_special, rows)):  # NaN / +-inf are rare: decode only the rows that hold one
-            decode = _rows.decode_value
-            rows = [(decode(v, sp), ts, step, 0) if sp else (v, ts, step, sp) for v, ts, step, sp in rows]
+            rows = conn.execute(_q_plain_history, {"r": run_id, "k": key}).cursor.fetchall()
+            if None in map(_value, rows):  # NaN / +-inf are rare: decode only the rows that hold one
+                rows = conn.execute(_q_history, {"r": run_id, "k": key}).cursor.fetchall()
+                decode = _rows.decode_value
+                rows = [(decode(v, sp), ts, step) if sp else (v, ts, step) for v, ts, step, sp in rows]
         return MetricHistory(key, rows)
 
     def get_metric_history_bulk_interval(
