@@ -262,7 +262,7 @@ def test_outside_strict_mode_a_task_failure_is_one_warning(data, monkeypatch):
 def test_the_switch_records_inside_fit(data, hold, monkeypatch):
     monkeypatch.setenv("TRACKLET_AUTOLOG_DEFER_POST_FIT", "false")
     tracklet.autolog(log_models=False)
-    gate = hold()
+    hold()  # the worker stays busy: a deferred task would stay pending
     RandomForestClassifier(n_estimators=3, random_state=0).fit(*data)  # the worker is held: nothing goes there
     run = stored(last_run_id())
     assert run.info.status == "FINISHED" and TRAINING <= set(run.data.metrics)
