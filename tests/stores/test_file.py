@@ -517,3 +517,43 @@ def test_lone_surrogates_are_rejected_before_any_write(root, store, call):
     assert after == before
     assert sorted(p.name for p in root.iterdir()) == [".lock", ".trash", "0"]  # no orphan experiment folder
     assert store.create_experiment("next") == "1"  # and no id used up
+
+
+HISTORY_FILES = {
+    "in step order": b"1 0.5 0\n2 nan 1\n3 inf 2\n4 -inf 3\n5 -0.0 4\n",
+    "out of order, tied steps": b"9 1.0 2\n3 2.0 0\n5 3.0 2\n4 4.0 2\n1 5.0 0\n1 6.0 0\n",
+    "legacy two-field line": b"1 0.5 0\n2 0.25\n3 0.125 1\n",
+    "unbalanced: a short line and a long one": b"1 2\n3 4 5 6\n7 8.0 9\n",
+    "double space": b"1  2.0 3\n4 5.0 6\n",
+    "tab separators": b"1\t2.0\t3\n4 5.0 6\n",
+    "not a number": b"1 2.0 3\nx 5.0 6\n7 8.0 9\n",
+    "partial last line": b"1 2.0 3\n4 5.0",
+    "empty": b"",
+    "only a partial line": b"17 0.5",
+}
+
+
+@pytest.mark.parametrize("data", HISTORY_FILES.values(), ids=HISTORY_FILES.keys())
+def test_history_fast_parse_agrees_with_the_line_parser(data):
+    """The column parser (well-formed files) and the line parser (anything else) read a file alike: rows
+    ordered by (step, timestamp), ties in file order, malformed lines skipped and counted."""
+    from tracklet.tracking.stores import file_cache
+
+    lines, bad = file_cache.parse_metric_lines(data)
+    lines.sort(key=lambda r: (r[2], r[0]))
+    expected = [(v, ts, step) for ts, v, step in lines]
+    columns, bad_fast = file_cache.parse_history(data)
+    assert bad_fast == bad
+    assert repr(list(zip(*columns, strict=True))) == repr(expected)  # repr: NaN != NaN, -0.0 == 0.0
+
+
+def test_a_long_history_reads_back_in_order(root, store):
+    run_id = store.create_run("0", "u", 0, [], "r").info.run_id
+    points = [Metric("m", float(i) / 7, 1_000 + i, i) for i in range(5_000)]
+    points[100] = Metric("m", math.nan, 1_100, 100)
+    for half in (points[::2], points[1::2]):  # the odd steps appended after: the file is not in step order
+        for i in range(0, len(half), 1_000):
+            store.log_batch(run_id, half[i : i + 1_000], [], [])
+    history = store.get_metric_history(run_id, "m")
+    assert [(m.step, m.timestamp) for m in history] == [(p.step, p.timestamp) for p in points]
+    assert math.isnan(history[100].value) and history[4_999].value == 4_999 / 7

@@ -3,6 +3,7 @@ segments along the metric's index, the columnar metric history."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -135,6 +136,27 @@ def test_metric_history_is_a_sequence_of_metrics(kind, tmp_path):
     store.close()
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "file"])
+def test_metric_history_in_step_order_is_the_same_sequence(kind, tmp_path):
+    """A history logged in step order (the file store then keeps it as columns): the same sequence API."""
+    store = make_store(kind, tmp_path)
+    rid = store.create_run("0", "u", T0, [], "h").info.run_id
+    points = [Metric("m", v, T0 + i, i) for i, v in enumerate([1.0, math.nan, math.inf, -math.inf, 2.5, -1.5])]
+    store.log_batch(rid, points, [], [])
+    history = store.get_metric_history(rid, "m")
+    assert len(history) == 6 and history[0] == points[0] and history[-1] == points[5] and history[-2] == points[4]
+    assert [(m.key, m.step, m.timestamp) for m in history] == [(m.key, m.step, m.timestamp) for m in points]
+    assert repr([m.value for m in history]) == "[1.0, nan, inf, -inf, 2.5, -1.5]"
+    assert history[4:] == points[4:] and history[::2][1].step == 2 and len(history[10:]) == 0
+    values, timestamps, steps = history.columns()
+    assert steps == [0, 1, 2, 3, 4, 5] and timestamps == [T0 + i for i in range(6)] and values[0] == 1.0
+    steps.append(99)  # the columns are the caller's own copies
+    assert history.columns()[2] == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(IndexError):
+        history[6]
+    store.close()
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_upgrade_from_v4_keeps_searches_right(kind, tmp_path, monkeypatch):
     """A version 4 database upgrades to the latest schema in place (PostgreSQL gains the md5(value) param
@@ -170,4 +192,34 @@ def test_upgrade_from_v4_keeps_searches_right(kind, tmp_path, monkeypatch):
     after = [r.info.run_id for r in store.search_runs([eid], query[0], ViewType.ALL, 100, query[1], None)]
     assert after == before and len(after) == 15
     assert len(store.search_runs([eid], "params.p IN ('b', 'zz')", ViewType.ALL, 100, None, None)) == 15
+    store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_search_as_json_equals_the_entities_on_the_wire(kind, tmp_path):
+    """The server's search answer, built from the rows without entities, is what the entities give through
+    wire.run_to_json: NaN/inf metrics, ended and running runs, dataset inputs, pages, both sort paths."""
+    from tracklet.tracking import wire
+    from tracklet.tracking.entities import Dataset, DatasetInput
+
+    store = make_store(kind, tmp_path)
+    eid = store.create_experiment("json")
+    _populate(store, eid, 40)
+    runs = store.search_runs([eid], None, ViewType.ALL, 100, None, None)
+    store.update_run_info(runs[0].info.run_id, "FINISHED", T0 + 5, "renamed")
+    ds = Dataset(name="d", digest="abc", source_type="local", source='{"uri": "x"}', schema="{}", profile=None)
+    store.log_inputs(runs[1].info.run_id, [DatasetInput(ds, (RunTag("mlflow.data.context", "train"),))])
+    store.delete_run(runs[2].info.run_id)
+    many_keys = [f"metrics.f{i}" for i in range(40)] + ["metrics.m DESC"]  # sorted in Python, not SQL
+    for filter_string, order_by in [(None, None), ("metrics.f > 0.3", ["metrics.m DESC"]), (None, many_keys)]:
+        for view in (ViewType.ACTIVE_ONLY, ViewType.ALL):
+            token = None
+            while True:
+                page = store.search_runs([eid], filter_string, view, 7, order_by, token)
+                found, json_token = store.search_runs_json([eid], filter_string, view, 7, order_by, token)
+                assert json_token == page.token
+                assert json.dumps(found) == json.dumps([wire.run_to_json(r) for r in page])  # order of keys too
+                token = page.token
+                if token is None:
+                    break
     store.close()

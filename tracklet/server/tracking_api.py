@@ -195,7 +195,7 @@ def log_inputs(ctx, a: Args) -> dict:
 
 def search_runs(ctx, a: Args) -> dict:
     view = a.view_type("run_view_type")
-    page = ctx.store.search_runs(
+    args = (
         a.str_list("experiment_ids"),
         a.str("filter") or None,
         view,
@@ -203,6 +203,10 @@ def search_runs(ctx, a: Args) -> dict:
         a.str_list("order_by") or None,
         a.str("page_token") or None,
     )
+    if search_json := getattr(ctx.store, "search_runs_json", None):  # builds the JSON without entities (SQL)
+        found, token = search_json(*args)
+        return _paged(found, token, "runs")
+    page = ctx.store.search_runs(*args)
     return _paged([wire.run_to_json(r) for r in page], page.token, "runs")
 
 

@@ -154,16 +154,29 @@ class MetricHistory(Sequence):
     steps without building any Metric.
     """
 
-    __slots__ = ("key", "_rows")
+    __slots__ = ("key", "_rows", "_cols")
 
     def __init__(self, key: str, rows: list):
         self.key = key
         self._rows = rows  # (value, timestamp, step, ...) tuples; extra fields are ignored
+        self._cols = None
+
+    @classmethod
+    def from_columns(cls, key: str, values: list, timestamps: list, steps: list) -> MetricHistory:
+        """A history held as three equally long lists in history order (no tuple per point either)."""
+        history = cls(key, None)
+        history._cols = (values, timestamps, steps)
+        return history
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._rows) if self._cols is None else len(self._cols[0])
 
     def __getitem__(self, index):
+        if self._cols is not None:
+            if isinstance(index, slice):
+                return MetricHistory.from_columns(self.key, *(col[index] for col in self._cols))
+            values, timestamps, steps = self._cols
+            return _metric(self.key, values[index], timestamps[index], steps[index])
         if isinstance(index, slice):
             return MetricHistory(self.key, self._rows[index])
         value, timestamp, step = self._rows[index][:3]
@@ -171,6 +184,10 @@ class MetricHistory(Sequence):
 
     def __iter__(self):
         key = self.key
+        if self._cols is not None:
+            for value, timestamp, step in zip(*self._cols, strict=True):
+                yield _metric(key, value, timestamp, step)
+            return
         for row in self._rows:
             yield _metric(key, row[0], row[1], row[2])
 
@@ -186,6 +203,8 @@ class MetricHistory(Sequence):
 
     def columns(self) -> tuple[list[float], list[int], list[int]]:
         """``(values, timestamps, steps)``, three lists in history order."""
+        if self._cols is not None:
+            return tuple(list(col) for col in self._cols)
         if not self._rows:
             return [], [], []
         values, timestamps, steps = zip(*((r[0], r[1], r[2]) for r in self._rows), strict=True)

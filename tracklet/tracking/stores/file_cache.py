@@ -9,6 +9,7 @@ unchanged (git calls this the "racy" case).
 
 from __future__ import annotations
 
+import operator
 import os
 import time
 
@@ -51,6 +52,48 @@ def parse_metric_lines(data: bytes) -> tuple[list[tuple[int, float, int]], int]:
         except ValueError:
             bad += 1
     return out, bad
+
+
+_WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.split() splits on
+_NOT_WHITESPACE = bytes(b for b in range(256) if b not in _WHITESPACE)
+_BY_STEP_THEN_TIME = operator.itemgetter(2, 1)
+
+
+def parse_history(data: bytes) -> tuple[tuple[list[float], list[int], list[int]], int]:
+    """((values, timestamps, steps) of the complete lines ordered by (step, timestamp), file order on ties,
+    number of malformed lines), as :func:`parse_metric_lines` reads them.
+
+    A file of well-formed ``"<ts> <value> <step>"`` lines in step order -- what a training loop appends -- is
+    parsed by column in C (one ``split`` of the whole file, then ``int``/``float`` mapped over every third
+    token) with no object per line; anything else goes through the line parser and a sort.
+    """
+    body = data[: data.rfind(b"\n") + 1]
+    lines = body.count(b"\n")
+    rows = None
+    if lines:
+        tokens = body.split()
+        # every line has exactly two single separators (so at most three tokens) and there are 3 per line:
+        # each line is exactly three tokens, and tokens[i::3] are the columns
+        if len(tokens) == 3 * lines and body.translate(None, _NOT_WHITESPACE) == b"  \n" * lines:
+            try:
+                cols = (list(map(float, tokens[1::3])), list(map(int, tokens[0::3])), list(map(int, tokens[2::3])))
+            except ValueError:
+                pass  # a token that is no number: the line parser skips and counts that line
+            else:
+                steps = cols[2]
+                if all(map(operator.lt, steps, steps[1:])):  # appended in step order: already sorted
+                    return cols, 0
+                rows = list(zip(*cols, strict=True))
+                rows.sort(key=_BY_STEP_THEN_TIME)
+    bad = 0
+    if rows is None:
+        parsed, bad = parse_metric_lines(body)
+        parsed.sort(key=lambda r: (r[2], r[0]))
+        rows = [(value, ts, step) for ts, value, step in parsed]
+    if not rows:
+        return ([], [], []), bad
+    values, timestamps, steps = zip(*rows, strict=True)
+    return (list(values), list(timestamps), list(steps)), bad
 
 
 def latest_row(rows, best=None):

@@ -155,11 +155,10 @@ class RunWriter:
             data = fio.read_bytes(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return MetricHistory(key, [])
-        rows, bad = fc.parse_metric_lines(data)
+        columns, bad = fc.parse_history(data)
         if bad:
             self.layout.report(path, f"{bad} malformed metric line(s) skipped")
-        rows.sort(key=lambda r: (r[2], r[0]))
-        return MetricHistory(key, [(value, ts, step) for ts, value, step in rows])
+        return MetricHistory.from_columns(key, *columns)
 
     def record_logged_model(self, run_id: str, model_dict: dict) -> None:
         """Append ``model_dict`` to the ``mlflow.log-model.history`` tag under the run lock, so concurrent

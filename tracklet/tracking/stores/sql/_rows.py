@@ -9,6 +9,7 @@ import sqlite3
 
 import sqlalchemy as sa
 
+from tracklet.tracking import wire
 from tracklet.tracking.entities import (
     Dataset,
     DatasetInput,
@@ -122,7 +123,9 @@ def run_info_from_row(row) -> RunInfo:
 def _bulk_queries(dialect: str) -> tuple:
     """(queries, how the id list is bound, chunk size) for ``dialect``."""
     one_param = _IDS_AS_ONE_PARAM.get(dialect)
-    if dialect == "sqlite" and not _QUERIES.setdefault("json_each", _sqlite_has_json_each()):
+    if dialect == "sqlite" and "json_each" not in _QUERIES:
+        _QUERIES["json_each"] = _sqlite_has_json_each()  # asked once: a connection per call costs 0.1 ms
+    if dialect == "sqlite" and not _QUERIES["json_each"]:
         one_param = None
     if one_param is None:
         return _QUERIES[""], list, _CHUNK
@@ -131,24 +134,30 @@ def _bulk_queries(dialect: str) -> tuple:
     return _QUERIES[dialect], one_param[1], None
 
 
+def _bulk_rows(conn, ids: list):
+    """(latest metric rows, param rows, tag rows, dataset input rows) of the runs ``ids``, per chunk of ids
+    where the database takes them as a list of parameters, as the driver's own tuples."""
+    (q_latest, q_params, q_tags, q_inputs), bind_ids, chunk_size = _bulk_queries(conn.dialect.name)
+    for chunk in _chunks(ids, chunk_size or len(ids) or 1):
+        bind = {"ids": bind_ids(chunk)}
+        yield tuple(conn.execute(q, bind).cursor.fetchall() for q in (q_latest, q_params, q_tags, q_inputs))
+
+
 def load_runs(conn, run_rows) -> list[Run]:
-    """Build Run entities for ``run_rows`` (rows of schema.runs) with four bulk queries (per chunk of ids where
-    the database takes them as a list of parameters), read as the driver's own tuples."""
+    """Build Run entities for ``run_rows`` (rows of schema.runs) with four bulk queries."""
     ids = [row[0] for row in run_rows]
     metrics: dict[str, list[Metric]] = {rid: [] for rid in ids}
     param_maps: dict[str, dict[str, str]] = {rid: {} for rid in ids}
     tag_maps: dict[str, dict[str, str]] = {rid: {} for rid in ids}
     input_lists: dict[str, list[DatasetInput]] = {rid: [] for rid in ids}
-    (q_latest, q_params, q_tags, q_inputs), bind_ids, chunk_size = _bulk_queries(conn.dialect.name)
-    for chunk in _chunks(ids, chunk_size or len(ids) or 1):
-        bind = {"ids": bind_ids(chunk)}
-        for rid, key, value, special, timestamp, step in conn.execute(q_latest, bind).cursor.fetchall():
+    for latest_rows, param_rows, tag_rows, input_rows in _bulk_rows(conn, ids):
+        for rid, key, value, special, timestamp, step in latest_rows:
             metrics[rid].append(Metric(key, decode_value(value, special) if special else value, timestamp, step))
-        for rid, key, value in conn.execute(q_params, bind).cursor.fetchall():
+        for rid, key, value in param_rows:
             param_maps[rid][key] = value
-        for rid, key, value in conn.execute(q_tags, bind).cursor.fetchall():
+        for rid, key, value in tag_rows:
             tag_maps[rid][key] = value
-        for rid, input_tags, *fields in conn.execute(q_inputs, bind).cursor.fetchall():
+        for rid, input_tags, *fields in input_rows:
             input_lists[rid].append(_dataset_input(input_tags, *fields))
     out = []
     no_inputs = RunInputs()
@@ -161,6 +170,63 @@ def load_runs(conn, run_rows) -> list[Run]:
         data = RunData({m.key: m.value for m in ms}, param_maps[rid], tag_maps[rid], tuple(ms))
         found = input_lists[rid]
         out.append(Run(run_info_from_row(row), data, RunInputs(tuple(found)) if found else no_inputs))
+    return out
+
+
+# wire.run_info_to_json's fields after run_id/run_uuid, by their column in schema.runs (run_uuid, name,
+# experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri, deleted_time)
+_INFO_COLUMNS = (
+    ("run_name", 1),
+    ("experiment_id", 2),
+    ("user_id", 3),
+    ("status", 4),
+    ("start_time", 5),
+    ("end_time", 6),
+    ("artifact_uri", 8),
+    ("lifecycle_stage", 7),
+)
+_by_json_key = operator.itemgetter("key")
+
+
+def load_runs_json(conn, run_rows) -> list[dict]:
+    """What ``[wire.run_to_json(run) for run in load_runs(conn, run_rows)]`` gives, built from the rows
+    without the entities: a server's search answer costs about a third less."""
+    ids = [row[0] for row in run_rows]
+    metrics: dict[str, list[dict]] = {rid: [] for rid in ids}
+    params_of: dict[str, list[dict]] = {rid: [] for rid in ids}
+    tags_of: dict[str, list[dict]] = {rid: [] for rid in ids}
+    inputs_of: dict[str, list[dict]] = {rid: [] for rid in ids}
+    to_json = wire.float_to_json
+    for latest_rows, param_rows, tag_rows, input_rows in _bulk_rows(conn, ids):
+        for rid, key, value, special, timestamp, step in latest_rows:
+            value = to_json(decode_value(value, special)) if special else value
+            metrics[rid].append({"key": key, "value": value, "timestamp": timestamp, "step": step})
+        # one row per key (the primary key), in the order load_runs's dicts keep
+        for rid, key, value in param_rows:
+            params_of[rid].append({"key": key, "value": value})
+        for rid, key, value in tag_rows:
+            tags_of[rid].append({"key": key, "value": value})
+        for rid, input_tags, *fields in input_rows:
+            inputs_of[rid].append(wire.dataset_input_to_json(_dataset_input(input_tags, *fields)))
+    out = []
+    for row in run_rows:
+        rid = row[0]
+        info = {"run_id": rid, "run_uuid": rid}
+        for field, column in _INFO_COLUMNS:
+            if (value := row[column]) is not None:
+                info[field] = value
+        info["experiment_id"] = str(row[2])
+        data = {}
+        if ms := metrics[rid]:
+            if len(ms) > 1:
+                ms.sort(key=_by_json_key)
+            data["metrics"] = ms
+        if ps := params_of[rid]:
+            data["params"] = ps
+        if ts := tags_of[rid]:
+            data["tags"] = ts
+        found = inputs_of[rid]
+        out.append({"info": info, "data": data, "inputs": {"dataset_inputs": found} if found else {}})
     return out
 
 

@@ -19,7 +19,7 @@ import uuid
 import sqlalchemy as sa
 
 from tracklet.exceptions import InvalidState, ResourceDoesNotExist, TrackletException
-from tracklet.tracking import search, system_tags, validation
+from tracklet.tracking import search, system_tags, validation, wire
 from tracklet.tracking.entities import (
     LifecycleStage,
     Metric,
@@ -382,6 +382,24 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
         page_token: str | None = None,
     ) -> PagedList:
         """Runs of ``experiment_ids`` matching ``filter_string``, sorted and paged, filtered in SQL."""
+        page, token = self._search(experiment_ids, filter_string, run_view_type, max_results, order_by, page_token)
+        return PagedList(page, token)
+
+    def search_runs_json(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None,
+        run_view_type: int,
+        max_results: int = validation.MAX_RESULTS_DEFAULT,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[dict], str | None]:
+        """:meth:`search_runs`'s page as the REST API's JSON runs (and the next page's token), built from the
+        rows without the entities: what the server answers."""
+        args = (experiment_ids, filter_string, run_view_type, max_results, order_by, page_token)
+        return self._search(*args, as_json=True)
+
+    def _search(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token, as_json=False):
         max_results = validation.validate_max_results(max_results)
         comparisons = search.parse_filter(filter_string)
         orders = search.parse_order_by(order_by)
@@ -389,7 +407,8 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
         stages = ViewType.stages(run_view_type)
         ids = [int(e) for e in (str(x) for x in experiment_ids or []) if e.isdigit()]
         if not ids:
-            return PagedList([], None)
+            return [], None
+        load = _rows.load_runs_json if as_json else _rows.load_runs
         with self._read() as conn:
             if not sorts_in_sql(orders):  # dozens of sort keys: sort the selected runs as the file store does
                 stmt = run_search_statement(self._dialect, ids, stages, comparisons, orders)
@@ -398,7 +417,7 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
                     max_results,
                     page_token,
                 )
-                return PagedList(page, token)
+                return ([wire.run_to_json(run) for run in page] if as_json else page), token
             # the page after the last row served (keyset), so runs logged meanwhile shift nothing
             walk = self._walks(conn, ids, comparisons, orders, max_results, offset, after)
             key = (tuple(ids), tuple(stages), tuple(comparisons), tuple(orders))
@@ -413,7 +432,7 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
             if len(rows) > max_results:
                 last = rows[max_results - 1]
                 token = search.encode_page_token(offset + max_results, list(last[len(runs.c) :]))
-            return PagedList(_rows.load_runs(conn, rows[:max_results]), token)
+            return load(conn, rows[:max_results]), token
 
     def _walks(self, conn, ids, comparisons, orders, max_results, offset, after) -> bool:
         """Whether to read the runs in page order, checking the filters per run (walking the sort metric's
