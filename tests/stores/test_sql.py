@@ -418,3 +418,52 @@ def test_page_tokens_stay_right_while_runs_are_added(kind, order_by, tmp_path):
     assert len(seen) == len(set(seen))  # nothing served twice
     assert original <= set(seen)  # nothing skipped
     store.close()
+
+
+def test_a_fork_while_another_thread_writes_leaves_the_child_a_working_writer_lock(tmp_path):
+    """The in-process writer lock is held by a thread that does not exist in a forked child: the child gets a
+    fresh one and its writes go through (with the parent's lock it would wait forever)."""
+    uri, root = sqlite_uri(tmp_path), (tmp_path / "artifacts").as_uri()
+    store = SqlStore(uri, root)
+    run_id = store.create_run("0", "u", T0, [], "r").info.run_id
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with store._writers:
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    try:
+        child = multiprocessing.get_context("fork").Process(
+            target=store.log_metric, args=(run_id, Metric("c", 1.0, T0, 0))
+        )
+        child.start()
+        child.join(20)
+        if child.is_alive():
+            child.kill()
+            child.join()
+        assert child.exitcode == 0, "the forked child's write did not go through"
+    finally:
+        release.set()
+        holder.join()
+    assert store.get_run(run_id).data.metrics == {"c": 1.0}
+    store.close()
+
+
+def test_threads_writing_at_once_all_land_and_wait_their_turn(sql_store):
+    run_id = sql_store.create_run("0", "u", T0, [], "r").info.run_id
+
+    def write(n):
+        for step in range(20):
+            sql_store.log_batch(run_id, [Metric(f"m{n}", float(step), T0, step)], [], [])
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for n in range(6):
+        assert [m.step for m in sql_store.get_metric_history(run_id, f"m{n}")] == list(range(20))

@@ -146,6 +146,38 @@ def dispose_after_fork(engine: Engine) -> None:
         os.register_at_fork(after_in_child=_child)
 
 
+class WriterLock:
+    """Orders one process's SQLite writers on a lock of its own before they ask SQLite for its write lock.
+
+    A thread waiting here wakes as soon as the writer before it commits; SQLite's busy handler instead polls,
+    sleeping 1, 2, 5, ... up to 100 ms between tries, which put a server's p99 log-batch latency at ~35 ms with
+    four clients. Writers in other processes still meet at SQLite's lock (busy timeout). Reentrant, like the
+    nested transactions it replaces waiting for; a forked child gets a fresh one (the parent's may be held by a
+    thread that does not exist in the child).
+    """
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: ref() is not None and ref()._reset())
+
+    def _reset(self) -> None:
+        self._lock = threading.RLock()
+
+    def __enter__(self):
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
+def make_writer_lock(sqlite: bool):
+    """A :class:`WriterLock` for SQLite; a no-op context for servers that queue writers themselves."""
+    return WriterLock() if sqlite else contextlib.nullcontext()
+
+
 def make_guard(single_connection: bool):
     """A lock for a single shared connection (in-memory SQLite); a no-op context otherwise."""
     return threading.RLock() if single_connection else contextlib.nullcontext()

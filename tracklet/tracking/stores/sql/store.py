@@ -91,6 +91,7 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
         # databases without IEEE infinities (MySQL) store +/-inf as the largest double (see ``special``)
         self._inf_stand_in = math.inf if self._dialect in ("sqlite", "postgresql") else sys.float_info.max
         sqlite = self._dialect == "sqlite"
+        self._writers = _engine.make_writer_lock(sqlite)
         # (lifecycle_stage, experiment_id); callers that need only the stage take .scalar()
         self._q_lock_run = sa.select(runs.c.lifecycle_stage, runs.c.experiment_id).where(runs.c.run_uuid == _b("r"))
         self._q_lock_experiment = sa.select(*experiments.c).where(experiments.c.experiment_id == _b("e"))
@@ -116,7 +117,7 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
     @contextlib.contextmanager
     def _write(self):
         """One write transaction: committed on success, rolled back on any exception."""
-        with self._database_errors(), self._guard, self._write_engine.begin() as conn:
+        with self._database_errors(), self._guard, self._writers, self._write_engine.begin() as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -268,7 +269,7 @@ class SqlStore(ExperimentMethods, HistoryMethods, Store):
     @contextlib.contextmanager
     def _sqlite_write(self):
         """A BEGIN IMMEDIATE transaction on a pooled sqlite3 connection, for the fixed SQL of SqliteWriter."""
-        with self._database_errors(), self._guard:
+        with self._database_errors(), self._guard, self._writers:
             raw = self._engine.raw_connection()
             try:
                 cursor = raw.cursor()
