@@ -23,7 +23,14 @@ from tracklet.exceptions import InvalidParameterValue
 _hooks_registered: set[tuple[str, str]] = set()  # (integration, module): wrapt would run a hook twice
 # what the first logged run needs besides the store's modules (see _warm_up), and per integration what its
 # first fit imports after training (Pillow for the charts; an integration without Pillow skips them)
-_WARM_MODULES = ("tracklet.tracking.fluent", "tracklet.autolog.session", "tracklet.autolog.kit")
+_WARM_MODULES = (
+    "tracklet.tracking.fluent",
+    "tracklet.autolog.session",
+    "tracklet.autolog.kit",
+    # a first run's artifacts (a model summary, a dataset) and its logged-model bookkeeping
+    "tracklet.tracking.artifacts.local",
+    "tracklet.tracking.stores.logged_models",
+)
 _CHARTS = ("PIL.Image", "PIL.ImageDraw", "PIL.ImageFont")
 _WARM_EXTRA = {"sklearn": _CHARTS, "xgboost": _CHARTS, "lightgbm": _CHARTS}
 _warm_started: set[str] = set()

@@ -153,7 +153,7 @@ def store_modules(uri: str) -> tuple[str, ...]:
     the REST store), for a background warm-up; () for a URI it cannot use (creating the store reports that)."""
     scheme = urlparse(uri).scheme.split("+")[0].lower() if isinstance(uri, str) else "?"
     if scheme in _SQL_SCHEMES:
-        return ("tracklet.tracking.stores.sql",)
+        return ("tracklet.tracking.stores.sql", "tracklet.tracking.stores.sql.logged_models")
     if scheme in ("", "file") or (len(scheme) == 1 and scheme.isalpha()):
         return ("tracklet.tracking.stores.file",)
     if scheme in ("http", "https"):
