@@ -160,7 +160,13 @@ class WriterLock:
         self._lock = threading.RLock()
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
-            os.register_at_fork(after_in_child=lambda: ref() is not None and ref()._reset())
+
+            def _child():
+                lock = ref()  # one strong reference: the lock can't be collected between a check and the reset
+                if lock is not None:
+                    lock._reset()
+
+            os.register_at_fork(after_in_child=_child)
 
     def _reset(self) -> None:
         self._lock = threading.RLock()

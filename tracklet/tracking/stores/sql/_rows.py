@@ -123,10 +123,11 @@ def run_info_from_row(row) -> RunInfo:
 def _bulk_queries(dialect: str) -> tuple:
     """(queries, how the id list is bound, chunk size) for ``dialect``."""
     one_param = _IDS_AS_ONE_PARAM.get(dialect)
-    if dialect == "sqlite" and "json_each" not in _QUERIES:
-        _QUERIES["json_each"] = _sqlite_has_json_each()  # asked once: a connection per call costs 0.1 ms
-    if dialect == "sqlite" and not _QUERIES["json_each"]:
-        one_param = None
+    if dialect == "sqlite":
+        if "json_each" not in _QUERIES:  # asked once: a connection per call costs 0.1 ms
+            _QUERIES["json_each"] = _sqlite_has_json_each()
+        if not _QUERIES["json_each"]:
+            one_param = None
     if one_param is None:
         return _QUERIES[""], list, _CHUNK
     if dialect not in _QUERIES:
@@ -215,7 +216,7 @@ def load_runs_json(conn, run_rows) -> list[dict]:
         for field, column in _INFO_COLUMNS:
             if (value := row[column]) is not None:
                 info[field] = value
-        info["experiment_id"] = str(row[2])
+        info["experiment_id"] = str(row[2])  # an integer column; the wire has a string
         data = {}
         if ms := metrics[rid]:
             if len(ms) > 1:
